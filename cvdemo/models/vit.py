@@ -1,0 +1,368 @@
+"""Vision Transformer (ViT, DeiT) with timm's parameter names.
+
+Building blocks in dependency order: `Mlp -> Attention -> Block -> PatchEmbed -> ViT`.
+The parameter names are timm's (`patch_embed.proj`, `cls_token`, `pos_embed`,
+`blocks.N.norm1`, `blocks.N.attn.qkv`, `blocks.N.attn.proj`, `blocks.N.norm2`,
+`blocks.N.mlp.fc1`, `blocks.N.mlp.fc2`, `norm`, `fc_norm`, `head`), so timm checkpoints
+load as they are and transformers checkpoints after a short rename
+(`cvdemo.models.convert_vit`).
+
+Tensor contract of `ViT.forward(pixel_values [B, C, H, W], return_attention=False)`:
+    logits      [B, num_classes]   (pre_logits when num_classes == 0)
+    pre_logits  [B, D]             pooled features (CLS token or patch mean), after fc_norm
+    features    [B, T, D]          all tokens after the final norm
+    grid_size   (gh, gw)           patch grid of this input, H // patch_size, W // patch_size
+    attentions  tuple of depth x [B, heads, T, T]   only with return_attention=True;
+                                   softmax(q k^T * scale), rows sum to 1
+where T = num_prefix_tokens + gh * gw (num_prefix_tokens is 1 with a class token, else 0)
+and patch tokens are in row-major order over the grid.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INCEPTION_MEAN = (0.5, 0.5, 0.5)  # timm's augreg / original JAX ViT weights and transformers' ViT
+INCEPTION_STD = (0.5, 0.5, 0.5)
+
+MODEL_TYPE = "cvdemo-vit"
+GLOBAL_POOLS = ("token", "avg")
+POS_EMBEDS = ("learn", "sincos")
+
+
+@dataclass
+class ViTConfig:
+    """Sizes and conventions of a ViT. Defaults are ViT-B/16 at 224 (timm `vit_base_patch16_224`)."""
+
+    image_size: int | tuple[int, int] = 224  # trained input side (or (H, W)); fixes the pos_embed grid
+    patch_size: int = 16  # square patches, stride = size
+    in_chans: int = 3  # input channels
+    num_classes: int = 1000  # classifier outputs; 0 = no head (logits are the pooled features)
+    embed_dim: int = 768  # token width D
+    depth: int = 12  # number of transformer blocks
+    num_heads: int = 12  # attention heads per block; D must divide evenly
+    mlp_ratio: float = 4.0  # MLP hidden width = int(D * mlp_ratio) unless mlp_dim is given
+    mlp_dim: int | None = None  # explicit MLP hidden width (transformers' intermediate_size)
+    qkv_bias: bool = True  # bias on the fused q/k/v projection
+    class_token: bool = True  # prepend a learned CLS token
+    global_pool: str = "token"  # "token": classify the CLS token; "avg": mean of patch tokens (+ fc_norm)
+    pos_embed: str = "learn"  # "learn": learned table; "sincos": fixed 2-D sin-cos (MAE), no parameters
+    pos_embed_antialias: bool = True  # resampling: timm uses antialiased bicubic, transformers plain bicubic
+    layer_norm_eps: float = 1e-6  # timm 1e-6; transformers' ViT 1e-12
+    image_mean: tuple[float, ...] = IMAGENET_MEAN  # per-channel normalisation of [0, 1] pixels
+    image_std: tuple[float, ...] = IMAGENET_STD
+    id2label: dict[int, str] = field(default_factory=dict)  # class index -> name
+
+    def __post_init__(self) -> None:
+        if isinstance(self.image_size, (list, tuple)):
+            self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+        self.image_mean = tuple(float(v) for v in self.image_mean)
+        self.image_std = tuple(float(v) for v in self.image_std)
+        self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        h, w = self.image_hw
+        if min(h, w, self.patch_size, self.in_chans, self.embed_dim, self.depth, self.num_heads) <= 0:
+            raise ValueError(f"ViTConfig sizes must be positive: {self}")
+        if h % self.patch_size or w % self.patch_size:
+            raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+        if self.embed_dim % self.num_heads:
+            raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
+        if self.global_pool not in GLOBAL_POOLS:
+            raise ValueError(f"global_pool must be one of {GLOBAL_POOLS}, got {self.global_pool!r}")
+        if self.global_pool == "token" and not self.class_token:
+            raise ValueError('global_pool="token" needs class_token=True; use global_pool="avg" without one')
+        if self.pos_embed not in POS_EMBEDS:
+            raise ValueError(f"pos_embed must be one of {POS_EMBEDS}, got {self.pos_embed!r}")
+        if self.pos_embed == "sincos" and self.embed_dim % 4:
+            raise ValueError(f"sincos position embedding needs embed_dim % 4 == 0, got {self.embed_dim}")
+        if len(self.image_mean) != self.in_chans or len(self.image_std) != self.in_chans:
+            raise ValueError(f"image_mean/image_std need {self.in_chans} values (one per input channel)")
+        if self.num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
+
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        """Trained input size as (H, W)."""
+        s = self.image_size
+        return (s, s) if isinstance(s, int) else (s[0], s[1])
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        """Trained patch grid (gh, gw): the grid the learned pos_embed was made for."""
+        h, w = self.image_hw
+        return h // self.patch_size, w // self.patch_size
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        """Tokens before the patch tokens (the CLS token, if any)."""
+        return 1 if self.class_token else 0
+
+    @property
+    def hidden_dim(self) -> int:
+        """Width of the MLP hidden layer."""
+        return self.mlp_dim if self.mlp_dim is not None else int(self.embed_dim * self.mlp_ratio)
+
+    def to_dict(self) -> dict:
+        """JSON-able dict (tuples as lists, id2label keys as strings) with `"model_type": "cvdemo-vit"`."""
+        d = asdict(self)
+        d["image_size"] = list(self.image_size) if isinstance(self.image_size, tuple) else self.image_size
+        d["image_mean"] = list(self.image_mean)
+        d["image_std"] = list(self.image_std)
+        d["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        return {"model_type": MODEL_TYPE, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ViTConfig:
+        """Inverse of `to_dict`. Unknown keys raise ValueError naming them (`model_type` is allowed)."""
+        d = dict(d)
+        model_type = d.pop("model_type", MODEL_TYPE)
+        if model_type != MODEL_TYPE:
+            raise ValueError(f"not a cvdemo ViT config: model_type={model_type!r}, expected {MODEL_TYPE!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown ViTConfig keys {unknown}; known keys are {sorted(known)}")
+        return cls(**d)
+
+
+# Standard timm architecture names -> ViTConfig fields (mean/std of timm's default pretrained tag).
+_AUGREG = {"image_mean": INCEPTION_MEAN, "image_std": INCEPTION_STD}
+_DEIT = {"image_mean": IMAGENET_MEAN, "image_std": IMAGENET_STD}
+_TINY = {"embed_dim": 192, "depth": 12, "num_heads": 3}
+_SMALL = {"embed_dim": 384, "depth": 12, "num_heads": 6}
+_BASE = {"embed_dim": 768, "depth": 12, "num_heads": 12}
+_LARGE = {"embed_dim": 1024, "depth": 24, "num_heads": 16}
+_HUGE = {"embed_dim": 1280, "depth": 32, "num_heads": 16}
+
+
+def _preset(size: dict, patch: int, image: int, norm: dict) -> dict:
+    return {**size, "patch_size": patch, "image_size": image, **norm}
+
+
+VIT_PRESETS: dict[str, dict] = {
+    "vit_tiny_patch16_224": _preset(_TINY, 16, 224, _AUGREG),
+    "vit_tiny_patch16_384": _preset(_TINY, 16, 384, _AUGREG),
+    "vit_small_patch32_224": _preset(_SMALL, 32, 224, _AUGREG),
+    "vit_small_patch32_384": _preset(_SMALL, 32, 384, _AUGREG),
+    "vit_small_patch16_224": _preset(_SMALL, 16, 224, _AUGREG),
+    "vit_small_patch16_384": _preset(_SMALL, 16, 384, _AUGREG),
+    "vit_small_patch8_224": _preset(_SMALL, 8, 224, _DEIT),  # DINO weights use ImageNet stats
+    "vit_base_patch32_224": _preset(_BASE, 32, 224, _AUGREG),
+    "vit_base_patch32_384": _preset(_BASE, 32, 384, _AUGREG),
+    "vit_base_patch16_224": _preset(_BASE, 16, 224, _AUGREG),
+    "vit_base_patch16_384": _preset(_BASE, 16, 384, _AUGREG),
+    "vit_base_patch8_224": _preset(_BASE, 8, 224, _AUGREG),
+    "vit_large_patch32_224": _preset(_LARGE, 32, 224, _AUGREG),
+    "vit_large_patch32_384": _preset(_LARGE, 32, 384, _AUGREG),
+    "vit_large_patch16_224": _preset(_LARGE, 16, 224, _AUGREG),
+    "vit_large_patch16_384": _preset(_LARGE, 16, 384, _AUGREG),
+    "vit_huge_patch14_224": _preset(_HUGE, 14, 224, _AUGREG),
+    "deit_tiny_patch16_224": _preset(_TINY, 16, 224, _DEIT),
+    "deit_small_patch16_224": _preset(_SMALL, 16, 224, _DEIT),
+    "deit_base_patch16_224": _preset(_BASE, 16, 224, _DEIT),
+    "deit_base_patch16_384": _preset(_BASE, 16, 384, _DEIT),
+}
+
+
+class Mlp(nn.Module):
+    """Two-layer MLP with exact GELU: [B, T, D] -> [B, T, D]."""
+
+    def __init__(self, dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = nn.GELU()  # exact (erf) GELU, as timm and transformers' "gelu"
+        self.fc2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with a fused q/k/v projection (timm's layout: rows q, then k, then v).
+
+    forward(x [B, T, D], return_attention) -> (out [B, T, D], attn [B, heads, T, T] or None).
+    Without return_attention it runs `F.scaled_dot_product_attention` and materialises nothing.
+    """
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim**-0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        B, T, D = x.shape
+        qkv = self.qkv(x).reshape(B, T, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hd)
+        q, k, v = qkv.unbind(0)
+        if return_attention:
+            attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, nh, T, T)
+            x = attn @ v
+        else:
+            attn = None
+            x = F.scaled_dot_product_attention(q, k, v)
+        x = x.transpose(1, 2).reshape(B, T, D)  # (B, T, nh * hd)
+        return self.proj(x), attn
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x))."""
+
+    def __init__(self, dim: int, num_heads: int, hidden_dim: int, qkv_bias: bool, eps: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = Mlp(dim, hidden_dim)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        y, attn = self.attn(self.norm1(x), return_attention)
+        x = x + y
+        x = x + self.mlp(self.norm2(x))
+        return x, attn
+
+
+class PatchEmbed(nn.Module):
+    """Non-overlapping patches by a strided conv: [B, C, H, W] -> [B, D, H / p, W / p]."""
+
+    def __init__(self, patch_size: int, in_chans: int, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+
+def sincos_pos_embed_2d(grid_size: tuple[int, int], dim: int) -> torch.Tensor:
+    """Fixed 2-D sin-cos position embedding as in MAE: [gh * gw, dim], rows in row-major grid order.
+
+    As MAE's `get_2d_sincos_pos_embed` (its meshgrid puts the column index first): the first
+    dim/2 channels encode the column x, the last dim/2 the row y; each half is
+    [sin(pos * omega), cos(pos * omega)] with omega_i = 1 / 10000^(i / (dim/4)), i < dim/4.
+    """
+    gh, gw = grid_size
+    quarter = dim // 4
+    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)  # (dim/4,)
+    ys, xs = torch.meshgrid(torch.arange(gh, dtype=torch.float64), torch.arange(gw, dtype=torch.float64),
+                            indexing="ij")  # (gh, gw) each
+
+    def encode(pos: torch.Tensor) -> torch.Tensor:
+        out = pos.reshape(-1, 1) * omega  # (gh * gw, dim/4)
+        return torch.cat([out.sin(), out.cos()], dim=1)  # (gh * gw, dim/2)
+
+    return torch.cat([encode(xs), encode(ys)], dim=1).float()  # (gh * gw, dim)
+
+
+def resample_pos_embed(pos_embed: torch.Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int],
+                       num_prefix_tokens: int, antialias: bool = True) -> torch.Tensor:
+    """Resize a learned table [1, P + gh*gw, D] to a new grid by bicubic interpolation (prefix rows kept).
+
+    `antialias=True` matches timm's `resample_abs_pos_embed`; False matches transformers'
+    `interpolate_pos_encoding`. Interpolates in float32 and returns the input dtype.
+    """
+    if tuple(old_grid) == tuple(new_grid):
+        return pos_embed
+    prefix, grid = pos_embed[:, :num_prefix_tokens], pos_embed[:, num_prefix_tokens:]
+    D = pos_embed.shape[-1]
+    grid = grid.float().reshape(1, old_grid[0], old_grid[1], D).permute(0, 3, 1, 2)  # (1, D, gh, gw)
+    grid = F.interpolate(grid, size=new_grid, mode="bicubic", align_corners=False, antialias=antialias)
+    grid = grid.permute(0, 2, 3, 1).reshape(1, new_grid[0] * new_grid[1], D).to(pos_embed.dtype)
+    return torch.cat([prefix, grid], dim=1)
+
+
+class ViT(nn.Module):
+    """Vision Transformer classifier. See the module docstring for the forward contract."""
+
+    def __init__(self, config: ViTConfig) -> None:
+        super().__init__()
+        self.config = config
+        D = config.embed_dim
+        self.patch_embed = PatchEmbed(config.patch_size, config.in_chans, D)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if config.class_token else None
+        if config.pos_embed == "learn":
+            gh, gw = config.grid_size
+            self.pos_embed = nn.Parameter(torch.zeros(1, config.num_prefix_tokens + gh * gw, D))
+        else:
+            self.pos_embed = None  # sincos: computed for each input grid, nothing to learn or store
+        self.blocks = nn.ModuleList(
+            Block(D, config.num_heads, config.hidden_dim, config.qkv_bias, config.layer_norm_eps)
+            for _ in range(config.depth)
+        )
+        avg = config.global_pool == "avg"  # as timm: with avg pooling the final norm moves after the pool
+        self.norm = nn.Identity() if avg else nn.LayerNorm(D, eps=config.layer_norm_eps)
+        self.fc_norm = nn.LayerNorm(D, eps=config.layer_norm_eps) if avg else nn.Identity()
+        self.head = nn.Linear(D, config.num_classes) if config.num_classes > 0 else nn.Identity()
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """timm's default init: trunc-normal(0.02) linears and pos_embed, tiny CLS token, zero biases."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        if self.pos_embed is not None:
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=1e-6)
+
+    def _position_embedding(self, grid: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+        """Position embedding for `grid`: [1, T, D] (zeros at the CLS position for sincos, as MAE)."""
+        cfg = self.config
+        if self.pos_embed is not None:
+            if grid != cfg.grid_size:
+                logger.debug("resampling pos_embed from grid %s to %s", cfg.grid_size, grid)
+            return resample_pos_embed(self.pos_embed, cfg.grid_size, grid, cfg.num_prefix_tokens,
+                                      antialias=cfg.pos_embed_antialias)
+        pe = sincos_pos_embed_2d(grid, cfg.embed_dim).to(device=like.device, dtype=like.dtype)
+        if cfg.num_prefix_tokens:
+            pe = torch.cat([pe.new_zeros(cfg.num_prefix_tokens, cfg.embed_dim), pe], dim=0)
+        return pe.unsqueeze(0)
+
+    def forward(self, pixel_values: torch.Tensor, return_attention: bool = False) -> dict:
+        """pixel_values [B, in_chans, H, W] (H, W multiples of patch_size) -> dict (module docstring)."""
+        cfg = self.config
+        if pixel_values.ndim != 4 or pixel_values.shape[1] != cfg.in_chans:
+            raise ValueError(f"expected pixel_values [B, {cfg.in_chans}, H, W], got {tuple(pixel_values.shape)}")
+        H, W = pixel_values.shape[-2:]
+        if H % cfg.patch_size or W % cfg.patch_size:
+            raise ValueError(f"input size {H}x{W} is not a multiple of patch_size {cfg.patch_size}; "
+                             f"resize it (e.g. to {cfg.image_hw[0]}x{cfg.image_hw[1]})")
+        x = self.patch_embed(pixel_values)  # (B, D, gh, gw)
+        grid = (x.shape[-2], x.shape[-1])
+        x = x.flatten(2).transpose(1, 2)  # (B, gh * gw, D), row-major over the grid
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)  # (B, T, D)
+        x = x + self._position_embedding(grid, x)
+
+        attentions = []
+        for block in self.blocks:
+            x, attn = block(x, return_attention)
+            if return_attention:
+                attentions.append(attn)
+        x = self.norm(x)
+
+        if cfg.global_pool == "token":
+            pooled = x[:, 0]
+        else:
+            pooled = x[:, cfg.num_prefix_tokens:].mean(dim=1)
+        pooled = self.fc_norm(pooled)
+        out = {"logits": self.head(pooled), "pre_logits": pooled, "features": x, "grid_size": grid}
+        if return_attention:
+            out["attentions"] = tuple(attentions)
+        return out
+
+    @property
+    def num_params(self) -> int:
+        """Number of parameters."""
+        return sum(p.numel() for p in self.parameters())
+
