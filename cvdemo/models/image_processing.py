@@ -16,14 +16,17 @@ import torch.nn.functional as F
 
 
 def detr_resize_shape(height: int, width: int, shortest_edge: int, longest_edge: int) -> tuple[int, int]:
-    """(height, width) after DETR's resize: short side -> shortest_edge, capped so long side <= longest_edge."""
+    """(height, width) after DETR's resize: short side -> shortest_edge, unless the long side would pass
+    longest_edge, then long side -> longest_edge (computed as transformers does, from the unrounded size)."""
     short, long = min(height, width), max(height, width)
-    target_short = shortest_edge
-    if long / short * target_short > longest_edge:
-        target_short = int(round(longest_edge * short / long))
+    target = float(shortest_edge)
+    if long / short * shortest_edge > longest_edge:
+        target = longest_edge * short / long
+    if short == round(target):
+        return height, width
     if height <= width:
-        return target_short, int(target_short * width / height)
-    return int(target_short * height / width), target_short
+        return int(round(target)), int(target * width / height)
+    return int(target * height / width), int(round(target))
 
 
 def _to_float_chw(image) -> torch.Tensor:

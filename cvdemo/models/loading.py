@@ -147,7 +147,7 @@ def _load_directory(directory: Path) -> nn.Module:
     from cvdemo.models import convert_vit
     from cvdemo.models.vit import ViT, ViTConfig
 
-    if model_type == ViTConfig.model_type:
+    if model_type == "cvdemo-vit":
         model, state = ViT(ViTConfig.from_dict(config)), state
     elif convert_vit.is_transformers_vit_config(config):
         cfg = _with_preprocessing(convert_vit.vit_config_from_transformers(config), directory)
