@@ -1,4 +1,4 @@
-"""DETR-R50 forward: cvdemo vs transformers, same weights, side by side in one run.
+"""DETR-R50 forward: cvdemo (plain and optimize_for_inference) vs transformers, same weights, one run.
 
     python -m benchmarks.bench_detr [--height 800 --width 1066 --repeats 5 --device cpu --dtype float32]
 
@@ -42,10 +42,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         reference.save_pretrained(tmp)
         ours = cvdemo.models.load(tmp)
+        fast = cvdemo.models.load(tmp).optimize_for_inference()
     dtype = getattr(torch, args.dtype)
     device = torch.device(args.device)
     reference.to(device, dtype)
     ours.to(device, dtype)
+    fast.to(device, dtype)
     x = torch.randn(args.batch, 3, args.height, args.width, device=device, dtype=dtype)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
@@ -53,6 +55,8 @@ def main() -> None:
         "transformers": lambda: reference(x),
         "cvdemo": lambda: ours(x),
         "cvdemo+attention": lambda: ours(x, return_attention=True),
+        "cvdemo-optimized": lambda: fast(x),
+        "cvdemo-opt+attention": lambda: fast(x, return_attention=True),
     }
     times: dict[str, list[float]] = {k: [] for k in runs}
     with torch.inference_mode():
@@ -61,16 +65,20 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, fn in runs.items():
                 times[name].append(_timed(fn, sync))
-        check = (ours(x)["pred_logits"].float() - reference(x).logits.float()).abs().max().item()
+        ref_logits = reference(x).logits.float()
+        check = (ours(x)["pred_logits"].float() - ref_logits).abs().max().item()
+        check_fast = (fast(x)["pred_logits"].float() - ref_logits).abs().max().item()
 
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"DETR-R50 forward, batch {args.batch}, {args.height}x{args.width}, {args.device} {args.dtype}, "
           f"{torch.get_num_threads()} threads, median of {args.repeats}")
     for name, t in med.items():
-        print(f"  {name:18s} {t:8.3f} s   {args.batch / t:7.2f} images/s")
-    print(f"  cvdemo / transformers        = {med['cvdemo'] / med['transformers']:.2f}x")
-    print(f"  attention on / off (cvdemo)  = {med['cvdemo+attention'] / med['cvdemo']:.2f}x")
-    print(f"  max |logit difference|       = {check:.2e}")
+        print(f"  {name:22s} {t:8.3f} s   {args.batch / t:7.2f} images/s")
+    print(f"  cvdemo / transformers            = {med['cvdemo'] / med['transformers']:.2f}x")
+    print(f"  cvdemo-optimized / transformers  = {med['cvdemo-optimized'] / med['transformers']:.2f}x")
+    print(f"  attention on / off (plain)       = {med['cvdemo+attention'] / med['cvdemo']:.2f}x")
+    print(f"  attention on / off (optimized)   = {med['cvdemo-opt+attention'] / med['cvdemo-optimized']:.2f}x")
+    print(f"  max |logit difference| plain = {check:.2e}, optimized = {check_fast:.2e}")
 
 
 if __name__ == "__main__":

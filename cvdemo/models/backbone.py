@@ -11,6 +11,7 @@ the original DETR's, so foreign checkpoints load with a prefix rename only.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 
@@ -36,13 +37,56 @@ class FrozenBatchNorm2d(nn.Module):
         state_dict.pop(prefix + "num_batches_tracked", None)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def scale_and_shift(self) -> tuple[torch.Tensor, torch.Tensor]:
         scale = self.weight * (self.running_var + self.eps).rsqrt()
-        shift = self.bias - self.running_mean * scale
+        return scale, self.bias - self.running_mean * scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.folded:  # the preceding convolution already applied it
+            return x
+        scale, shift = self.scale_and_shift()
         return x * scale[None, :, None, None] + shift[None, :, None, None]
+
+    folded = False
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[0]}, eps={self.eps}"
+
+
+class ConvFrozenBN2d(nn.Conv2d):
+    """A Conv2d that applies the FrozenBatchNorm2d after it by scaling its own weight (BN folding).
+
+    Same parameters and state-dict names as the Conv2d it replaces; the BN keeps its buffers (so checkpoints
+    are unchanged) but becomes a pass-through. Exact in training and inference alike, since a frozen BN is
+    a fixed affine map: this saves one pass over every activation map (with channels_last, ~2x faster
+    ResNet-50 inference on CPU).
+    """
+
+    def fold(self, bn: FrozenBatchNorm2d) -> None:
+        object.__setattr__(self, "_bn", bn)  # not registered: the BN stays where the checkpoint has it
+        bn.folded = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale, shift = self._bn.scale_and_shift()
+        weight = self.weight * scale.to(self.weight.dtype)[:, None, None, None]
+        return F.conv2d(x, weight, shift.to(x.dtype), self.stride, self.padding, self.dilation, self.groups)
+
+
+def _fold_frozen_batchnorm(resnet: nn.Module) -> None:
+    """Fold every (conv, FrozenBatchNorm2d) pair of a torchvision ResNet: stem, blocks and downsamples."""
+    pairs = [(resnet, "conv1", resnet, "bn1")]
+    for stage in (resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4):
+        for block in stage:
+            pairs += [(block, f"conv{i}", block, f"bn{i}") for i in (1, 2, 3) if hasattr(block, f"conv{i}")]
+            if block.downsample is not None:
+                pairs.append((block.downsample, "0", block.downsample, "1"))
+    for conv_parent, conv_name, bn_parent, bn_name in pairs:
+        conv = getattr(conv_parent, conv_name)
+        fused = ConvFrozenBN2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                               conv.dilation, conv.groups, bias=False)
+        fused.weight = conv.weight
+        fused.fold(getattr(bn_parent, bn_name))
+        setattr(conv_parent, conv_name, fused)
 
 
 class ResNetBackbone(nn.Module):
@@ -68,11 +112,27 @@ class ResNetBackbone(nn.Module):
         )
         del resnet.avgpool, resnet.fc
         self.body = resnet
+        self.frozen_batchnorm = frozen_batchnorm
+        self.optimized = False
         self.num_channels = RESNET_CHANNELS[name]
         self.stride = 16 if dilation else 32
+
+    def optimize_for_inference(self) -> ResNetBackbone:
+        """Fold frozen BN into the convolutions and switch to channels_last (in place).
+
+        About 2x faster on CPU (oneDNN) and faster on GPUs; weights and state-dict names are unchanged. The
+        summation order changes, so features differ from the plain path by ~1e-5 relative (fp32 rounding).
+        """
+        if not self.optimized:
+            if self.frozen_batchnorm:
+                _fold_frozen_batchnorm(self.body)
+            self.body.to(memory_format=torch.channels_last)
+            self.optimized = True
+        return self
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """pixel_values [B, 3, H, W] -> last-stage features [B, C, ceil(H/stride), ceil(W/stride)]."""
         r = self.body
-        x = r.maxpool(r.relu(r.bn1(r.conv1(pixel_values))))
+        x = pixel_values.contiguous(memory_format=torch.channels_last) if self.optimized else pixel_values
+        x = r.maxpool(r.relu(r.bn1(r.conv1(x))))
         return r.layer4(r.layer3(r.layer2(r.layer1(x))))

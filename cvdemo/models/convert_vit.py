@@ -33,10 +33,10 @@ _TIMM_ARGS = {"img_size": "image_size", "patch_size": "patch_size", "in_chans": 
 _TIMM_ARGS_IGNORED = {"drop_rate", "pos_drop_rate", "patch_drop_rate", "proj_drop_rate", "attn_drop_rate",
                       "drop_path_rate", "weight_init", "fix_init", "dynamic_img_size", "strict_img_size"}
 # timm model_args that cvdemo's ViT supports only at timm's default value.
-_TIMM_ARGS_DEFAULT_ONLY = {"qk_norm": False, "scale_attn_norm": False, "scale_mlp_norm": False, "proj_bias": True,
-                           "init_values": None, "no_embed_class": False, "reg_tokens": 0, "pre_norm": False,
-                           "final_norm": True, "fc_norm": None, "pool_include_prefix": False,
-                           "dynamic_img_pad": False, "pos_embed": "learn"}
+_TIMM_ARGS_DEFAULT_ONLY = {"qk_norm": False, "scale_attn_norm": False, "scale_mlp_norm": False,
+                           "proj_bias": True, "init_values": None, "no_embed_class": False, "reg_tokens": 0,
+                           "pre_norm": False, "final_norm": True, "fc_norm": None,
+                           "pool_include_prefix": False, "dynamic_img_pad": False, "pos_embed": "learn"}
 
 
 def is_timm_vit_config(config: dict) -> bool:
@@ -69,7 +69,8 @@ def vit_config_from_timm(config: dict) -> ViTConfig:
         raise ValueError(f"{arch}: distilled DeiT (dist_token + head_dist) is not supported by cvdemo's ViT; "
                          f"use a non-distilled model such as deit_small_patch16_224")
     if arch not in VIT_PRESETS:
-        raise ValueError(f"unsupported timm architecture {arch!r}; supported: {', '.join(sorted(VIT_PRESETS))}")
+        supported = ", ".join(sorted(VIT_PRESETS))
+        raise ValueError(f"unsupported timm architecture {arch!r}; supported: {supported}")
     kwargs = dict(VIT_PRESETS[arch])
     pretrained_cfg = config.get("pretrained_cfg", config)  # legacy flat configs keep these at top level
     if "input_size" in pretrained_cfg:
@@ -87,10 +88,16 @@ def vit_config_from_timm(config: dict) -> ViTConfig:
         raise ValueError(f"{arch}: timm options not implemented by cvdemo's ViT: "
                          f"{unsupported or ''} {unknown or ''}".strip())
     kwargs.update({_TIMM_ARGS[k]: v for k, v in model_args.items() if k in _TIMM_ARGS})
+    if isinstance(kwargs["patch_size"], (list, tuple)):  # timm accepts (ph, pw); cvdemo's patches are square
+        ph, pw = kwargs["patch_size"]
+        if ph != pw:
+            raise ValueError(f"{arch}: non-square patches {ph}x{pw} are not supported")
+        kwargs["patch_size"] = ph
     kwargs["num_classes"] = config.get("num_classes", kwargs.get("num_classes", 1000))
     kwargs["global_pool"] = config.get("global_pool", kwargs.get("global_pool", "token"))
     if kwargs["global_pool"] not in ("token", "avg"):
-        raise ValueError(f"{arch}: timm global_pool={kwargs['global_pool']!r} is not supported (token or avg)")
+        raise ValueError(f"{arch}: timm global_pool={kwargs['global_pool']!r} is not supported "
+                         "(token or avg)")
     kwargs["id2label"] = _timm_label_map(config, kwargs["num_classes"])
     vit_config = ViTConfig(**kwargs)
     num_features = config.get("num_features")
@@ -104,7 +111,8 @@ def convert_timm_vit_state_dict(state_dict: Mapping[str, torch.Tensor], config: 
     """timm ViT state dict -> cvdemo ViT state dict (same names; checked for completeness and shapes)."""
     sd = dict(state_dict)
     if "dist_token" in sd or any(k.startswith("head_dist.") for k in sd):
-        raise ValueError("distilled DeiT checkpoint (dist_token / head_dist) is not supported by cvdemo's ViT")
+        raise ValueError("distilled DeiT checkpoint (dist_token / head_dist) is not supported "
+                         "by cvdemo's ViT")
     if config.pos_embed == "sincos":
         sd.pop("pos_embed", None)  # a fixed table is recomputed, never loaded
     check_vit_state_dict(sd, config, source="timm")
@@ -144,7 +152,8 @@ def vit_config_from_transformers(config: dict) -> ViTConfig:
     """ViTConfig from a transformers ViTConfig dict (ViTForImageClassification, or ViTModel: no head)."""
     act = config.get("hidden_act", "gelu")
     if act != "gelu":
-        raise ValueError(f"transformers ViT with hidden_act={act!r} is not supported (cvdemo's ViT uses exact gelu)")
+        raise ValueError(f"transformers ViT with hidden_act={act!r} is not supported "
+                         "(cvdemo's ViT uses exact gelu)")
     architectures = config.get("architectures") or ["ViTForImageClassification"]
     has_head = "ViTForImageClassification" in architectures
     if not has_head and "ViTModel" not in architectures:

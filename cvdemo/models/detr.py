@@ -147,6 +147,14 @@ class DETR(nn.Module):
             result["cross_attentions"] = out.cross_attentions
         return result
 
+    def optimize_for_inference(self) -> DETR:
+        """Faster inference (in place): the backbone folds its frozen BN into its convolutions and runs
+        channels_last, ~2x faster on CPU. Outputs equal the plain model's to fp32 rounding amplified by the
+        network (~1e-5 relative on features); the plain model is what parity tests compare bit-for-bit
+        against transformers. State-dict names are unchanged, so the model still saves and trains."""
+        self.backbone.optimize_for_inference()
+        return self
+
     @property
     def id2label(self) -> dict[int, str]:
         return self.config.id2label

@@ -10,7 +10,7 @@ load as they are and transformers checkpoints after a short rename
 Tensor contract of `ViT.forward(pixel_values [B, C, H, W], return_attention=False)`:
     logits      [B, num_classes]   (pre_logits when num_classes == 0)
     pre_logits  [B, D]             pooled features (CLS token or patch mean), after fc_norm
-    features    [B, T, D]          all tokens after the final norm
+    features    [B, T, D]          all tokens after `norm` (Identity with global_pool="avg", as timm)
     grid_size   (gh, gw)           patch grid of this input, H // patch_size, W // patch_size
     attentions  tuple of depth x [B, heads, T, T]   only with return_attention=True;
                                    softmax(q k^T * scale), rows sum to 1
@@ -72,7 +72,8 @@ class ViTConfig:
         if min(h, w, self.patch_size, self.in_chans, self.embed_dim, self.depth, self.num_heads) <= 0:
             raise ValueError(f"ViTConfig sizes must be positive: {self}")
         if h % self.patch_size or w % self.patch_size:
-            raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+            raise ValueError(f"image_size {self.image_size} is not a multiple of "
+                             f"patch_size {self.patch_size}")
         if self.embed_dim % self.num_heads:
             raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
         if self.global_pool not in GLOBAL_POOLS:
@@ -200,9 +201,11 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor,
+                return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         B, T, D = x.shape
-        qkv = self.qkv(x).reshape(B, T, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hd)
+        qkv = self.qkv(x).reshape(B, T, 3, self.num_heads, self.head_dim)
+        qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hd)
         q, k, v = qkv.unbind(0)
         if return_attention:
             attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, nh, T, T)
@@ -224,7 +227,8 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, hidden_dim)
 
-    def forward(self, x: torch.Tensor, return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor,
+                return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         y, attn = self.attn(self.norm1(x), return_attention)
         x = x + y
         x = x + self.mlp(self.norm2(x))
@@ -332,7 +336,8 @@ class ViT(nn.Module):
         """pixel_values [B, in_chans, H, W] (H, W multiples of patch_size) -> dict (module docstring)."""
         cfg = self.config
         if pixel_values.ndim != 4 or pixel_values.shape[1] != cfg.in_chans:
-            raise ValueError(f"expected pixel_values [B, {cfg.in_chans}, H, W], got {tuple(pixel_values.shape)}")
+            raise ValueError(f"expected pixel_values [B, {cfg.in_chans}, H, W], "
+                             f"got {tuple(pixel_values.shape)}")
         H, W = pixel_values.shape[-2:]
         if H % cfg.patch_size or W % cfg.patch_size:
             raise ValueError(f"input size {H}x{W} is not a multiple of patch_size {cfg.patch_size}; "

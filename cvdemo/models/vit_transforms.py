@@ -27,7 +27,8 @@ def vit_transform(image: Image.Image | np.ndarray, config: ViTConfig,
     """
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
-            raise ValueError(f"expected a uint8 image array, got dtype {image.dtype}; scale it to 0..255 first")
+            raise ValueError(f"expected a uint8 image array, got dtype {image.dtype}; "
+                             "scale it to 0..255 first")
         if image.ndim == 2:
             image = np.repeat(image[:, :, None], 3, axis=2)
         if image.ndim != 3 or image.shape[2] != 3:
