@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import cvdemo.models
-from cvdemo.models import DETR, DETRConfig, CheckpointError
+from cvdemo.models import DETR, CheckpointError, DETRConfig
 
 TINY = dict(backbone="resnet18", frozen_batchnorm=True, d_model=32, num_heads=4, encoder_layers=2,
             decoder_layers=2, dim_feedforward=64, num_queries=5, num_classes=3,

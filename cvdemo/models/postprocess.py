@@ -24,7 +24,8 @@ def post_process_object_detection(outputs: dict, target_sizes: torch.Tensor | li
     logits, boxes = outputs["pred_logits"], outputs["pred_boxes"]
     sizes = torch.as_tensor(target_sizes, dtype=torch.float32, device=boxes.device)
     if sizes.shape != (logits.shape[0], 2):
-        raise ValueError(f"target_sizes must be [B, 2] (height, width) for B={logits.shape[0]}, got {tuple(sizes.shape)}")
+        raise ValueError(f"target_sizes must be [B, 2] (height, width) for B={logits.shape[0]}, "
+                         f"got {tuple(sizes.shape)}")
     probs = logits.float().softmax(-1)[..., :-1]
     scores, labels = probs.max(-1)
     boxes_xyxy = denormalize_boxes(box_cxcywh_to_xyxy(boxes.float()), sizes[:, None, :])
