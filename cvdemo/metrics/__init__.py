@@ -1,0 +1,21 @@
+"""Detection metrics over `cvdemo.datasets` structures (NumPy only; pycocotools is a test reference).
+
+- `coco_eval`: COCO bbox evaluation, the same numbers as pycocotools (12 stats, PR arrays).
+- `voc`: Pascal VOC AP@0.5, 11-point (2007) and all-point (2010+).
+- `assignment`: per detection TP/FP/ignored and per object found/missed, at any IoU and
+  score threshold, IoUs cached for a slider.
+- `confusion`: class-agnostic confusion matrix with background.
+- `tide`: TIDE-style error breakdown (loc, cls, dupe, bkg, both, missed).
+- `greedy_matching`: COCO's greedy matching, vectorised over many (image, category) groups.
+"""
+from cvdemo.metrics.assignment import Assignment, ObjectAssigner
+from cvdemo.metrics.coco_eval import STAT_NAMES, CocoEvalParams, CocoEvaluation, evaluate_coco
+from cvdemo.metrics.confusion import ConfusionMatrix, confusion_matrix
+from cvdemo.metrics.tide import TideBreakdown, tide_errors
+from cvdemo.metrics.voc import VocEvaluation, evaluate_voc, voc_ap
+
+__all__ = [
+    "STAT_NAMES", "Assignment", "CocoEvalParams", "CocoEvaluation", "ConfusionMatrix", "ObjectAssigner",
+    "TideBreakdown", "VocEvaluation", "confusion_matrix", "evaluate_coco", "evaluate_voc", "tide_errors",
+    "voc_ap",
+]
