@@ -163,3 +163,17 @@ def test_importing_cvdemo_never_imports_gradio():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_converter_errors_name_the_checkpoint(tmp_path):
+    cvdemo.models.save(_tiny_detr(), tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"architecture": "convnext_tiny", "num_classes": 10, "num_features": 768, "pretrained_cfg": {}}))
+    with pytest.raises(CheckpointError, match="is not a ViT or DeiT") as info:
+        cvdemo.models.load(tmp_path)
+    assert "deit_tiny_patch16_224" in str(info.value)  # the supported architectures are listed
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"architecture": "vit_base_patch16_rope_224", "num_classes": 10, "num_features": 768}))
+    with pytest.raises(CheckpointError, match=str(tmp_path)) as info:  # the converter's ValueError, wrapped
+        cvdemo.models.load(tmp_path)
+    assert "vit_base_patch16_rope_224" in str(info.value)

@@ -132,32 +132,36 @@ def _read_safetensors(directory: Path) -> dict[str, torch.Tensor]:
 
 
 def _load_directory(directory: Path) -> nn.Module:
+    from cvdemo.models import convert_vit
+    from cvdemo.models.vit import VIT_PRESETS, ViT, ViTConfig
+
     config = _read_config(directory)
     state = _read_safetensors(directory)
     model_type = config.get("model_type")
-    if model_type == DETRConfig.model_type:
-        model = DETR(DETRConfig.from_dict(config))
-        load_state_dict_strict(model, state, source=str(directory))
-        return model
-    if convert_detr.is_transformers_detr_config(config):
-        model = DETR(_with_preprocessing(convert_detr.detr_config_from_transformers(config), directory))
-        load_state_dict_strict(model, convert_detr.convert_transformers_detr_state_dict(state), str(directory))
-        return model
-
-    from cvdemo.models import convert_vit
-    from cvdemo.models.vit import ViT, ViTConfig
-
-    if model_type == "cvdemo-vit":
-        model, state = ViT(ViTConfig.from_dict(config)), state
-    elif convert_vit.is_transformers_vit_config(config):
-        cfg = _with_preprocessing(convert_vit.vit_config_from_transformers(config), directory)
-        model, state = ViT(cfg), convert_vit.convert_transformers_vit_state_dict(state, cfg)
-    elif convert_vit.is_timm_vit_config(config):
-        cfg = convert_vit.vit_config_from_timm(config)
-        model, state = ViT(cfg), convert_vit.convert_timm_vit_state_dict(state, cfg)
-    else:
-        raise CheckpointError(f"{directory}/config.json is in no format cvdemo knows "
-                              f"(model_type={model_type!r}). Supported: {'; '.join(SUPPORTED_FORMATS)}")
+    try:  # configs and converters raise ValueError with a specific message; say which checkpoint it was
+        if model_type == DETRConfig.model_type:
+            model = DETR(DETRConfig.from_dict(config))
+        elif model_type == "cvdemo-vit":
+            model = ViT(ViTConfig.from_dict(config))
+        elif convert_detr.is_transformers_detr_config(config):
+            model = DETR(_with_preprocessing(convert_detr.detr_config_from_transformers(config), directory))
+            state = convert_detr.convert_transformers_detr_state_dict(state)
+        elif convert_vit.is_transformers_vit_config(config):
+            cfg = _with_preprocessing(convert_vit.vit_config_from_transformers(config), directory)
+            model, state = ViT(cfg), convert_vit.convert_transformers_vit_state_dict(state, cfg)
+        elif convert_vit.is_timm_vit_config(config):
+            cfg = convert_vit.vit_config_from_timm(config)
+            model, state = ViT(cfg), convert_vit.convert_timm_vit_state_dict(state, cfg)
+        elif isinstance(config.get("architecture"), str):
+            raise CheckpointError(f"timm architecture {config['architecture']!r} is not a ViT or DeiT; cvdemo "
+                                  f"loads these timm models: {', '.join(sorted(VIT_PRESETS))}")
+        else:
+            raise CheckpointError(f"config.json is in no format cvdemo knows (model_type={model_type!r}). "
+                                  f"Supported: {'; '.join(SUPPORTED_FORMATS)}")
+    except CheckpointError as e:
+        raise CheckpointError(f"{directory}: {e}") from e
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{directory}: {e}") from e
     load_state_dict_strict(model, state, source=str(directory))
     return model
 

@@ -1,0 +1,355 @@
+"""cvdemo's ViT against timm and transformers (random weights, no downloads), its config and transforms."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import timm
+import torch
+import torchvision.transforms as T
+import transformers
+from PIL import Image
+from safetensors.torch import load_file
+from timm.models._hub import save_for_hf
+
+from cvdemo.models import vit as vit_module
+from cvdemo.models.convert_vit import (
+    convert_timm_vit_state_dict,
+    convert_transformers_vit_state_dict,
+    is_timm_vit_config,
+    is_transformers_vit_config,
+    vit_config_from_timm,
+    vit_config_from_transformers,
+)
+from cvdemo.models.vit import VIT_PRESETS, ViT, ViTConfig, sincos_pos_embed_2d
+from cvdemo.models.vit_transforms import vit_transform
+
+
+def _perturb(model: torch.nn.Module, seed: int) -> None:
+    """Move every parameter off its init (LayerNorm 1/0, CLS ~0) so that parity tests see them all."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+
+
+def _timm_with_attention(model: torch.nn.Module) -> list[torch.Tensor]:
+    """Make timm compute attention explicitly and record each block's probabilities (attn_drop's output)."""
+    recorded: list[torch.Tensor] = []
+    for block in model.blocks:
+        block.attn.fused_attn = False
+        block.attn.attn_drop.register_forward_hook(lambda _m, _i, out: recorded.append(out.detach()))
+    return recorded
+
+
+def _load_timm_dir(path) -> ViT:
+    config = json.loads((path / "config.json").read_text())
+    assert is_timm_vit_config(config) and not is_transformers_vit_config(config)
+    vit_config = vit_config_from_timm(config)
+    model = ViT(vit_config)
+    state = convert_timm_vit_state_dict(load_file(path / "model.safetensors"), vit_config)
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def _load_transformers_dir(path) -> ViT:
+    config = json.loads((path / "config.json").read_text())
+    assert is_transformers_vit_config(config) and not is_timm_vit_config(config)
+    vit_config = vit_config_from_transformers(config)
+    model = ViT(vit_config)
+    state = convert_transformers_vit_state_dict(load_file(path / "model.safetensors"), vit_config)
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def deit_tiny(tmp_path_factory):
+    """timm deit_tiny_patch16_224 with random weights, saved with save_for_hf, and ours loaded from it."""
+    torch.manual_seed(0)
+    ref = timm.create_model("deit_tiny_patch16_224", pretrained=False).eval()
+    _perturb(ref, 1)
+    path = tmp_path_factory.mktemp("deit_tiny")
+    save_for_hf(ref, str(path), safe_serialization=True)
+    return ref, _load_timm_dir(path)
+
+
+def test_timm_deit_tiny_parity(deit_tiny):
+    ref, ours = deit_tiny
+    assert ours.config.depth == 12 and ours.config.num_heads == 3 and ours.config.embed_dim == 192
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(2))
+    recorded = _timm_with_attention(ref)
+    with torch.inference_mode():
+        ref_logits = ref(x)
+        out = ours(x, return_attention=True)
+        fast = ours(x)
+    assert out["logits"].shape == (2, 1000)
+    torch.testing.assert_close(out["logits"], ref_logits, atol=1e-4, rtol=0)
+    torch.testing.assert_close(fast["logits"], ref_logits, atol=1e-4, rtol=0)
+    assert len(out["attentions"]) == len(recorded) == 12
+    for ours_a, ref_a in zip(out["attentions"], recorded, strict=True):
+        assert ours_a.shape == (2, 3, 197, 197)
+        torch.testing.assert_close(ours_a, ref_a, atol=1e-5, rtol=0)
+    assert out["grid_size"] == (14, 14)
+    assert "attentions" not in fast
+
+
+def test_timm_resampled_pos_embed_parity(deit_tiny):
+    """A non-224, non-square input: pos_embed resampled as timm's dynamic_img_size does."""
+    ref, ours = deit_tiny
+    dyn = timm.create_model("deit_tiny_patch16_224", pretrained=False, dynamic_img_size=True).eval()
+    dyn.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 3, 160, 256, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        out = ours(x, return_attention=True)
+        torch.testing.assert_close(out["logits"], dyn(x), atol=1e-4, rtol=0)
+    assert out["grid_size"] == (10, 16)
+    assert out["attentions"][0].shape == (2, 3, 1 + 10 * 16, 1 + 10 * 16)
+
+
+def test_timm_avg_pool_without_class_token(tmp_path):
+    """global_pool="avg" (norm -> fc_norm, as timm) without a class token; model_args from save_for_hf."""
+    torch.manual_seed(0)
+    ref = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=2, img_size=64, num_classes=5,
+                            global_pool="avg", class_token=False).eval()
+    _perturb(ref, 4)
+    save_for_hf(ref, str(tmp_path), safe_serialization=True)
+    ours = _load_timm_dir(tmp_path)
+    assert ours.config.global_pool == "avg" and not ours.config.class_token and ours.config.depth == 2
+    assert "fc_norm.weight" in ours.state_dict() and "norm.weight" not in ours.state_dict()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        out = ours(x, return_attention=True)
+        torch.testing.assert_close(out["logits"], ref(x), atol=1e-4, rtol=0)
+    assert out["attentions"][0].shape == (2, 3, 16, 16)
+
+
+@pytest.fixture(scope="module")
+def hf_vit(tmp_path_factory):
+    """A small transformers ViTForImageClassification (eager attention), saved with save_pretrained."""
+    torch.manual_seed(0)
+    cfg = transformers.ViTConfig(hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
+                                 intermediate_size=96, image_size=48, patch_size=8, num_labels=7,
+                                 attn_implementation="eager")
+    ref = transformers.ViTForImageClassification(cfg).eval()
+    _perturb(ref, 6)
+    path = tmp_path_factory.mktemp("hf_vit")
+    ref.save_pretrained(path)
+    return ref, path
+
+
+def test_transformers_vit_parity(hf_vit):
+    ref, path = hf_vit
+    ours = _load_transformers_dir(path)
+    assert ours.config.layer_norm_eps == 1e-12 and ours.config.hidden_dim == 96
+    assert ours.config.id2label == {int(k): v for k, v in ref.config.id2label.items()}
+    x = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(7))
+    with torch.inference_mode():
+        expected = ref(x, output_attentions=True)
+        out = ours(x, return_attention=True)
+    torch.testing.assert_close(out["logits"], expected.logits, atol=1e-4, rtol=0)
+    assert len(out["attentions"]) == len(expected.attentions) == 3
+    for ours_a, ref_a in zip(out["attentions"], expected.attentions, strict=True):
+        assert ours_a.shape == (2, 4, 37, 37)
+        torch.testing.assert_close(ours_a, ref_a, atol=1e-5, rtol=0)
+
+
+def test_transformers_vit_resampled_pos_embed_parity(hf_vit):
+    ref, path = hf_vit
+    ours = _load_transformers_dir(path)
+    x = torch.randn(2, 3, 64, 40, generator=torch.Generator().manual_seed(8))
+    with torch.inference_mode():
+        expected = ref(x, interpolate_pos_encoding=True).logits
+        out = ours(x, return_attention=True)
+    torch.testing.assert_close(out["logits"], expected, atol=1e-4, rtol=0)
+    assert out["attentions"][-1].shape[-1] == 1 + 8 * 5
+
+
+def test_transformers_saved_names_are_legacy_and_v5_names_convert_the_same(hf_vit):
+    ref, path = hf_vit
+    saved = load_file(path / "model.safetensors")
+    assert any(".attention.attention.query." in k for k in saved)  # what save_pretrained writes in 5.23
+    vit_config = vit_config_from_transformers(json.loads((path / "config.json").read_text()))
+    from_file = convert_transformers_vit_state_dict(saved, vit_config)
+    from_memory = convert_transformers_vit_state_dict(ref.state_dict(), vit_config)
+    assert from_file.keys() == from_memory.keys()
+    for key in from_file:
+        torch.testing.assert_close(from_file[key], from_memory[key], atol=0, rtol=0)
+
+
+def test_transformers_vit_model_without_head(tmp_path):
+    """ViTModel (pooler dropped by name, no classifier): features match last_hidden_state."""
+    torch.manual_seed(0)
+    cfg = transformers.ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=64, image_size=32, patch_size=8)
+    ref = transformers.ViTModel(cfg).eval()
+    _perturb(ref, 9)
+    ref.save_pretrained(tmp_path)
+    assert any(k.startswith("pooler.") for k in load_file(tmp_path / "model.safetensors"))
+    ours = _load_transformers_dir(tmp_path)
+    assert ours.config.num_classes == 0
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(10))
+    with torch.inference_mode():
+        torch.testing.assert_close(ours(x)["features"], ref(x).last_hidden_state, atol=1e-4, rtol=0)
+
+
+def test_transformers_config_rejects_other_activations():
+    with pytest.raises(ValueError, match="gelu_new"):
+        vit_config_from_transformers({"model_type": "vit", "hidden_act": "gelu_new"})
+
+
+def test_conversion_errors_name_the_problem(deit_tiny):
+    ref, ours = deit_tiny
+    sd = dict(ref.state_dict())
+    missing = dict(sd)
+    del missing["blocks.3.mlp.fc1.bias"]
+    with pytest.raises(ValueError, match=r"blocks\.3\.mlp\.fc1\.bias"):
+        convert_timm_vit_state_dict(missing, ours.config)
+    extra = dict(sd, **{"blocks.0.ls1.gamma": torch.ones(192)})
+    with pytest.raises(ValueError, match=r"blocks\.0\.ls1\.gamma"):
+        convert_timm_vit_state_dict(extra, ours.config)
+    wrong = dict(sd, pos_embed=torch.zeros(1, 50, 192))
+    with pytest.raises(ValueError, match="pos_embed"):
+        convert_timm_vit_state_dict(wrong, ours.config)
+    with pytest.raises(ValueError, match="not supported"):
+        convert_timm_vit_state_dict(dict(sd, dist_token=torch.zeros(1, 1, 192)), ours.config)
+    with pytest.raises(ValueError, match="distilled"):
+        vit_config_from_timm({"architecture": "deit_tiny_distilled_patch16_224", "num_classes": 1000})
+    with pytest.raises(ValueError, match="vit_base_patch16_224"):  # the message lists the supported names
+        vit_config_from_timm({"architecture": "vit_gigantic_patch14_224", "num_classes": 1000})
+    with pytest.raises(ValueError, match="init_values"):
+        vit_config_from_timm({"architecture": "vit_tiny_patch16_224", "model_args": {"init_values": 1e-5}})
+
+
+def test_timm_labels_travel(tmp_path):
+    names = ["n0", "n1", "n2"]
+    config = {"architecture": "deit_tiny_patch16_224", "num_classes": 3, "num_features": 192,
+              "label_names": names, "label_descriptions": {"n0": "tench", "n2": "goldfish"}}
+    assert vit_config_from_timm(config).id2label == {0: "tench", 1: "n1", 2: "goldfish"}
+
+
+def test_presets_match_timm():
+    """Every preset builds the same architecture and default normalisation as timm (on the meta device)."""
+    for name, preset in VIT_PRESETS.items():
+        with torch.device("meta"):
+            ref = timm.create_model(name, pretrained=False)
+        cfg = ViTConfig(**preset)
+        sizes = (ref.embed_dim, len(ref.blocks), ref.blocks[0].attn.num_heads)
+        assert (cfg.embed_dim, cfg.depth, cfg.num_heads) == sizes, name
+        assert cfg.patch_size == ref.patch_embed.patch_size[0], name
+        assert cfg.image_hw == tuple(ref.patch_embed.img_size), name
+        assert cfg.hidden_dim == ref.blocks[0].mlp.fc1.out_features, name
+        assert cfg.image_mean == tuple(ref.pretrained_cfg["mean"]), name
+        assert cfg.image_std == tuple(ref.pretrained_cfg["std"]), name
+        with torch.device("meta"):
+            ours = ViT(ViTConfig(**preset, num_classes=ref.num_classes))
+        ref_shapes = {k: v.shape for k, v in ref.state_dict().items()}
+        assert {k: v.shape for k, v in ours.state_dict().items()} == ref_shapes, name
+
+
+def test_config_round_trip_and_strictness():
+    cfg = ViTConfig(image_size=(64, 96), patch_size=8, embed_dim=48, depth=2, num_heads=3, mlp_dim=100,
+                    global_pool="avg", class_token=False, pos_embed="sincos", id2label={0: "cat", 1: "dog"})
+    d = json.loads(json.dumps(cfg.to_dict()))
+    assert d["model_type"] == "cvdemo-vit" and d["id2label"] == {"0": "cat", "1": "dog"}
+    assert ViTConfig.from_dict(d) == cfg
+    with pytest.raises(ValueError, match="hidden_size"):
+        ViTConfig.from_dict({**d, "hidden_size": 3})
+    with pytest.raises(ValueError, match="model_type"):
+        ViTConfig.from_dict({**d, "model_type": "vit"})
+    with pytest.raises(ValueError, match="num_heads"):
+        ViTConfig(embed_dim=50, num_heads=3)
+    with pytest.raises(ValueError, match="class_token"):
+        ViTConfig(class_token=False, global_pool="token")
+
+
+def _mae_sincos(embed_dim: int, gh: int, gw: int) -> np.ndarray:
+    """MAE's get_2d_sincos_pos_embed, generalised to a gh x gw grid (numpy, as in the MAE repository)."""
+    def one_d(dim, pos):
+        omega = np.arange(dim // 2, dtype=np.float64) / (dim / 2.0)
+        omega = 1.0 / 10000**omega
+        out = np.einsum("m,d->md", pos.reshape(-1), omega)
+        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+
+    grid = np.meshgrid(np.arange(gw, dtype=np.float64), np.arange(gh, dtype=np.float64))  # w goes first
+    grid = np.stack(grid, axis=0).reshape(2, 1, gh, gw)
+    return np.concatenate([one_d(embed_dim // 2, grid[0]), one_d(embed_dim // 2, grid[1])], axis=1)
+
+
+def test_sincos_position_embedding_matches_mae():
+    for gh, gw in [(14, 14), (3, 5)]:
+        ours = sincos_pos_embed_2d((gh, gw), 64).numpy()
+        np.testing.assert_allclose(ours, _mae_sincos(64, gh, gw), atol=1e-6)
+    model = ViT(ViTConfig(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, num_classes=3,
+                          pos_embed="sincos")).eval()
+    assert "pos_embed" not in model.state_dict()
+    with torch.inference_mode():
+        out = model(torch.randn(2, 3, 32, 48), return_attention=True)
+    assert out["logits"].shape == (2, 3) and out["attentions"][0].shape == (2, 2, 1 + 4 * 6, 1 + 4 * 6)
+
+
+def test_fast_path_uses_sdpa_and_attention_path_does_not(monkeypatch):
+    cfg = ViTConfig(image_size=32, patch_size=8, embed_dim=32, depth=3, num_heads=2, num_classes=4)
+    model = ViT(cfg).eval()
+    calls = []
+    real = vit_module.F.scaled_dot_product_attention
+    counting = lambda *a, **k: calls.append(1) or real(*a, **k)  # noqa: E731
+    monkeypatch.setattr(vit_module.F, "scaled_dot_product_attention", counting)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        fast = model(x)
+        assert len(calls) == 3
+        slow = model(x, return_attention=True)
+        assert len(calls) == 3
+    torch.testing.assert_close(fast["logits"], slow["logits"], atol=1e-5, rtol=0)
+    for a in slow["attentions"]:
+        torch.testing.assert_close(a.sum(-1), torch.ones(2, 2, 17), atol=1e-5, rtol=0)
+
+
+def test_bad_inputs_raise():
+    model = ViT(ViTConfig(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, num_classes=4))
+    with pytest.raises(ValueError, match="multiple of patch_size"):
+        model(torch.randn(1, 3, 30, 32))
+    with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
+        model(torch.randn(1, 1, 32, 32))
+
+
+def test_vit_transform_matches_torchvision():
+    rng = np.random.default_rng(0)
+    array = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    cfg = ViTConfig(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2)
+    reference = T.Compose([T.Resize((32, 32), interpolation=T.InterpolationMode.BICUBIC), T.ToTensor(),
+                           T.Normalize(cfg.image_mean, cfg.image_std)])
+    expected = reference(Image.fromarray(array)).unsqueeze(0)
+    torch.testing.assert_close(vit_transform(array, cfg), expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(vit_transform(Image.fromarray(array), cfg), expected, atol=1e-6, rtol=0)
+    assert vit_transform(array, cfg, size=(48, 64)).shape == (1, 3, 48, 64)
+    grey = vit_transform(array[:, :, 0], cfg)
+    assert grey.shape == (1, 3, 32, 32)
+    with pytest.raises(ValueError, match="uint8"):
+        vit_transform(array.astype(np.float32), cfg)
+    with pytest.raises(ValueError, match="multiple"):
+        vit_transform(array, cfg, size=30)
+
+
+def test_load_through_cvdemo_models(deit_tiny, hf_vit, tmp_path_factory):
+    """cvdemo.models.load detects both formats and calls these converters; save/load round-trips."""
+    from cvdemo.models import load, save
+
+    ref, _ = deit_tiny
+    timm_dir = tmp_path_factory.mktemp("deit_tiny_load")
+    save_for_hf(ref, str(timm_dir), safe_serialization=True)
+    hf_ref, hf_dir = hf_vit
+    x224 = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(11))
+    x48 = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(12))
+    for directory, reference, x in [(timm_dir, ref, x224), (hf_dir, lambda v: hf_ref(v).logits, x48)]:
+        model = load(directory)
+        assert isinstance(model, ViT) and not model.training
+        own_dir = save(model, tmp_path_factory.mktemp("own"))
+        again = load(own_dir)
+        assert again.config == model.config
+        with torch.inference_mode():
+            expected = reference(x)
+            torch.testing.assert_close(model(x)["logits"], expected, atol=1e-4, rtol=0)
+            torch.testing.assert_close(again(x)["logits"], expected, atol=1e-4, rtol=0)
