@@ -16,6 +16,7 @@ import torchvision
 from torch import nn
 
 RESNET_CHANNELS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048}
+"""Channels of ``layer4``; each earlier stage has half as many (``layer3``: 256 / 1024)."""
 
 
 class FrozenBatchNorm2d(nn.Module):
@@ -75,7 +76,8 @@ class ConvFrozenBN2d(nn.Conv2d):
 def _fold_frozen_batchnorm(resnet: nn.Module) -> None:
     """Fold every (conv, FrozenBatchNorm2d) pair of a torchvision ResNet: stem, blocks and downsamples."""
     pairs = [(resnet, "conv1", resnet, "bn1")]
-    for stage in (resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4):
+    stages = [getattr(resnet, f"layer{i}") for i in (1, 2, 3, 4) if hasattr(resnet, f"layer{i}")]
+    for stage in stages:
         for block in stage:
             pairs += [(block, f"conv{i}", block, f"bn{i}") for i in (1, 2, 3) if hasattr(block, f"conv{i}")]
             if block.downsample is not None:
@@ -90,7 +92,7 @@ def _fold_frozen_batchnorm(resnet: nn.Module) -> None:
 
 
 class ResNetBackbone(nn.Module):
-    """torchvision ResNet up to `layer4`, without pooling and classifier.
+    """torchvision ResNet up to `layer4` (or an earlier stage), without pooling and classifier.
 
     Args:
         name: "resnet18" | "resnet34" | "resnet50" | "resnet101".
@@ -98,24 +100,35 @@ class ResNetBackbone(nn.Module):
             bottleneck ResNets only).
         frozen_batchnorm: FrozenBatchNorm2d as in DETR (for pretrained weights); False gives ordinary
             BatchNorm2d, which a model trained from scratch needs.
+        num_stages: residual stages kept, 2, 3 or 4 (official checkpoints: 4). Fewer stages end earlier
+            (``layer2``: output stride 8; ``layer3``: 16), with a finer feature map, fewer channels and far
+            fewer weights: for a small model trained from scratch on small images.
     """
 
-    def __init__(self, name: str = "resnet50", *, dilation: bool = False, frozen_batchnorm: bool = True):
+    def __init__(self, name: str = "resnet50", *, dilation: bool = False, frozen_batchnorm: bool = True,
+                 num_stages: int = 4):
         super().__init__()
         if name not in RESNET_CHANNELS:
             raise ValueError(f"Unknown backbone {name!r}; choose one of {sorted(RESNET_CHANNELS)}")
         if dilation and name in ("resnet18", "resnet34"):
             raise ValueError(f"dilation (DC5) needs a bottleneck ResNet (resnet50/101), not {name}")
+        if num_stages not in (2, 3, 4):
+            raise ValueError(f"num_stages must be 2, 3 or 4, got {num_stages}")
+        if dilation and num_stages < 4:
+            raise ValueError(f"dilation (DC5) dilates layer4, which num_stages={num_stages} leaves out")
         norm_layer = FrozenBatchNorm2d if frozen_batchnorm else nn.BatchNorm2d
         resnet = getattr(torchvision.models, name)(
             weights=None, replace_stride_with_dilation=[False, False, dilation], norm_layer=norm_layer
         )
         del resnet.avgpool, resnet.fc
+        for k in range(num_stages + 1, 5):
+            delattr(resnet, f"layer{k}")
         self.body = resnet
         self.frozen_batchnorm = frozen_batchnorm
         self.optimized = False
-        self.num_channels = RESNET_CHANNELS[name]
-        self.stride = 16 if dilation else 32
+        self.num_stages = num_stages
+        self.num_channels = RESNET_CHANNELS[name] // 2 ** (4 - num_stages)
+        self.stride = 16 if dilation else 2 ** (num_stages + 1)
 
     def optimize_for_inference(self) -> ResNetBackbone:
         """Fold frozen BN into the convolutions and switch to channels_last (in place).
@@ -135,4 +148,6 @@ class ResNetBackbone(nn.Module):
         r = self.body
         x = pixel_values.contiguous(memory_format=torch.channels_last) if self.optimized else pixel_values
         x = r.maxpool(r.relu(r.bn1(r.conv1(x))))
-        return r.layer4(r.layer3(r.layer2(r.layer1(x))))
+        for k in range(1, self.num_stages + 1):
+            x = getattr(r, f"layer{k}")(x)
+        return x
