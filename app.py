@@ -1,42 +1,71 @@
-"""cvdemo's web app. Run `python app.py` and open http://127.0.0.1:7860.
+"""cvdemo's web app: `python app.py`, then open http://127.0.0.1:7860.
 
-The app tabs (Detect, Attention, Matching, Train, Evaluate) are built in later steps; until then this page
-says what the `cvdemo` library already offers. Honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.
+Layout and wiring only: each tab lives in `cvdemo/ui/<name>_tab.py`, the models in one shared, lazily
+loading `ModelRegistry`, and everything the tabs show is computed by the `cvdemo` library. Honours
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. API endpoints: `/detect` (DETR) and `/rollout` (ViT).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Sequence
+from pathlib import Path
 
 import gradio as gr
 
 import cvdemo
+from cvdemo.ui.attention_tab import build_attention_tab
+from cvdemo.ui.concepts_tab import build_concepts_tab
+from cvdemo.ui.detect_tab import build_detect_tab
+from cvdemo.ui.models_registry import ModelRegistry, ModelSpec, default_model_specs
 
-INTRO = f"""
-# cvdemo {cvdemo.__version__}: see inside DETR and ViT
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = ROOT / "examples"
+QUEUE_SIZE = 32  # requests waiting at most; more get "queue full" instead of waiting minutes
+MAX_FILE_SIZE = "20mb"
 
-The interactive tabs are under construction. The `cvdemo` library already provides:
+HEADER = f"""# cvdemo {cvdemo.__version__}: see inside DETR and ViT
+Detect objects with **DETR** and see what each object query attends to; see how a **Vision Transformer**
+reads an image through attention rollout; play with the ideas behind both under **Concepts**."""
 
-- **DETR** (ResNet-18/34/50/101 backbones, sine or learned position encodings) with every encoder
-  self-attention and decoder cross-attention map on request, numerically identical to transformers' DETR;
-- **ViT / DeiT** with per-layer attention and **attention rollout**;
-- loading of transformers, timm and original DETR checkpoints into one strict, safetensors-only format.
-
-See the README's *Python API* section.
+CSS = """
+.gradio-container {max-width: 1400px !important}
+#detect-summary p {margin: 0.2em 0}
 """
 
 
-def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="cvdemo") as demo:
-        gr.Markdown(INTRO)
+def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = None) -> gr.Blocks:
+    """The whole app. models: what the dropdowns offer (default: the shipped checkpoints, then Hub models)."""
+    registry = ModelRegistry(default_model_specs() if models is None else models, device=device)
+    with gr.Blocks(title="cvdemo: inside DETR and ViT") as demo:
+        gr.Markdown(HEADER)
+        with gr.Tabs():
+            with gr.Tab("Detect (DETR)", id="detect"):
+                build_detect_tab(registry, EXAMPLES)
+            with gr.Tab("Attention (ViT)", id="attention"):
+                build_attention_tab(registry, EXAMPLES)
+            with gr.Tab("Concepts", id="concepts"):
+                build_concepts_tab()
+    # Model events share concurrency_id="gpu" with a limit of 1; cheap redraws may run beside them.
+    demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
     return demo
 
 
-if __name__ == "__main__":
-    demo = build_demo()
-    demo.queue(default_concurrency_limit=1, max_size=16).launch(
+def launch_settings() -> dict:
+    """Keyword arguments for `demo.launch`, safe for a public Space."""
+    return dict(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        max_file_size="20mb",
+        max_file_size=MAX_FILE_SIZE,
         enable_monitoring=False,
+        allowed_paths=[str(EXAMPLES)],  # nothing else of this folder is served
+        theme=gr.themes.Soft(),
+        css=CSS,
     )
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request otherwise
+    build_demo().launch(**launch_settings())

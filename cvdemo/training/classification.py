@@ -1,0 +1,129 @@
+"""ViT training: collate, cross-entropy, parameter groups without decay on norms/biases, accuracy, snapshots.
+
+Samples are the data contract of `cvdemo.training.data` with ``target["label"]`` (class index). Images are
+pre-processed exactly as at inference (`cvdemo.models.vit_transforms.vit_transform`: whole image resized
+to the model's input size, normalised with the config's mean/std).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cvdemo.models.vit import ViTConfig
+from cvdemo.models.vit_transforms import vit_transform
+from cvdemo.training.divergence import check_finite_outputs
+from cvdemo.training.events import ClassPrediction
+from cvdemo.training.task import Batch
+
+__all__ = ["ClassificationTask"]
+
+_NO_DECAY_NAMES = ("pos_embed", "cls_token")
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+class ClassificationTask:
+    """Cross-entropy classification (timm's recipe: AdamW, no weight decay on biases, norms, position
+    embedding and class token; optional label smoothing).
+
+    Args:
+        config: the model's `ViTConfig` (classes, input size, normalisation).
+        label_smoothing: CE label smoothing (0 = plain CE).
+    """
+
+    name = "classification"
+
+    def __init__(self, config: ViTConfig, *, label_smoothing: float = 0.0) -> None:
+        if config.num_classes < 1:
+            raise ValueError("a ViT without a head (num_classes=0) cannot be trained for classification")
+        self.config = config
+        self.label_smoothing = label_smoothing
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(self.config.id2label) or {k: str(k) for k in range(self.config.num_classes)}
+
+    def collate(self, samples: list[tuple[torch.Tensor, dict]]) -> Batch:
+        """Items -> ``inputs`` {pixel_values [B, 3, H, W]} and ``targets`` int64[B] class indices."""
+        pixels = [vit_transform(image.permute(1, 2, 0).numpy(), self.config) for image, _ in samples]
+        labels = torch.tensor([int(target["label"]) for _, target in samples], dtype=torch.int64)
+        return Batch(inputs={"pixel_values": torch.cat(pixels)}, targets=labels, size=len(samples),
+                     samples=samples)
+
+    def loss(self, model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(CE, {"loss_ce", "accuracy"}); accuracy is the batch's top-1 in [0, 1], logged only."""
+        logits = model(**batch.inputs)["logits"].float()
+        check_finite_outputs({"logits": logits}, step)
+        loss = F.cross_entropy(logits, batch.targets, label_smoothing=self.label_smoothing)
+        accuracy = (logits.detach().argmax(-1) == batch.targets).float().mean()
+        return loss, {"loss_ce": loss, "accuracy": accuracy}
+
+    def param_groups(self, model: nn.Module, lr: float, backbone_lr: float | None,
+                     weight_decay: float) -> list[dict]:
+        """"decay" (matrices and convolutions) and "no_decay" (biases, norms, pos_embed, cls_token), both
+        at ``lr`` (a ViT has no separate backbone; ``backbone_lr`` is ignored)."""
+        decay, no_decay = [], []
+        for name, p in _unwrap(model).named_parameters():
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim <= 1 or name in _NO_DECAY_NAMES else decay).append(p)
+        return [{"name": "decay", "params": decay, "lr": lr, "weight_decay": weight_decay},
+                {"name": "no_decay", "params": no_decay, "lr": lr, "weight_decay": 0.0}]
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, dataset, device: torch.device, batch_size: int = 64,
+                 autocast: Callable[[], Any] = contextlib.nullcontext,
+                 should_stop: Callable[[], bool] = lambda: False
+                 ) -> tuple[dict[str, float], dict[str, float]] | None:
+        """Top-1 ``accuracy`` in [0, 1] and mean CE ``loss``; per class name: accuracy (recall) on that class.
+        None if stopped part-way."""
+        was_training = model.training
+        model.eval()
+        correct = np.zeros(self.config.num_classes, np.int64)
+        total = np.zeros(self.config.num_classes, np.int64)
+        loss_sum = 0.0
+        try:
+            for start in range(0, len(dataset), batch_size):
+                if should_stop():
+                    return None
+                stop = min(start + batch_size, len(dataset))
+                batch = self.collate([dataset[i] for i in range(start, stop)]).to(device)
+                with autocast():
+                    logits = model(**batch.inputs)["logits"].float()
+                loss_sum += float(F.cross_entropy(logits, batch.targets, reduction="sum"))
+                labels = batch.targets.cpu().numpy()
+                hits = (logits.argmax(-1).cpu().numpy() == labels)
+                np.add.at(total, labels, 1)
+                np.add.at(correct, labels, hits.astype(np.int64))
+        finally:
+            model.train(was_training)
+        n = int(total.sum())
+        metrics = {"accuracy": float(correct.sum() / max(n, 1)), "loss": loss_sum / max(n, 1)}
+        names = self.id2label
+        per_class = {names.get(k, str(k)): float(correct[k] / total[k])
+                     for k in range(len(total)) if total[k]}
+        return metrics, per_class
+
+    @torch.no_grad()
+    def snapshot(self, model: nn.Module, samples: Sequence[tuple[torch.Tensor, dict]], device: torch.device,
+                 autocast: Callable[[], Any] = contextlib.nullcontext) -> tuple[ClassPrediction, ...]:
+        """Class probabilities on each sample."""
+        was_training = model.training
+        model.eval()
+        try:
+            batch = self.collate(list(samples)).to(device)
+            with autocast():
+                probs = model(**batch.inputs)["logits"].float().softmax(-1).cpu().numpy()
+        finally:
+            model.train(was_training)
+        return tuple(ClassPrediction(image_id=int(t["image_id"]), image=img.permute(1, 2, 0).numpy().copy(),
+                                     label=int(t["label"]), probs=p) for (img, t), p in zip(samples, probs))

@@ -1,0 +1,125 @@
+"""Training recipes for the synthetic shapes: ``tiny`` (a live demo on a CPU) and ``small`` (the shipped
+checkpoints). Each preset fixes the model's sizes, the data and the `TrainConfig`; the CLIs
+(`python -m training.train_detr --preset tiny`) and the app's Train tab start from them.
+
+Why these numbers (measured on a shared 2-core CPU, one thread; see the model cards in checkpoints/):
+
+- DETR from scratch needs no pretrained backbone here, so the backbone trains at the full learning rate
+  (``backbone_lr=None``), dropout is off (the generator never repeats an image, so there is nothing to
+  overfit), and a short warm-up keeps the randomly initialised BatchNorm ResNet from diverging.
+- The ``tiny`` DETR sees easy scenes (1-3 large shapes, 128 px) so that boxes appear within minutes.
+- ViT classifies one shape per 64 px image: 8 px patches (an 8x8 grid) and 4 blocks of width 128.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cvdemo.datasets.shapes import CATEGORIES, ShapesConfig, ShapesDataset
+from cvdemo.models.detr import DETR, DETR_PRESETS, DETRConfig
+from cvdemo.models.vit import ViT, ViTConfig
+from cvdemo.training.engine import TrainConfig
+
+__all__ = ["DETR_TRAINING_PRESETS", "VIT_TRAINING_PRESETS", "TrainingPreset", "build_detr", "build_vit",
+           "shapes_id2label"]
+
+
+@dataclass(frozen=True)
+class TrainingPreset:
+    """A complete recipe. ``model``: DETRConfig / ViTConfig fields (classes and labels come from the data);
+    ``shapes``: ShapesConfig fields; ``train``: TrainConfig fields; image counts of the generated sets."""
+
+    name: str
+    description: str
+    model: dict[str, Any]
+    shapes: dict[str, Any]
+    train: dict[str, Any]
+    num_train_images: int
+    num_val_images: int
+    data_seed: int = 0  # training images use this seed, validation images data_seed + 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def shapes_config(self) -> ShapesConfig:
+        return ShapesConfig(**self.shapes)
+
+    def train_config(self, **overrides: Any) -> TrainConfig:
+        return TrainConfig(**{**self.train, **overrides})
+
+    def datasets(self, num_train: int | None = None, num_val: int | None = None,
+                 seed: int | None = None) -> tuple[ShapesDataset, ShapesDataset]:
+        """(train, validation) generated sets; validation uses seed + 1."""
+        seed = self.data_seed if seed is None else seed
+        config = self.shapes_config()
+        return (ShapesDataset(num_train or self.num_train_images, seed, config),
+                ShapesDataset(num_val or self.num_val_images, seed + 1, config))
+
+
+def shapes_id2label() -> dict[int, str]:
+    """Class index -> name of the six shapes."""
+    return {k: c.name for k, c in enumerate(CATEGORIES)}
+
+
+def build_detr(preset: TrainingPreset, id2label: dict[int, str] | None = None) -> DETR:
+    """A freshly initialised DETR of the preset's size for ``id2label`` (default: the shapes)."""
+    id2label = id2label or shapes_id2label()
+    return DETR(DETRConfig(**preset.model, num_classes=len(id2label), id2label=id2label))
+
+
+def build_vit(preset: TrainingPreset, id2label: dict[int, str] | None = None) -> ViT:
+    """A freshly initialised ViT of the preset's size for ``id2label`` (default: the shapes)."""
+    id2label = id2label or shapes_id2label()
+    return ViT(ViTConfig(**preset.model, num_classes=len(id2label), id2label=id2label))
+
+
+_DETR_TINY_MODEL = {**DETR_PRESETS["detr-tiny"], "dropout": 0.0}
+
+DETR_TRAINING_PRESETS: dict[str, TrainingPreset] = {
+    "tiny": TrainingPreset(
+        name="tiny",
+        description="live CPU demo: 1-3 large shapes at 128 px, loss falls in the first minute",
+        model=_DETR_TINY_MODEL,
+        shapes=dict(image_size=128, min_objects=1, max_objects=3, min_size=0.2, max_size=0.6),
+        train=dict(total_steps=3000, batch_size=8, lr=2e-4, backbone_lr=None, weight_decay=1e-4,
+                   grad_clip=0.1, schedule="cosine", warmup_steps=100, hflip=0.5, eval_every=250,
+                   snapshot_every=25, num_snapshot_images=4, checkpoint_every=500),
+        num_train_images=200_000, num_val_images=64,
+    ),
+    "small": TrainingPreset(
+        name="small",
+        description="the shipped checkpoint: 1-4 shapes at 128 px, sizes 0.15-0.6 of the image",
+        model=_DETR_TINY_MODEL,
+        shapes=dict(image_size=128, min_objects=1, max_objects=4, min_size=0.15, max_size=0.6),
+        train=dict(total_steps=20000, batch_size=8, lr=2e-4, backbone_lr=None, weight_decay=1e-4,
+                   grad_clip=0.1, schedule="cosine", warmup_steps=200, hflip=0.5, eval_every=2000,
+                   snapshot_every=0, checkpoint_every=500),
+        num_train_images=200_000, num_val_images=200,
+    ),
+}
+
+_VIT_MODEL = dict(image_size=64, patch_size=8, embed_dim=128, depth=4, num_heads=4, mlp_ratio=4.0,
+                  global_pool="avg", class_token=False, image_mean=(0.5, 0.5, 0.5), image_std=(0.5, 0.5, 0.5))
+_VIT_SHAPES = dict(image_size=64, task="classify", min_size=0.35, max_size=0.85)
+
+VIT_TRAINING_PRESETS: dict[str, TrainingPreset] = {
+    "tiny": TrainingPreset(
+        name="tiny",
+        description="live CPU demo: one shape per 64 px image, 2 blocks of width 96",
+        model={**_VIT_MODEL, "embed_dim": 96, "depth": 2, "num_heads": 3},
+        shapes=_VIT_SHAPES,
+        train=dict(total_steps=2000, batch_size=32, lr=1e-3, weight_decay=0.05, grad_clip=1.0,
+                   schedule="cosine", warmup_steps=100, hflip=0.5, eval_every=200, eval_batch_size=64,
+                   snapshot_every=25, num_snapshot_images=8, checkpoint_every=200),
+        num_train_images=100_000, num_val_images=256,
+    ),
+    "small": TrainingPreset(
+        name="small",
+        description="the shipped checkpoint: one shape per 64 px image, 4 blocks of width 128",
+        model=_VIT_MODEL,
+        shapes=_VIT_SHAPES,
+        train=dict(total_steps=12000, batch_size=64, lr=1e-3, weight_decay=0.05, grad_clip=1.0,
+                   schedule="cosine", warmup_steps=500, hflip=0.5, eval_every=1000, eval_batch_size=128,
+                   checkpoint_every=500),
+        num_train_images=400_000, num_val_images=1000,
+    ),
+}

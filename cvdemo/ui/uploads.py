@@ -1,0 +1,39 @@
+"""Uploaded files -> pixels through `cvdemo.images.load_image`, or a `gr.Error` with its specific message.
+
+Events that take an upload run with `preprocess=False`, so Gradio never opens the file itself (it would
+fail on a non-image with a generic error before our handler runs); the handler gets Gradio's file payload,
+a dict with the uploaded file's `path` in Gradio's upload cache.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import gradio as gr
+
+from cvdemo.images import ImageLoadError, LoadedImage, load_image
+
+MAX_SIDE = 1333  # longer side the app keeps; DETR resizes to at most 1333 anyway, ViT to 224
+
+
+def upload_path(payload: Any) -> str | None:
+    """The local path in a Gradio file payload (dict or FileData), or None when there is no file."""
+    if payload is None:
+        return None
+    if isinstance(payload, str):
+        return payload
+    path = payload.get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
+    return str(path) if path else None
+
+
+def load_upload(payload: Any, max_side: int = MAX_SIDE) -> LoadedImage:
+    """Decode an uploaded image safely; anything wrong becomes a gr.Error the user sees."""
+    path = upload_path(payload)
+    if path is None:
+        raise gr.Error("Upload an image first (or pick one of the examples).", title="No image")
+    try:
+        return load_image(path, max_side=max_side)
+    except ImageLoadError as e:
+        raise gr.Error(html.escape(str(e), quote=False), title="Cannot use this file",
+                       print_exception=False) from None
