@@ -2,7 +2,8 @@
 
 Layout and wiring only: each tab lives in `cvdemo/ui/<name>_tab.py`, the models in one shared, lazily
 loading `ModelRegistry`, and everything the tabs show is computed by the `cvdemo` library. Honours
-GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. API endpoints: `/detect` (DETR) and `/rollout` (ViT).
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. API endpoints: `/detect` (DETR), `/match` (Hungarian matching and
+the loss) and `/rollout` (ViT).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import cvdemo
 from cvdemo.ui.attention_tab import build_attention_tab
 from cvdemo.ui.concepts_tab import build_concepts_tab
 from cvdemo.ui.detect_tab import build_detect_tab
+from cvdemo.ui.match_tab import build_match_tab
 from cvdemo.ui.models_registry import ModelRegistry, ModelSpec, default_model_specs
 
 ROOT = Path(__file__).resolve().parent
@@ -26,8 +28,9 @@ QUEUE_SIZE = 32  # requests waiting at most; more get "queue full" instead of wa
 MAX_FILE_SIZE = "20mb"
 
 HEADER = f"""# cvdemo {cvdemo.__version__}: see inside DETR and ViT
-Detect objects with **DETR** and see what each object query attends to; see how a **Vision Transformer**
-reads an image through attention rollout; play with the ideas behind both under **Concepts**."""
+Detect objects with **DETR** and see what each object query attends to; step through DETR's **Hungarian
+matching** and its loss; see how a **Vision Transformer** reads an image through attention rollout; play with
+the ideas behind both under **Concepts**."""
 
 CSS = """
 .gradio-container {max-width: 1400px !important}
@@ -43,6 +46,8 @@ def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = N
         with gr.Tabs():
             with gr.Tab("Detect (DETR)", id="detect"):
                 build_detect_tab(registry, EXAMPLES)
+            with gr.Tab("Matching (DETR)", id="match"):
+                build_match_tab(registry, EXAMPLES)
             with gr.Tab("Attention (ViT)", id="attention"):
                 build_attention_tab(registry, EXAMPLES)
             with gr.Tab("Concepts", id="concepts"):

@@ -1,0 +1,272 @@
+"""The Matching tab: its session code returns exactly what the library computes, `/match` answers through
+gradio_client on a launched demo holding only this tab, and a real browser steps through the Hungarian
+algorithm to its last step. Tiny random DETRs built here; no network.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import socket
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from playwright.sync_api import sync_playwright
+from scipy.optimize import linear_sum_assignment
+
+import cvdemo.models
+from cvdemo.datasets.shapes_draw import SHAPE_NAMES
+from cvdemo.images import load_image_rgb
+from cvdemo.losses import SetCriterion
+from cvdemo.matching import HungarianMatcher, greedy_iou_assignment
+from cvdemo.models import DETR, DETRConfig
+from cvdemo.models.image_processing import prepare_detr_inputs
+from cvdemo.ui import matching_session as ms
+from cvdemo.ui.match_tab import SHAPES, UPLOAD, build_match_tab
+from cvdemo.ui.models_registry import ModelRegistry, ModelSpec
+
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+SHOTS = Path("/work/shots")
+LABELS = dict(enumerate(SHAPE_NAMES))
+VAL_INDEX = 0  # a validation image with 3 shapes
+
+
+def tiny_detr(seed: int = 0) -> DETR:
+    torch.manual_seed(seed)
+    return DETR(DETRConfig(backbone="resnet18", frozen_batchnorm=False, d_model=64, num_heads=4, encoder_layers=1,
+                           decoder_layers=3, dim_feedforward=128, num_queries=8, num_classes=6, id2label=LABELS,
+                           shortest_edge=128, longest_edge=128)).eval()
+
+
+@pytest.fixture(scope="module")
+def model_and_run():
+    model = tiny_detr()
+    image, boxes, labels = ms.validation_sample(VAL_INDEX)
+    assert len(labels) == 3
+    return model, ms.run_matching_model(model, image, boxes, labels, "tiny", "validation image")
+
+
+def model_outputs(model: DETR, image: np.ndarray) -> dict:
+    inputs = prepare_detr_inputs(image, model.config)
+    with torch.inference_mode():
+        return model(inputs["pixel_values"], None)
+
+
+def test_run_keeps_every_decoder_layer(model_and_run):
+    model, run = model_and_run
+    out = model_outputs(model, run.image)
+    assert run.num_layers == 3 and run.num_queries == 8
+    for layer, ref in enumerate([*out["aux_outputs"], out]):
+        got = run.outputs(layer)
+        torch.testing.assert_close(got["pred_logits"], ref["pred_logits"])
+        torch.testing.assert_close(got["pred_boxes"], ref["pred_boxes"])
+    target = run.targets()[0]
+    np.testing.assert_array_equal(target["labels"].numpy(), run.gt_labels)
+    h, w = run.image.shape[:2]
+    cx = (run.gt_boxes_xyxy[:, 0] + run.gt_boxes_xyxy[:, 2]) / 2 / w
+    np.testing.assert_allclose(target["boxes"][:, 0].numpy(), cx, rtol=1e-6)
+
+
+def test_costs_and_assignment_are_the_librarys(model_and_run):
+    model, run = model_and_run
+    out = model_outputs(model, run.image)
+    matcher = HungarianMatcher(1, 5, 2)
+    ref = matcher.cost_terms(out, run.targets())[0]
+    m = ms.match(run, run.num_layers - 1)
+    for key in ("class", "bbox", "giou", "total"):
+        torch.testing.assert_close(m.costs[key], ref[key])
+    rows, cols = linear_sum_assignment(ref.total.double().numpy())
+    np.testing.assert_array_equal(m.pred_idx, rows)
+    np.testing.assert_array_equal(m.tgt_idx, cols)
+    assert sorted(m.matched_gt[m.matched_gt >= 0]) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("weights", [(1, 0, 0), (0, 5, 0), (0, 0, 2), (3.5, 1, 0.5)])
+def test_new_weights_re_solve_on_the_weighted_total(model_and_run, weights):
+    _, run = model_and_run
+    base = ms.match(run, 1)  # an aux layer
+    m = ms.match(run, 1, weights)
+    terms = base.costs.to_numpy()
+    total = weights[0] * terms["class"] + weights[1] * terms["bbox"] + weights[2] * terms["giou"]
+    np.testing.assert_allclose(m.costs.total.double().numpy(), total, rtol=1e-5, atol=1e-6)
+    rows, cols = linear_sum_assignment(m.costs.total.double().numpy())
+    np.testing.assert_array_equal(m.pred_idx, rows)
+    np.testing.assert_array_equal(m.tgt_idx, cols)
+    # the steps walk to the same assignment
+    steps = ms.solve_steps(m)
+    assert steps[0].kind == "start" and steps[-1].kind == "done"
+    starred = np.argwhere(steps[-1].starred)
+    np.testing.assert_array_equal(starred[:, 0], m.pred_idx)
+    np.testing.assert_array_equal(starred[:, 1], m.tgt_idx)
+    assert "Optimal assignment" in steps[-1].explanation
+    with pytest.raises(ValueError, match="all matcher costs are 0"):
+        ms.match(run, 1, (0, 0, 0))
+
+
+def test_per_query_losses_equal_set_criterion(model_and_run):
+    model, run = model_and_run
+    out = model_outputs(model, run.image)
+    crit = SetCriterion(6, HungarianMatcher(1, 5, 2), ms.LOSS_WEIGHTS, eos_coef=0.1, losses=("labels", "boxes"))
+    ref_losses = crit(out, run.targets())
+    for layer, suffix in ((run.num_layers - 1, ""), (0, "_0"), (1, "_1")):
+        view = ms.losses(run, ms.match(run, layer))
+        for key in ("loss_ce", "loss_bbox", "loss_giou"):
+            assert view.losses[key] == pytest.approx(float(ref_losses[key + suffix]), rel=1e-5)
+    main = {k: v for k, v in out.items() if k in ("pred_logits", "pred_boxes")}
+    ref = crit.per_query_breakdown(main, run.targets())[0]
+    view = ms.losses(run, ms.match(run, run.num_layers - 1))
+    for field in ("matched_gt", "target_class", "ce", "ce_weight", "l1", "giou", "total"):
+        np.testing.assert_allclose(getattr(view.breakdown, field), getattr(ref, field), rtol=1e-5, equal_nan=True)
+    assert view.losses["total"] == pytest.approx(float(ref.total.sum()), rel=1e-5)
+    assert view.losses["total"] == pytest.approx(float(crit.weighted_total(
+        {k: ref_losses[k] for k in ("loss_ce", "loss_bbox", "loss_giou")})), rel=1e-5)
+
+
+def test_layers_and_one_to_many_come_from_the_library(model_and_run):
+    _, run = model_and_run
+    per_layer = ms.matches_per_layer(run, (1, 5, 2))
+    for layer in range(run.num_layers):
+        m = ms.match(run, layer)
+        np.testing.assert_array_equal(per_layer[layer, m.tgt_idx], m.pred_idx)
+    otm = ms.one_to_many(run, run.num_layers - 1, iou_threshold=0.1)
+    ref = greedy_iou_assignment(run.pred_boxes_xyxy(run.num_layers - 1), run.gt_boxes_xyxy, iou_threshold=0.1)
+    np.testing.assert_array_equal(otm.assignment.gt_index, ref.gt_index)
+    assert not otm.nms_kept[~ref.positive].any()
+    assert otm.duplicates == int(np.maximum(ref.positives_per_gt - 1, 0).sum())
+    assert otm.kept_per_gt.sum() == otm.nms_kept.sum()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "no ground-truth boxes"),
+    ("circle 1 2 3", "line 1 .*expected 5 values"),
+    ("# a comment\ncat 1 2 3 4", "line 2: unknown label 'cat'; this model knows circle"),
+    ("star 1 2 x 4", "line 1 .*must be numbers"),
+    ("star 10 2 5 4", "line 1: .*empty or inverted"),
+    ("square 0 0 20 200", "lies outside the image, which is 128×100"),
+    ("\n".join(["circle 1 1 5 5"] * 9), "9 ground-truth boxes but the model has only 8 queries"),
+])
+def test_ground_truth_text_errors_say_what_is_wrong(text, message):
+    with pytest.raises(ms.GroundTruthError, match=message):
+        ms.parse_ground_truth(text, LABELS, (100, 128), max_objects=8)
+
+
+def test_ground_truth_text_round_trips():
+    boxes, labels = ms.parse_ground_truth("Star, 1, 2, 30, 40  # comment\n\n5 0 0 128 100", LABELS, (100, 128))
+    np.testing.assert_array_equal(labels, [3, 5])
+    np.testing.assert_array_equal(boxes, [[1, 2, 30, 40], [0, 0, 128, 100]])
+    again = ms.parse_ground_truth(ms.format_ground_truth(boxes, labels, LABELS), LABELS, (100, 128))
+    np.testing.assert_array_equal(again[0], boxes)
+    np.testing.assert_array_equal(again[1], labels)
+
+
+def test_validation_labels_follow_the_models_classes():
+    image, boxes, labels = ms.validation_sample(VAL_INDEX)
+    reversed_names = {5 - k: name for k, name in LABELS.items()}
+    _, _, mapped = ms.validation_sample(VAL_INDEX, reversed_names)
+    np.testing.assert_array_equal(mapped, 5 - labels)
+    with pytest.raises(ms.GroundTruthError, match="does not know the shapes"):
+        ms.validation_sample(VAL_INDEX, {0: "person", 1: "bicycle"})
+    with pytest.raises(IndexError, match="pick 0 to 199"):
+        ms.validation_sample(200)
+
+
+def test_session_and_figures_do_not_import_gradio():
+    for module in ("matching_session.py", "matching_figures.py"):
+        tree = ast.parse((ROOT / "cvdemo" / "ui" / module).read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not any(name.split(".")[0] == "gradio" for name in imported), module
+
+
+# --- the launched tab --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory):
+    root = tmp_path_factory.mktemp("match-models")
+    registry = ModelRegistry([ModelSpec("tiny-detr", str(cvdemo.models.save(tiny_detr(), root / "detr")), "detect",
+                                        "test DETR")], device="cpu")
+    with gr.Blocks() as demo:
+        build_match_tab(registry, ROOT / "examples")
+    demo.queue(default_concurrency_limit=4)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port, enable_monitoring=False)
+    yield url
+    demo.close()
+
+
+def test_match_endpoint_on_a_shapes_image_and_bad_uploads(demo_url, tmp_path):
+    client = Client(demo_url, verbose=False)
+    result = client.predict(SHAPES, VAL_INDEX, None, "", "tiny-detr", 1, 5, 2, api_name="/match")
+    image, summary, costs = result[0], result[1], result[2]
+    assert load_image_rgb(image).shape == (480, 480, 3)
+    assert "3 objects, 8 queries" in summary and "3 matched" in summary
+    assert costs["type"] == "plotly"
+    gt_text, layer = result[-3], result[-2]
+    assert len(gt_text.splitlines()) == 3 and layer["value"] == 3
+    model_time = summary.split("model ")[-1]
+
+    # new weights and another layer: re-solved from the session's run, the model does not run again
+    again = client.predict(2, 1, 0, 0, api_name="/rematch")
+    assert "decoder layer 2 of 3" in again[1] and again[1].endswith(model_time)
+    assert "total = 1·class + 0·L1 + 0·(−GIoU)" in again[2]["plot"]
+
+    not_image = tmp_path / "boxes.png"
+    not_image.write_text("circle 1 2 3 4")
+    with pytest.raises(AppError, match="not an image"):
+        client.predict(UPLOAD, 0, handle_file(not_image), gt_text, "tiny-detr", 1, 5, 2, api_name="/match")
+    shapes_png = ROOT / "examples" / "shapes" / "shapes-1.png"
+    with pytest.raises(AppError, match="line 1: unknown label 'dog'"):
+        client.predict(UPLOAD, 0, handle_file(shapes_png), "dog 1 1 9 9", "tiny-detr", 1, 5, 2, api_name="/match")
+    result = client.predict(UPLOAD, 0, handle_file(shapes_png), "circle 10 10 60 60\nstar 64 64 120 120",
+                            "tiny-detr", 1, 5, 2, api_name="/match")
+    assert "2 objects, 8 queries" in result[1] and "your image" in result[1]
+
+
+def test_browser_steps_to_the_end(demo_url):
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.fail("chromium is not installed: `apt-get install -y chromium` (.ci/run does it)")
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+            page.goto(demo_url)
+            page.locator("#match-button").click()
+            page.wait_for_function("document.querySelector('#match-summary').innerText.includes('3 matched')",
+                                   timeout=30_000)
+            text = page.locator("#match-step-text")
+            assert "Step 1 of" in text.inner_text()
+            for _ in range(60):
+                if "Optimal assignment" in text.inner_text():
+                    break
+                before = text.inner_text()
+                page.locator("#match-step").click()
+                page.wait_for_function("b => document.querySelector('#match-step-text').innerText !== b",
+                                       arg=before, timeout=10_000)
+            assert "Optimal assignment" in text.inner_text() and "done" in text.inner_text()
+            page.locator("#match-back").click()
+            page.wait_for_function("() => !document.querySelector('#match-step-text').innerText"
+                                   ".includes('Optimal assignment')", timeout=10_000)
+            page.locator("#match-play").click()  # Play walks on by itself, one step every PLAY_SECONDS
+            page.wait_for_function("document.querySelector('#match-step-text').innerText"
+                                   ".includes('Optimal assignment')", timeout=10_000)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "match.png"), full_page=True)
+        finally:
+            browser.close()
+    assert not errors, errors
