@@ -3,7 +3,7 @@
 Layout and wiring only: each tab lives in `cvdemo/ui/<name>_tab.py`, the models in one shared, lazily
 loading `ModelRegistry`, and everything the tabs show is computed by the `cvdemo` library. Honours
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. API endpoints: `/detect` (DETR), `/match` (Hungarian matching and
-the loss) and `/rollout` (ViT).
+the loss), `/rollout` (ViT) and `/evaluate` (predictions against ground truth).
 """
 
 from __future__ import annotations
@@ -19,18 +19,19 @@ import cvdemo
 from cvdemo.ui.attention_tab import build_attention_tab
 from cvdemo.ui.concepts_tab import build_concepts_tab
 from cvdemo.ui.detect_tab import build_detect_tab
+from cvdemo.ui.evaluate_tab import build_evaluate_tab
 from cvdemo.ui.match_tab import build_match_tab
 from cvdemo.ui.models_registry import ModelRegistry, ModelSpec, default_model_specs
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
 QUEUE_SIZE = 32  # requests waiting at most; more get "queue full" instead of waiting minutes
-MAX_FILE_SIZE = "20mb"
+MAX_FILE_SIZE = "100mb"  # a COCO-val-sized results json is ~80 MB
 
 HEADER = f"""# cvdemo {cvdemo.__version__}: see inside DETR and ViT
 Detect objects with **DETR** and see what each object query attends to; step through DETR's **Hungarian
-matching** and its loss; see how a **Vision Transformer** reads an image through attention rollout; play with
-the ideas behind both under **Concepts**."""
+matching** and its loss; see how a **Vision Transformer** reads an image through attention rollout; **evaluate**
+any detector's predictions against ground truth object by object; play with the ideas under **Concepts**."""
 
 CSS = """
 .gradio-container {max-width: 1400px !important}
@@ -50,6 +51,8 @@ def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = N
                 build_match_tab(registry, EXAMPLES)
             with gr.Tab("Attention (ViT)", id="attention"):
                 build_attention_tab(registry, EXAMPLES)
+            with gr.Tab("Evaluate", id="evaluate"):
+                build_evaluate_tab(registry, EXAMPLES)
             with gr.Tab("Concepts", id="concepts"):
                 build_concepts_tab()
     # Model events share concurrency_id="gpu" with a limit of 1; cheap redraws may run beside them.
