@@ -3,7 +3,8 @@
 Layout and wiring only: each tab lives in `cvdemo/ui/<name>_tab.py`, the models in one shared, lazily
 loading `ModelRegistry`, and everything the tabs show is computed by the `cvdemo` library. Honours
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. API endpoints: `/detect` (DETR), `/match` (Hungarian matching and
-the loss), `/rollout` (ViT) and `/evaluate` (predictions against ground truth).
+the loss), `/rollout` (ViT), `/evaluate` (predictions against ground truth) and `/train` (live training, with
+`/stop_training`, `/save_model`, `/push_to_hub`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cvdemo.ui.detect_tab import build_detect_tab
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
 from cvdemo.ui.match_tab import build_match_tab
 from cvdemo.ui.models_registry import ModelRegistry, ModelSpec, default_model_specs
+from cvdemo.ui.train_tab import build_train_tab
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
@@ -30,8 +32,9 @@ MAX_FILE_SIZE = "100mb"  # a COCO-val-sized results json is ~80 MB
 
 HEADER = f"""# cvdemo {cvdemo.__version__}: see inside DETR and ViT
 Detect objects with **DETR** and see what each object query attends to; step through DETR's **Hungarian
-matching** and its loss; see how a **Vision Transformer** reads an image through attention rollout; **evaluate**
-any detector's predictions against ground truth object by object; play with the ideas under **Concepts**."""
+matching** and its loss; see how a **Vision Transformer** reads an image through attention rollout; **train** small
+models live; **evaluate** any detector's predictions against ground truth object by object; play with the ideas
+under **Concepts**."""
 
 CSS = """
 .gradio-container {max-width: 1400px !important}
@@ -53,6 +56,8 @@ def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = N
                 build_attention_tab(registry, EXAMPLES)
             with gr.Tab("Evaluate", id="evaluate"):
                 build_evaluate_tab(registry, EXAMPLES)
+            with gr.Tab("Train", id="train"):  # after the tabs whose model lists it refreshes
+                build_train_tab(registry, EXAMPLES)
             with gr.Tab("Concepts", id="concepts"):
                 build_concepts_tab()
     # Model events share concurrency_id="gpu" with a limit of 1; cheap redraws may run beside them.

@@ -9,6 +9,7 @@ when there is one). Nothing here imports gradio.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import threading
 import time
@@ -49,15 +50,33 @@ class ModelSpec:
         return self.source.startswith("hf:")
 
 
+def shipped_quality(folder: Path) -> str:
+    """The model card's headline metric from ``folder/metrics.json`` ("" when there is none)."""
+    try:
+        metrics = json.loads((Path(folder) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    if "AP" in metrics:
+        return f"COCO AP {metrics['AP']:.3f}, AP50 {metrics['AP50']:.3f} on fresh shapes"
+    if "accuracy" in metrics:
+        return f"top-1 {metrics['accuracy']:.3f} on fresh shapes (chance 0.167)"
+    return ""
+
+
 def default_model_specs(checkpoints: Path = CHECKPOINTS) -> list[ModelSpec]:
     """The shipped checkpoints first (the defaults), then well-known Hub models."""
+
+    def shipped(name: str, what: str) -> str:
+        quality = shipped_quality(checkpoints / name)
+        return f"shipped: {what}" + (f" ({quality}; see its model card)" if quality else "")
+
     return [
         ModelSpec("detr-shapes", str(checkpoints / "detr-shapes"), "detect",
-                  "shipped: a small DETR trained on the synthetic shapes (128 px)"),
+                  shipped("detr-shapes", "a small DETR trained on the synthetic shapes (128 px)")),
         ModelSpec("facebook/detr-resnet-50", "hf:facebook/detr-resnet-50", "detect",
                   "Hugging Face Hub: DETR-R50 on COCO, 91 classes (downloaded on first use, ~170 MB)"),
         ModelSpec("vit-shapes", str(checkpoints / "vit-shapes"), "classify",
-                  "shipped: a small ViT classifying one shape per 64 px image"),
+                  shipped("vit-shapes", "a small ViT classifying one shape per 64 px image")),
         ModelSpec("google/vit-base-patch16-224", "hf:google/vit-base-patch16-224", "classify",
                   "Hugging Face Hub: ViT-B/16, ImageNet-1k (downloaded on first use, ~350 MB)"),
         ModelSpec("facebook/deit-tiny-patch16-224", "hf:facebook/deit-tiny-patch16-224", "classify",
@@ -89,7 +108,9 @@ class ModelRegistry:
         self._loading: dict[str, threading.Lock] = {name: threading.Lock() for name in self._specs}
 
     def names(self, task: Task) -> list[str]:
-        return [s.name for s in self._specs.values() if s.task == task]
+        with self._lock:  # `add` may run in another thread
+            specs = list(self._specs.values())
+        return [s.name for s in specs if s.task == task]
 
     def spec(self, name: str) -> ModelSpec:
         try:
@@ -127,6 +148,31 @@ class ModelRegistry:
                     self._models[name] = model
         return model
 
+    def add(self, spec: ModelSpec, model: nn.Module | None = None) -> None:
+        """Offer one more model (e.g. one trained in the app). With ``model``, that instance is used (moved to
+        the registry's device, prepared for inference); without, it loads from ``spec.source`` on first use.
+        A name already on offer raises ValueError; a model of the wrong kind for ``spec.task``,
+        ModelUnavailableError."""
+        if spec.task not in ("detect", "classify"):
+            raise ValueError(f"{spec.name}: task must be 'detect' or 'classify', got {spec.task!r}")
+        if model is not None:
+            model = self._prepare(spec, model.to(self.device))
+        with self._lock:
+            if spec.name in self._specs:
+                raise ValueError(f"a model named {spec.name!r} is already on offer")
+            self._loading[spec.name] = threading.Lock()
+            if model is not None:
+                self._models[spec.name] = model
+            self._specs[spec.name] = spec
+        logger.info("added model %s (%s)", spec.name, spec.source)
+
+    def remove(self, name: str) -> None:
+        """Stop offering `name` (a model added with `add`) and drop its loaded copy; unknown names are ignored."""
+        with self._lock:
+            self._specs.pop(name, None)
+            self._models.pop(name, None)
+            self._loading.pop(name, None)
+
     def _load(self, spec: ModelSpec) -> nn.Module:
         reason = self.unavailable_reason(spec.name)
         if reason:
@@ -139,6 +185,14 @@ class ModelRegistry:
         except OSError as e:  # network errors from huggingface_hub that are not CheckpointErrors
             raise ModelUnavailableError(f"Cannot load '{spec.name}' ({type(e).__name__}: {e}). "
                                         "Check the network connection, or choose a shipped model.") from e
+        model = self._prepare(spec, model)
+        logger.info("loaded %s from %s in %.1f s on %s", spec.name, spec.source, time.perf_counter() - start,
+                    self.device)
+        return model
+
+    @staticmethod
+    def _prepare(spec: ModelSpec, model: nn.Module) -> nn.Module:
+        """Check the model's kind against spec.task; eval mode, no gradients, DETR folded for inference."""
         is_detr = isinstance(model, DETR)
         if is_detr != (spec.task == "detect"):
             kind = "a DETR detector" if is_detr else "an image classifier"
@@ -147,8 +201,6 @@ class ModelRegistry:
         if is_detr:
             model.optimize_for_inference()  # folds frozen BN, channels-last backbone: ~2x faster on CPU
         model.eval().requires_grad_(False)
-        logger.info("loaded %s from %s in %.1f s on %s", spec.name, spec.source, time.perf_counter() - start,
-                    self.device)
         return model
 
 

@@ -1,0 +1,325 @@
+"""The Train tab: its gradio-free job manager and setup (tiny runs on shrunk presets), `/train` through
+gradio_client against a launched demo holding only the tab, and a real browser pressing Start and Stop.
+
+Everything runs on the CPU with one torch thread and never touches the network (a missing Hub token is
+refused before any request).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import socket
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import cvdemo.models
+from cvdemo.datasets.shapes import ShapesConfig, write_shapes_dataset
+from cvdemo.datasets.structure import DatasetError
+from cvdemo.models import DETR
+from cvdemo.training import EvalEvent, RunFinished, RunStarted, SnapshotEvent, StepEvent
+from cvdemo.training.presets import DETR_TRAINING_PRESETS, VIT_TRAINING_PRESETS
+from cvdemo.ui.models_registry import ModelRegistry, ModelSpec, ModelUnavailableError
+from cvdemo.ui.training_jobs import JobLimits, JobManager, TrainingBusyError
+from cvdemo.ui.training_setup import TrainRequest, build_setup, coco_folder_from_zip, hub_push
+from cvdemo.ui.training_view import RunView
+
+CLASSIFY_32 = ShapesConfig(image_size=32, task="classify", min_size=0.4, max_size=0.9)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def shrunk_presets(monkeypatch):
+    """The tiny presets at 64 px (DETR) and 32 px (ViT): the same recipes, a fraction of the compute."""
+    detr = DETR_TRAINING_PRESETS["tiny"]
+    monkeypatch.setitem(DETR_TRAINING_PRESETS, "test", dataclasses.replace(
+        detr, name="test", model={**detr.model, "shortest_edge": 64, "longest_edge": 64, "num_queries": 6},
+        shapes={**detr.shapes, "image_size": 64}))
+    vit = VIT_TRAINING_PRESETS["tiny"]
+    monkeypatch.setitem(VIT_TRAINING_PRESETS, "test", dataclasses.replace(
+        vit, name="test", model={**vit.model, "image_size": 32}, shapes={**vit.shapes, "image_size": 32}))
+
+
+def detr_request(**kw) -> TrainRequest:
+    return TrainRequest(**{"kind": "detr", "preset": "test", "length": 6, "batch_size": 2, "snapshot_every": 3,
+                           "num_val_images": 2, **kw})
+
+
+def vit_request(**kw) -> TrainRequest:
+    return TrainRequest(**{"kind": "vit", "preset": "test", "length": 2000, "batch_size": 8,
+                           "snapshot_every": 0, "num_val_images": 8, **kw})
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def coco_zip(tmp_path: Path, num_images: int = 8, classify: bool = False, mutate=None) -> Path:
+    """A COCO-format zip of generated shapes: annotations.json + images/, inside one top-level folder."""
+    folder = tmp_path / "shapes"
+    config = CLASSIFY_32 if classify else ShapesConfig(image_size=64)
+    write_shapes_dataset(folder, num_images, seed=3, config=config)
+    if mutate:
+        mutate(folder)
+    archive = tmp_path / "upload.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                z.write(path, "my-set/" + path.relative_to(folder).as_posix())
+    return archive
+
+
+# --- the job manager ---------------------------------------------------------------------------------------
+
+
+def test_a_detr_job_streams_every_event_with_finite_losses():
+    manager = JobManager(JobLimits(max_steps=100, max_seconds=60))
+    job = manager.submit("alice", build_setup(detr_request()))
+    assert job.done.wait(30) and job.state == "finished", job.error
+    events, cursor = job.poll(0)
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
+    assert job.poll(cursor) == ([], cursor)  # nothing new after the end
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert [e.step for e in steps] == list(range(1, 7))
+    assert all(math.isfinite(e.loss) and all(map(math.isfinite, e.losses.values())) for e in steps)
+    assert {"loss_ce", "loss_bbox", "loss_giou", "loss_ce_0", "loss_bbox_0", "loss_giou_0"} <= set(steps[-1].losses)
+    assert any(isinstance(e, EvalEvent) and "AP" in e.metrics for e in events)
+    # the view draws what the events say: a curve per term and aux layer, the matching on the snapshot
+    view = RunView()
+    view.consume(events)
+    names = {t.name for t in view.figure().data}
+    assert {"loss_ce", "loss_bbox", "loss_giou", "loss_ce layer 0", "AP"} <= names
+    snapshot = [e for e in events if isinstance(e, SnapshotEvent)][-1]
+    assert snapshot.step == 6 and len(snapshot.predictions) == 2 and view.snapshot is snapshot
+    assert view.snapshot_image().shape[0] >= 192
+    assert "Step 6 / 6" in view.progress_markdown("finished") and "device **cpu**" in view.progress_markdown("x")
+    assert manager.wait_idle(5)
+
+
+def test_a_vit_job_learns_and_stop_is_honoured_within_a_step(tmp_path):
+    manager = JobManager(JobLimits(max_steps=5000, max_seconds=60))
+    # four images, one batch: the loss must fall fast (the uploaded-zip path, classification)
+    folder = coco_folder_from_zip(coco_zip(tmp_path, 4, classify=True), tmp_path / "data")
+    job = manager.submit("bob", build_setup(vit_request(dataset=folder, batch_size=4, length=1000, lr=2e-3)))
+    wait_for(lambda: job.steps_done >= 40)
+    manager.stop("bob")
+    stopped_at = job.steps_done
+    assert job.done.wait(5) and job.state == "stopped" and job.stop_reason == "stop pressed"
+    steps = [e for e in job.poll(0)[0] if isinstance(e, StepEvent)]
+    assert steps[-1].step <= stopped_at + 1  # the step under way when Stop came, then no more
+    losses = [e.loss for e in steps]
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5]), losses
+
+
+def test_others_wait_in_a_queue_and_are_refused_when_it_is_full():
+    manager = JobManager(JobLimits(max_steps=5000, max_seconds=60, max_queue=1))
+    first = manager.submit("a", build_setup(vit_request()))
+    wait_for(lambda: first.steps_done >= 1)
+    second = manager.submit("b", build_setup(vit_request()))
+    assert second.state == "queued" and manager.queue_position(second) == 1
+    assert manager.busy_message("cpu") == "Busy: another session is training on cpu, 1 in queue."
+    with pytest.raises(TrainingBusyError, match="busy.*1 more are waiting"):
+        manager.submit("c", build_setup(vit_request()))
+    with pytest.raises(TrainingBusyError, match="already have a training run"):
+        manager.submit("a", build_setup(vit_request()))
+    manager.stop("b")  # a queued run never starts
+    assert second.state == "stopped" and second.done.is_set()
+    manager.stop("a")
+    assert manager.wait_idle(10) and second.started_at is None and manager.busy_message("cpu") is None
+
+
+def test_caps_on_steps_and_wall_time():
+    assert JobLimits.from_env({"CVDEMO_MAX_TRAIN_STEPS": "7", "CVDEMO_MAX_TRAIN_SECONDS": "0.5"}) == \
+        JobLimits(max_steps=7, max_seconds=0.5, max_queue=4)
+    assert JobLimits.from_env({}) == JobLimits()
+    with pytest.raises(ValueError, match="must be numbers"):
+        JobLimits.from_env({"CVDEMO_MAX_TRAIN_STEPS": "many"})
+    manager = JobManager(JobLimits(max_steps=7, max_seconds=60))
+    job = manager.submit("a", build_setup(vit_request(length=500)))
+    assert job.done.wait(20) and job.state == "finished" and job.steps_done == 7
+    assert job.setup.notes == ["500 steps asked, 7 run: the most this server allows per run"]
+    manager = JobManager(JobLimits(max_steps=10_000, max_seconds=0.5))
+    start = time.monotonic()
+    job = manager.submit("a", build_setup(vit_request(length=10_000)))
+    assert job.done.wait(20) and job.state == "stopped" and job.stop_reason == "time limit"
+    assert time.monotonic() - start < 5 and 0 < job.steps_done < 10_000
+
+
+def test_save_then_add_to_the_registry_then_it_loads(tmp_path):
+    manager = JobManager(JobLimits(max_steps=100, max_seconds=60))
+    job = manager.submit("a", build_setup(detr_request(length=2, snapshot_every=0)))
+    assert job.done.wait(30) and job.state == "finished"
+    folder = cvdemo.models.save(job.model, tmp_path / "mine")
+    registry = ModelRegistry([ModelSpec("vit-x", str(tmp_path / "nowhere"), "classify")], device="cpu")
+    registry.add(ModelSpec("mine", str(folder), "detect", "trained here"))  # loads lazily from the folder
+    registry.add(ModelSpec("mine-now", str(folder), "detect"), model=cvdemo.models.load(folder))
+    assert registry.names("detect") == ["mine", "mine-now"] and not registry.is_loaded("mine")
+    pixels = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = job.model.eval()(pixel_values=pixels)["pred_boxes"]
+        for name in ("mine", "mine-now"):
+            model = registry.get(name)
+            assert isinstance(model, DETR) and not model.training
+            torch.testing.assert_close(model(pixel_values=pixels)["pred_boxes"], expected, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="already on offer"):
+        registry.add(ModelSpec("mine", str(folder), "detect"))
+    with pytest.raises(ModelUnavailableError, match="is a DETR detector"):
+        registry.add(ModelSpec("wrong", str(folder), "classify"), model=cvdemo.models.load(folder))
+    registry.remove("mine")
+    assert registry.names("detect") == ["mine-now"]
+
+
+# --- uploads and the Hub -------------------------------------------------------------------------------------
+
+
+def test_uploaded_zips_are_checked_and_each_problem_has_its_own_message(tmp_path):
+    not_zip = tmp_path / "data.zip"
+    not_zip.write_bytes(b"\x89PNG\r\n\x1a\n not a zip")
+    with pytest.raises(DatasetError, match="not a zip archive"):
+        coco_folder_from_zip(not_zip, tmp_path / "a")
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("annotations.json", "{}")
+        z.writestr("../../escaped.png", b"x")
+    with pytest.raises(DatasetError, match="path traversal"):
+        coco_folder_from_zip(evil, tmp_path / "b")
+    assert not (tmp_path / "escaped.png").exists()
+    no_json = tmp_path / "nojson.zip"
+    with zipfile.ZipFile(no_json, "w") as z:
+        z.writestr("images/a.png", b"x")
+    with pytest.raises(DatasetError, match="no annotations.json"):
+        coco_folder_from_zip(no_json, tmp_path / "c")
+
+    def drop_an_image(folder: Path) -> None:
+        first = json.loads((folder / "annotations.json").read_text())["images"][0]["file_name"]
+        (folder / "images" / first).unlink()
+
+    folder = coco_folder_from_zip(coco_zip(tmp_path / "m", 4, mutate=drop_an_image), tmp_path / "d")
+    with pytest.raises(DatasetError, match="1 images listed .* are missing"):
+        build_setup(detr_request(dataset=folder))
+    from cvdemo.datasets.archive import ArchiveLimits
+    with pytest.raises(DatasetError, match="entries; at most 3"):
+        coco_folder_from_zip(coco_zip(tmp_path / "n", 4), tmp_path / "e", ArchiveLimits(max_files=3))
+    good = coco_folder_from_zip(coco_zip(tmp_path / "g", 4), tmp_path / "f")
+    setup = build_setup(detr_request(dataset=good, length=3, unit="epochs"))
+    assert setup.config.total_steps == 6 and len(setup.train_data) == 4  # 3 epochs of 4 images in batches of 2
+    assert "your 4 images, 6 classes" in setup.description
+    with pytest.raises(ValueError, match="fewer than one batch of 8"):
+        build_setup(detr_request(dataset=good, batch_size=8))
+
+
+def test_pushing_without_a_token_says_what_is_needed(tmp_path):
+    with pytest.raises(ValueError, match="A Hugging Face token is needed"):
+        hub_push(tmp_path, "me/my-model", "")
+    with pytest.raises(ValueError, match="not a Hub repository id"):
+        hub_push(tmp_path, "no slash", "hf_x")
+    with pytest.raises(ValueError, match="Save the trained model first"):
+        hub_push(tmp_path, "me/my-model", "hf_x")
+
+
+# --- the launched tab ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tab_app(tmp_path_factory):
+    import gradio as gr
+
+    from cvdemo.ui.train_tab import build_train_tab
+
+    registry = ModelRegistry([], device="cpu")
+    manager = JobManager(JobLimits(max_steps=5000, max_seconds=120))
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            with gr.Tab("Train"):
+                build_train_tab(registry, Path("examples"), manager=manager)
+    demo.queue()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port)
+    yield {"url": url, "registry": registry, "manager": manager}
+    manager.stop_all()
+    assert manager.wait_idle(10)
+    demo.close()
+
+
+def test_train_through_gradio_client_then_stop_and_save(tab_app, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    client = Client(tab_app["url"], verbose=False)
+    job = client.submit("detr", "tiny", "Generated shapes", None, 500, "steps", 2e-4, 2, 2, api_name="/train")
+    seen, stopped = [], False
+    for out in job:
+        seen.append(out)
+        if not stopped and re.search(r"\*\*Step [1-9]\d* / 500\*\*", out[0]):
+            assert "the run ends after the current step" in client.predict(api_name="/stop_training")
+            stopped = True
+    status = job.outputs()[-1][0]
+    assert "Stopped" in status and "you pressed Stop" in status, status
+    assert "device **cpu**" in status and "DETR detection, preset 'tiny'" in status
+    assert int(re.search(r"Stopped\*\* at step (\d+)", status).group(1)) < 100
+    figure = json.loads(job.outputs()[-1][1]["plot"])
+    assert {"loss_ce", "loss_bbox", "loss_giou"} <= {t.get("name") for t in figure["data"]}
+    assert any(out[2] for out in seen)  # a snapshot image came
+    note, files = client.predict("my detr", api_name="/save_model")
+    files = files["value"] if isinstance(files, dict) else files  # an update that also shows the component
+    assert "Saved as **my-detr**" in note and sorted(Path(f).name for f in files) == ["config.json",
+                                                                                       "model.safetensors"]
+    assert isinstance(tab_app["registry"].get("my-detr"), DETR)
+    with pytest.raises(AppError, match="A Hugging Face token is needed"):
+        client.predict("me/my-detr", "", True, api_name="/push_to_hub")
+    not_zip = tmp_path / "shapes.zip"
+    not_zip.write_text("not a zip")
+    with pytest.raises(AppError, match="not a zip archive"):
+        client.predict("detr", "tiny", "My COCO zip", handle_file(str(not_zip)), 5, "steps", 2e-4, 2, 2,
+                       api_name="/train")
+
+
+def test_a_browser_sees_the_run_grow_and_stop(tab_app):
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: `apt-get install -y chromium`")
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+            page.goto(tab_app["url"])
+            page.get_by_label("ViT classification").check()
+            page.locator("#train-start").click()
+            page.wait_for_function("document.querySelector('#train-status').innerText.includes('Step ')",
+                                   timeout=30_000)
+            first = page.locator("#train-status").inner_text()
+            page.wait_for_function("t => document.querySelector('#train-status').innerText !== t", arg=first,
+                                   timeout=15_000)  # the run moves on: step, loss and curves redrawn
+            page.wait_for_selector("#train-curves .js-plotly-plot", timeout=30_000)  # plotly.js loads lazily
+            page.locator("#train-stop").click()
+            page.wait_for_function("document.querySelector('#train-status').innerText.includes('Stopped')",
+                                   timeout=15_000)
+        finally:
+            browser.close()
+    assert not errors, errors
