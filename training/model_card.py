@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 COCO_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
-def _read_log(path: Path) -> tuple[dict, list[dict], list[dict], dict | None]:
-    start, steps, evals, finish = None, [], [], None
+def _read_log(path: Path) -> tuple[dict, list[dict], list[dict], float]:
+    """(first start event, step events, eval events, wall time summed over the log's resumed segments)."""
+    start, steps, evals, finishes = None, [], [], []
     for line in path.read_text().splitlines():
         event = json.loads(line)
         kind = event.get("event")
@@ -46,10 +47,13 @@ def _read_log(path: Path) -> tuple[dict, list[dict], list[dict], dict | None]:
         elif kind == "eval":
             evals.append(event)
         elif kind == "finished":
-            finish = event
+            finishes.append(event)
     if start is None or not steps:
         raise SystemExit(f"{path}: no training run recorded (no start or step events)")
-    return start, steps, evals, finish
+    wall_s = sum(f["elapsed_s"] for f in finishes)
+    if not finishes or finishes[-1]["step"] < steps[-1]["step"]:  # the last segment ended without its event
+        wall_s += steps[-1]["elapsed_s"]
+    return start, steps, evals, wall_s
 
 
 def _hardware() -> str:
@@ -68,9 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
     parser.add_argument("--name", help="model name in the card (default: the out folder's name)")
     parser.add_argument("--preset", default="small", help="the preset the run used (data of the evaluation)")
-    parser.add_argument("--command", required=True, help="the exact command that trained the run")
+    parser.add_argument("--command", required=True, action="append",
+                        help="the exact command that trained the run (repeat for a run continued with --init)")
     parser.add_argument("--eval-seed", type=int, default=777, help="seed of the fresh evaluation set")
     parser.add_argument("--eval-images", type=int, default=500, help="images in the fresh evaluation set")
+    parser.add_argument("--history", default="", help="how the run was trained, when not one plain command")
     parser.add_argument("--limitations", default="", help="extra limitations to state (Markdown)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -78,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = cvdemo.models.load(args.run)
     is_detr = isinstance(model, DETR)
     preset = (DETR_TRAINING_PRESETS if is_detr else VIT_TRAINING_PRESETS)[args.preset]
-    start, steps, evals, finish = _read_log(args.run / "log.jsonl")
+    start, steps, evals, wall_s = _read_log(args.run / "log.jsonl")
     if args.eval_seed in (preset.data_seed, preset.data_seed + 1):
         raise SystemExit(f"--eval-seed {args.eval_seed} was used by the run; choose another")
 
@@ -94,7 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     size_mb = (args.out / "model.safetensors").stat().st_size / 2**20
     name = args.name or args.out.name
     config = start["config"]
-    wall_s = finish["elapsed_s"] if finish else steps[-1]["elapsed_s"]
     images = steps[-1]["step"] * start["batch_size"]
     rates = sorted(s["images_per_s"] for s in steps[len(steps) // 10:])
     median_rate = rates[len(rates) // 2]
@@ -125,13 +130,15 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{preset.data_seed + 1}. The metrics below use a fresh set of {args.eval_images} images with seed "
               f"{args.eval_seed}, never used in training.", "",
               "## Recipe", "",
-              "```bash", args.command, "```", "",
-              f"AdamW (lr {config['lr']:g}"
+              "```bash", *args.command, "```", "",
+              ("The last command: " if len(args.command) > 1 else "")
+              + f"AdamW (lr {config['lr']:g}"
               + (f", backbone lr {config['backbone_lr'] or config['lr']:g}" if is_detr else "")
               + f", weight decay {config['weight_decay']:g}), {config['schedule']} schedule with "
               f"{config['warmup_steps']} warm-up steps, gradient clipping {config['grad_clip']:g}, "
               f"batch {start['batch_size']}, "
-              f"{steps[-1]['step']:,} steps, horizontal flips p={config['hflip']:g}, seed {config['seed']}.", "",
+              f"{steps[-1]['step']:,} steps, horizontal flips p={config['hflip']:g}, seed {config['seed']}."
+              + (f" {args.history}" if args.history else ""), "",
               "## Hardware and time", "",
               f"{_hardware()}, {config['device']}, torch {torch.__version__}. Wall time {wall_s / 60:.0f} min "
               f"(median {median_rate:.0f} images/s, shared with other work), evaluation of the fresh set "

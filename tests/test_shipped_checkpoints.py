@@ -1,0 +1,74 @@
+"""The shipped checkpoints (checkpoints/detr-shapes, checkpoints/vit-shapes) load, fit the 10 MB limit, and
+reach the metrics their model cards state on freshly generated shapes of a seed never used in training
+(the cards evaluate on more images of the same seed, 777; these tests take the first of them).
+
+Each floor is checked against a freshly initialised model of the same configuration too, so it cannot be
+passed by chance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import cvdemo.models
+from cvdemo.datasets.shapes import ShapesDataset
+from cvdemo.models.detr import DETR
+from cvdemo.models.vit import ViT
+from cvdemo.training import ClassificationTask, DetectionTask
+from cvdemo.training.presets import DETR_TRAINING_PRESETS, VIT_TRAINING_PRESETS
+
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
+EVAL_SEED = 777  # the cards' evaluation seed; training used 0 and validation 1
+VIT_MIN_ACCURACY = 0.22  # chance is 1/6; the card states the measured value
+DETR_MIN_AP50 = 0.15  # an untrained DETR scores ~0.00
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def card_metrics(name: str) -> dict:
+    return json.loads((SHIPPED / name / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["detr-shapes", "vit-shapes"])
+def test_checkpoint_folder_is_complete_and_small(name):
+    folder = SHIPPED / name
+    assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in folder.iterdir()}
+    assert (folder / "model.safetensors").stat().st_size <= 10 * 2**20
+    card = (folder / "README.md").read_text()
+    assert "python -m training.train_" in card and "seed" in card and "Limitations" in card
+
+
+def test_shipped_vit_classifies_fresh_shapes():
+    model = cvdemo.models.load(SHIPPED / "vit-shapes")
+    assert isinstance(model, ViT)
+    val = ShapesDataset(1000, EVAL_SEED, VIT_TRAINING_PRESETS["small"].shapes_config())
+    task = ClassificationTask(model.config)
+    metrics, _ = task.evaluate(model, val, torch.device("cpu"), batch_size=250)
+    assert metrics["accuracy"] >= VIT_MIN_ACCURACY, metrics
+    assert metrics["accuracy"] == pytest.approx(card_metrics("vit-shapes")["accuracy"], abs=0.05)
+    torch.manual_seed(0)
+    untrained, _ = task.evaluate(ViT(model.config), val, torch.device("cpu"), batch_size=250)
+    assert untrained["accuracy"] < VIT_MIN_ACCURACY, untrained
+
+
+def test_shipped_detr_detects_fresh_shapes():
+    model = cvdemo.models.load(SHIPPED / "detr-shapes")
+    assert isinstance(model, DETR)
+    val = ShapesDataset(100, EVAL_SEED, DETR_TRAINING_PRESETS["small"].shapes_config())
+    task = DetectionTask(model.config)
+    metrics, _ = task.evaluate(model, val, torch.device("cpu"), batch_size=50)
+    assert metrics["AP50"] >= DETR_MIN_AP50, metrics
+    assert metrics["AP"] == pytest.approx(card_metrics("detr-shapes")["AP"], abs=0.05)
+    torch.manual_seed(0)
+    untrained, _ = task.evaluate(DETR(model.config), val, torch.device("cpu"), batch_size=50)
+    assert untrained["AP50"] < DETR_MIN_AP50, untrained
