@@ -4,11 +4,16 @@ checkpoints). Each preset fixes the model's sizes, the data and the `TrainConfig
 
 Why these numbers (measured on a shared 2-core CPU, one thread; see the model cards in checkpoints/):
 
-- DETR from scratch needs no pretrained backbone here, so the backbone trains at the full learning rate
-  (``backbone_lr=None``), dropout is off (the generator never repeats an image, so there is nothing to
-  overfit), and a short warm-up keeps the randomly initialised BatchNorm ResNet from diverging.
-- The ``tiny`` DETR sees easy scenes (1-3 large shapes, 128 px) so that boxes appear within minutes.
-- ViT classifies one shape per 64 px image: 8 px patches (an 8x8 grid) and 4 blocks of width 128.
+- DETR from scratch has no pretrained backbone, so the backbone trains at the full learning rate
+  (``backbone_lr=None``) with ordinary BatchNorm, dropout is off (the generator never repeats an image, so there
+  is nothing to overfit), and a short warm-up keeps the random ResNet from diverging.
+- The model is ``detr-tiny``: ResNet-18 up to layer2 (stride 8: a 16x16 feature map at 128 px, fine enough for
+  small shapes), 2+2 transformer layers of width 128, 10 queries; 1.7 M weights, ~22 images/s on one core.
+  Boxes are learnt first (L1/GIoU fall within ~2k steps); the class of a matched query comes much later
+  (class error stays near 90 % for ~7k steps, then drops), as is typical of DETR.
+- ViT classifies one shape per 64 px image with 8 px patches (an 8x8 grid) and 4 blocks of width 128. From
+  scratch it stays near chance for thousands of steps (shapes in random colours over textured backgrounds give
+  no linear cue), so ``small`` needs far more steps than a CPU session allows.
 """
 
 from __future__ import annotations
