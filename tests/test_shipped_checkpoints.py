@@ -24,7 +24,7 @@ from cvdemo.training.presets import DETR_TRAINING_PRESETS, VIT_TRAINING_PRESETS
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 EVAL_SEED = 777  # the cards' evaluation seed; training used 0 and validation 1
 VIT_MIN_ACCURACY = 0.22  # chance is 1/6; the card states the measured value
-DETR_MIN_AP50 = 0.15  # an untrained DETR scores ~0.00
+DETR_MIN_AP50 = 0.25  # an untrained DETR scores ~0.00
 
 
 @pytest.fixture(autouse=True)
