@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import shutil
 import socket
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
 import cvdemo.models
 from cvdemo.models import DETR, DETRConfig
@@ -24,16 +22,11 @@ from cvdemo.ui.models_registry import ModelSpec
 from cvdemo.visualize import class_color
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 LABELS = {k: n for k, n in enumerate(["circle", "square", "triangle", "star", "heart", "hexagon"])}
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.fail("chromium is not installed: `apt-get install -y chromium` (.ci/run does it)")
     torch.manual_seed(0)
     detr = DETR(DETRConfig(backbone="resnet18", frozen_batchnorm=False, d_model=64, num_heads=4,
                            encoder_layers=1, decoder_layers=1, dim_feedforward=128, num_queries=5,
@@ -58,35 +51,27 @@ def app_url(tmp_path_factory):
     demo.close()
 
 
-def test_upload_in_the_detect_tab_draws_boxes(app_url):
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            page.goto(app_url)
-            page.wait_for_selector("#detect-input input[type=file]", state="attached", timeout=30_000)
-            page.locator("#detect-input input[type=file]").set_input_files(
-                str(ROOT / "examples" / "shapes" / "shapes-1.png"))
+def test_upload_in_the_detect_tab_draws_boxes(app_url, browser_page):
+    page, errors = browser_page
+    page.goto(app_url)
+    page.wait_for_selector("#detect-input input[type=file]", state="attached", timeout=30_000)
+    page.locator("#detect-input input[type=file]").set_input_files(
+        str(ROOT / "examples" / "shapes" / "shapes-1.png"))
 
-            page.wait_for_function(
-                "document.querySelector('#detect-summary').innerText.includes('5 detections')",
-                timeout=30_000)
-            output = page.locator("#detect-output img")
-            assert page.locator("#detect-table").inner_text().count("star") == 5
-            shown = np.asarray(Image.open(io.BytesIO(page.request.get(output.get_attribute("src")).body()))
-                               .convert("RGB"))
-            assert shown.shape == (480, 480, 3)
-            near = np.abs(shown.astype(int) - class_color(3)).sum(-1) < 60  # red boxes (JPEG: not exact)
-            assert near.sum() > 400, f"no boxes drawn ({near.sum()} pixels in the box colour)"
+    page.wait_for_function(
+        "document.querySelector('#detect-summary').innerText.includes('5 detections')",
+        timeout=30_000)
+    output = page.locator("#detect-output img")
+    assert page.locator("#detect-table").inner_text().count("star") == 5
+    shown = np.asarray(Image.open(io.BytesIO(page.request.get(output.get_attribute("src")).body()))
+                       .convert("RGB"))
+    assert shown.shape == (480, 480, 3)
+    near = np.abs(shown.astype(int) - class_color(3)).sum(-1) < 60  # red boxes (JPEG: not exact)
+    assert near.sum() > 400, f"no boxes drawn ({near.sum()} pixels in the box colour)"
 
-            before = page.locator("#detect-encoder img").get_attribute("src")
-            output.click(position={"x": 40, "y": 40})
-            page.wait_for_function(
-                "before => document.querySelector('#detect-encoder img').getAttribute('src') !== before",
-                arg=before, timeout=15_000)  # clicking the image moved the encoder-attention point
-        finally:
-            browser.close()
+    before = page.locator("#detect-encoder img").get_attribute("src")
+    output.click(position={"x": 40, "y": 40})
+    page.wait_for_function(
+        "before => document.querySelector('#detect-encoder img').getAttribute('src') !== before",
+        arg=before, timeout=15_000)  # clicking the image moved the encoder-attention point
     assert not errors, errors

@@ -6,7 +6,6 @@ algorithm to its last step. Tiny random DETRs built here; no network.
 from __future__ import annotations
 
 import ast
-import shutil
 import socket
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import pytest
 import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from playwright.sync_api import sync_playwright
 from scipy.optimize import linear_sum_assignment
 
 import cvdemo.models
@@ -33,9 +31,6 @@ from cvdemo.ui.models_registry import ModelRegistry, ModelSpec
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 SHOTS = Path("/work/shots")
 LABELS = dict(enumerate(SHAPE_NAMES))
 VAL_INDEX = 0  # a validation image with 3 shapes
@@ -235,38 +230,28 @@ def test_match_endpoint_on_a_shapes_image_and_bad_uploads(demo_url, tmp_path):
     assert "2 objects, 8 queries" in result[1] and "your image" in result[1]
 
 
-def test_browser_steps_to_the_end(demo_url):
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.fail("chromium is not installed: `apt-get install -y chromium` (.ci/run does it)")
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            page.goto(demo_url)
-            page.locator("#match-button").click()
-            page.wait_for_function("document.querySelector('#match-summary').innerText.includes('3 matched')",
-                                   timeout=30_000)
-            text = page.locator("#match-step-text")
-            assert "Step 1 of" in text.inner_text()
-            for _ in range(60):
-                if "Optimal assignment" in text.inner_text():
-                    break
-                before = text.inner_text()
-                page.locator("#match-step").click()
-                page.wait_for_function("b => document.querySelector('#match-step-text').innerText !== b",
-                                       arg=before, timeout=10_000)
-            assert "Optimal assignment" in text.inner_text() and "done" in text.inner_text()
-            page.locator("#match-back").click()
-            page.wait_for_function("() => !document.querySelector('#match-step-text').innerText"
-                                   ".includes('Optimal assignment')", timeout=10_000)
-            page.locator("#match-play").click()  # Play walks on by itself, one step every PLAY_SECONDS
-            page.wait_for_function("document.querySelector('#match-step-text').innerText"
-                                   ".includes('Optimal assignment')", timeout=10_000)
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SHOTS / "match.png"), full_page=True)
-        finally:
-            browser.close()
+def test_browser_steps_to_the_end(demo_url, browser_page):
+    page, errors = browser_page
+    page.goto(demo_url)
+    page.locator("#match-button").click()
+    page.wait_for_function("document.querySelector('#match-summary').innerText.includes('3 matched')",
+                           timeout=30_000)
+    text = page.locator("#match-step-text")
+    assert "Step 1 of" in text.inner_text()
+    for _ in range(60):
+        if "Optimal assignment" in text.inner_text():
+            break
+        before = text.inner_text()
+        page.locator("#match-step").click()
+        page.wait_for_function("b => document.querySelector('#match-step-text').innerText !== b",
+                               arg=before, timeout=10_000)
+    assert "Optimal assignment" in text.inner_text() and "done" in text.inner_text()
+    page.locator("#match-back").click()
+    page.wait_for_function("() => !document.querySelector('#match-step-text').innerText"
+                           ".includes('Optimal assignment')", timeout=10_000)
+    page.locator("#match-play").click()  # Play walks on by itself, one step every PLAY_SECONDS
+    page.wait_for_function("document.querySelector('#match-step-text').innerText"
+                           ".includes('Optimal assignment')", timeout=10_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "match.png"), full_page=True)
     assert not errors, errors

@@ -32,9 +32,6 @@ from cvdemo.ui.training_setup import TrainRequest, build_setup, coco_folder_from
 from cvdemo.ui.training_view import RunView
 
 CLASSIFY_32 = ShapesConfig(image_size=32, task="classify", min_size=0.4, max_size=0.9)
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 
 
 @pytest.fixture(autouse=True)
@@ -296,30 +293,18 @@ def test_train_through_gradio_client_then_stop_and_save(tab_app, tmp_path):
                        api_name="/train")
 
 
-def test_a_browser_sees_the_run_grow_and_stop(tab_app):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: `apt-get install -y chromium`")
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            page.goto(tab_app["url"])
-            page.get_by_label("ViT classification").check()
-            page.locator("#train-start").click()
-            page.wait_for_function("document.querySelector('#train-status').innerText.includes('Step ')",
-                                   timeout=30_000)
-            first = page.locator("#train-status").inner_text()
-            page.wait_for_function("t => document.querySelector('#train-status').innerText !== t", arg=first,
-                                   timeout=15_000)  # the run moves on: step, loss and curves redrawn
-            page.wait_for_selector("#train-curves .js-plotly-plot", timeout=30_000)  # plotly.js loads lazily
-            page.locator("#train-stop").click()
-            page.wait_for_function("document.querySelector('#train-status').innerText.includes('Stopped')",
-                                   timeout=15_000)
-        finally:
-            browser.close()
+def test_a_browser_sees_the_run_grow_and_stop(tab_app, browser_page):
+    page, errors = browser_page
+    page.goto(tab_app["url"])
+    page.get_by_label("ViT classification").check()
+    page.locator("#train-start").click()
+    page.wait_for_function("document.querySelector('#train-status').innerText.includes('Step ')",
+                           timeout=30_000)
+    first = page.locator("#train-status").inner_text()
+    page.wait_for_function("t => document.querySelector('#train-status').innerText !== t", arg=first,
+                           timeout=15_000)  # the run moves on: step, loss and curves redrawn
+    page.wait_for_selector("#train-curves .js-plotly-plot", timeout=30_000)  # plotly.js loads lazily
+    page.locator("#train-stop").click()
+    page.wait_for_function("document.querySelector('#train-status').innerText.includes('Stopped')",
+                           timeout=15_000)
     assert not errors, errors
