@@ -17,6 +17,16 @@ def _seed_and_threads():
     yield
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (modules opt in with ``pytestmark``): on a shared 2-core machine, two
+    spinning OpenMP threads are many times slower than one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright cannot download its own browser here
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]

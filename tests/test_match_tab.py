@@ -28,10 +28,9 @@ from cvdemo.ui import matching_session as ms
 from cvdemo.ui.match_tab import SHAPES, UPLOAD, build_match_tab
 from cvdemo.ui.models_registry import ModelRegistry, ModelSpec
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = Path("/work/shots")
 LABELS = dict(enumerate(SHAPE_NAMES))
 VAL_INDEX = 0  # a validation image with 3 shapes
 
@@ -252,6 +251,4 @@ def test_browser_steps_to_the_end(demo_url, browser_page):
     page.locator("#match-play").click()  # Play walks on by itself, one step every PLAY_SECONDS
     page.wait_for_function("document.querySelector('#match-step-text').innerText"
                            ".includes('Optimal assignment')", timeout=10_000)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "match.png"), full_page=True)
     assert not errors, errors

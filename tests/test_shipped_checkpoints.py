@@ -27,12 +27,7 @@ VIT_MIN_ACCURACY = 0.22  # chance is 1/6; the card states the measured value
 DETR_MIN_AP50 = 0.25  # an untrained DETR scores ~0.00
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def card_metrics(name: str) -> dict:

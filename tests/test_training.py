@@ -52,13 +52,7 @@ DETECT_32 = ShapesConfig(image_size=32, min_objects=1, max_objects=2, min_size=0
 CLASSIFY_32 = ShapesConfig(image_size=32, task="classify", min_size=0.4, max_size=0.9)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, two spinning OpenMP threads are many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_detr(seed: int = 0, dropout: float = 0.1, size: int = 64) -> DETR:
