@@ -18,7 +18,7 @@ from cvdemo.ui import vit_session as vs
 from cvdemo.ui.choices import MEAN, head_choices, layer_choices, parse_head, parse_layer
 from cvdemo.ui.model_calls import call_model
 from cvdemo.ui.models_registry import ModelRegistry, model_note
-from cvdemo.ui.uploads import load_upload
+from cvdemo.ui.uploads import image_examples, load_upload
 from cvdemo.ui.zerogpu import gpu_task
 from cvdemo.visualize import overlay_heatmap
 
@@ -57,7 +57,8 @@ def build_attention_tab(registry: ModelRegistry, examples_dir: Path) -> None:
             image_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], height=260,
                                 label="Image (PNG, JPEG, WebP, GIF, BMP or TIFF)", elem_id="vit-input")
             run_btn = gr.Button("Classify", variant="primary")
-            _examples(image_in, examples_dir)
+            image_examples(image_in, examples_dir / "shapes-classify", "Shapes (for vit-shapes)",
+                           examples_dir / "photos", "Photos (for the ImageNet ViTs)")
         with gr.Column(scale=3, min_width=360):
             top5 = gr.Label(num_top_classes=5, label="Top-5 classes")
             summary = gr.Markdown()
@@ -143,13 +144,3 @@ def build_attention_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     gr.on([layer.input, head.input], redraw_cls, [run_state, layer, head], cls_img, show_progress="hidden",
           trigger_mode="always_last", api_visibility="private")
 
-
-def _examples(image_in: gr.Image, examples_dir: Path) -> None:
-    shapes = sorted((examples_dir / "shapes-classify").glob("*.png"))
-    photos = sorted((examples_dir / "photos").glob("*.jpg"))
-    if shapes:
-        gr.Examples([[str(p)] for p in shapes], image_in, label="Shapes (for vit-shapes)",
-                    cache_examples=False, examples_per_page=8)
-    if photos:
-        gr.Examples([[str(p)] for p in photos], image_in, label="Photos (for the ImageNet ViTs)",
-                    cache_examples=False)

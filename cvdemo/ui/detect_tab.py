@@ -18,7 +18,7 @@ from cvdemo.ui.choices import MEAN, head_choices, layer_choices, parse_head, par
 from cvdemo.ui.detection_figures import class_distribution_figure
 from cvdemo.ui.model_calls import call_model
 from cvdemo.ui.models_registry import ModelRegistry, model_note
-from cvdemo.ui.uploads import load_upload
+from cvdemo.ui.uploads import image_examples, load_upload
 from cvdemo.ui.zerogpu import gpu_task
 from cvdemo.visualize import class_color, draw_boxes_xyxy, enlarge_for_display, overlay_heatmap
 
@@ -107,7 +107,8 @@ def build_detect_tab(registry: ModelRegistry, examples_dir: Path) -> None:
             threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Score threshold",
                                   info="keep detections whose best class probability is above this")
             detect_btn = gr.Button("Detect", variant="primary", elem_id="detect-button")
-            _examples(image_in, examples_dir)
+            image_examples(image_in, examples_dir / "shapes", "Shapes (for detr-shapes)",
+                           examples_dir / "photos", "Photos (for facebook/detr-resnet-50)")
         with gr.Column(scale=3, min_width=360):
             annotated = gr.Image(label="Detections (click a point to see the encoder attention there)",
                                  interactive=False, format="jpeg", elem_id="detect-output",
@@ -242,13 +243,3 @@ def _blank_outputs() -> tuple:
     cleared = gr.Dropdown(choices=[], value=None)
     return None, [], "", cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip(), None, None
 
-
-def _examples(image_in: gr.Image, examples_dir: Path) -> None:
-    shapes = sorted((examples_dir / "shapes").glob("*.png"))
-    photos = sorted((examples_dir / "photos").glob("*.jpg"))
-    if shapes:
-        gr.Examples([[str(p)] for p in shapes], image_in, label="Shapes (for detr-shapes)",
-                    cache_examples=False, examples_per_page=8)
-    if photos:
-        gr.Examples([[str(p)] for p in photos], image_in, label="Photos (for facebook/detr-resnet-50)",
-                    cache_examples=False)

@@ -8,6 +8,7 @@ a dict with the uploaded file's `path` in Gradio's upload cache.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -37,3 +38,16 @@ def load_upload(payload: Any, max_side: int = MAX_SIDE) -> LoadedImage:
     except ImageLoadError as e:
         raise gr.Error(html.escape(str(e), quote=False), title="Cannot use this file",
                        print_exception=False) from None
+
+
+def image_examples(image_in: gr.Image, shapes_dir: Path, shapes_label: str, photos_dir: Path,
+                   photos_label: str) -> None:
+    """Two example galleries under an image input: the generated shapes (``*.png``) and the photos (``*.jpg``);
+    a folder with no images gives no gallery."""
+    shapes = sorted(shapes_dir.glob("*.png"))
+    photos = sorted(photos_dir.glob("*.jpg"))
+    if shapes:
+        gr.Examples([[str(p)] for p in shapes], image_in, label=shapes_label, cache_examples=False,
+                    examples_per_page=8)
+    if photos:
+        gr.Examples([[str(p)] for p in photos], image_in, label=photos_label, cache_examples=False)
