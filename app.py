@@ -4,7 +4,8 @@ Layout and wiring only: each tab lives in `cvdemo/ui/<name>_tab.py`, the models 
 loading `ModelRegistry`, and everything the tabs show is computed by the `cvdemo` library. Honours
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. API endpoints: `/detect` (DETR), `/match` (Hungarian matching and
 the loss), `/rollout` (ViT), `/evaluate` (predictions against ground truth) and `/train` (live training, with
-`/stop_training`, `/save_model`, `/push_to_hub`).
+`/stop_training`, `/save_model`, `/push_to_hub`). All text is in English and Simplified Chinese
+(`cvdemo/ui/texts/`, chosen by the browser's language).
 """
 
 from __future__ import annotations
@@ -16,25 +17,20 @@ from pathlib import Path
 
 import gradio as gr
 
-import cvdemo
 from cvdemo.ui.attention_tab import build_attention_tab
 from cvdemo.ui.concepts_tab import build_concepts_tab
 from cvdemo.ui.detect_tab import build_detect_tab
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
+from cvdemo.ui.i18n import gradio_i18n
 from cvdemo.ui.match_tab import build_match_tab
 from cvdemo.ui.models_registry import ModelRegistry, ModelSpec, default_model_specs
+from cvdemo.ui.texts.app import T
 from cvdemo.ui.train_tab import build_train_tab
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
 QUEUE_SIZE = 32  # requests waiting at most; more get "queue full" instead of waiting minutes
 MAX_FILE_SIZE = "100mb"  # a COCO-val-sized results json is ~80 MB
-
-HEADER = f"""# cvdemo {cvdemo.__version__}: see inside DETR and ViT
-Detect objects with **DETR** and see what each object query attends to; step through DETR's **Hungarian
-matching** and its loss; see how a **Vision Transformer** reads an image through attention rollout; **train** small
-models live; **evaluate** any detector's predictions against ground truth object by object; play with the ideas
-under **Concepts**."""
 
 CSS = """
 .gradio-container {max-width: 1400px !important}
@@ -46,19 +42,20 @@ def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = N
     """The whole app. models: what the dropdowns offer (default: the shipped checkpoints, then Hub models)."""
     registry = ModelRegistry(default_model_specs() if models is None else models, device=device)
     with gr.Blocks(title="cvdemo: inside DETR and ViT") as demo:
-        gr.Markdown(HEADER)
+        gr.Markdown(T("header"))
         with gr.Tabs():
-            with gr.Tab("Detect (DETR)", id="detect"):
+            with gr.Tab(T("tab_detect"), id="detect", elem_id="tab-detect"):
                 build_detect_tab(registry, EXAMPLES)
-            with gr.Tab("Matching (DETR)", id="match"):
+            with gr.Tab(T("tab_match"), id="match", elem_id="tab-match"):
                 build_match_tab(registry, EXAMPLES)
-            with gr.Tab("Attention (ViT)", id="attention"):
+            with gr.Tab(T("tab_attention"), id="attention", elem_id="tab-attention"):
                 build_attention_tab(registry, EXAMPLES)
-            with gr.Tab("Evaluate", id="evaluate"):
+            with gr.Tab(T("tab_evaluate"), id="evaluate", elem_id="tab-evaluate"):
                 build_evaluate_tab(registry, EXAMPLES)
-            with gr.Tab("Train", id="train"):  # after the tabs whose model lists it refreshes
+            # Train comes after the tabs whose model lists it refreshes
+            with gr.Tab(T("tab_train"), id="train", elem_id="tab-train"):
                 build_train_tab(registry, EXAMPLES)
-            with gr.Tab("Concepts", id="concepts"):
+            with gr.Tab(T("tab_concepts"), id="concepts", elem_id="tab-concepts"):
                 build_concepts_tab()
     # Model events share concurrency_id="gpu" with a limit of 1; cheap redraws may run beside them.
     demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
@@ -74,6 +71,7 @@ def launch_settings() -> dict:
         enable_monitoring=False,
         allowed_paths=[str(EXAMPLES)],  # nothing else of this folder is served
         theme=gr.themes.Soft(),
+        i18n=gradio_i18n(),  # English and Simplified Chinese, following the browser's language
         css=CSS,
     )
 

@@ -33,20 +33,41 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture
-def browser_page():
-    """``(page, errors)``: a 1400x1000 Playwright page in Debian's chromium; ``errors`` collects page errors and
-    console errors, for the test to assert empty at its end."""
+def chromium():
+    """A Playwright browser: Debian's chromium, headless."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is not installed: `apt-get install -y chromium` (.ci/run does it)")
-    errors: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            yield page, errors
+            yield browser
         finally:
             browser.close()
+
+
+def open_page(browser, errors: list[str], locale: str = "en-US"):
+    """A 1400x1000 page in ``locale`` (the browser's language: navigator.language and Accept-Language) whose
+    page errors and console errors go to ``errors``."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=locale)
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+    return page
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """``(page, errors)``: an English 1400x1000 page in Debian's chromium; ``errors`` collects page errors and
+    console errors, for the test to assert empty at its end."""
+    errors: list[str] = []
+    yield open_page(chromium, errors), errors
+
+
+@pytest.fixture
+def page_in(chromium):
+    """``page_in(locale) -> (page, errors)``: pages in a given browser language (e.g. "zh-CN")."""
+    def make(locale: str):
+        errors: list[str] = []
+        return open_page(chromium, errors, locale), errors
+    return make

@@ -6,7 +6,9 @@ Tiny random models are built here; the shipped checkpoints are never needed.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import json
 import socket
 import threading
 import urllib.error
@@ -326,6 +328,104 @@ def test_vit_views_match_cvdemo_attention(pos_embed, pool, class_token):
     assert picture.shape == (448, 448, 3)
     assert "4×4 = 16 patches" in caption and f"= {16 + p} tokens" in caption
     assert vs.position_similarity_view(run).shape[:2] == (4 * 138 - 2, 4 * 138 - 2)  # 4 tiles of 136 px
+
+
+# ---------------------------------------------------------------- English and Simplified Chinese
+
+@pytest.fixture(scope="module")
+def zh_client(server):
+    return Client(server["url"], verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+
+
+def test_detect_speaks_the_browsers_language(zh_client, client):
+    result = zh_client.predict(handle_file(SHAPES_IMAGE), "tiny-detr", 0.0, api_name="/detect")
+    assert result[1]["headers"] == ["#", "查询", "类别", "分数", "x0", "y0", "x1", "y1"]
+    assert "分数高于 0.00 的检测结果 **10 个**（共 10 个查询）" in result[2] and "特征图" in result[2]
+    assert result[3]["choices"][0][0].endswith("· 查询 " + str(result[1]["data"][0][1]))
+    assert result[4]["choices"] == [["1（第一层）", 1], ["2（最后一层）", 2]] and result[4]["value"] == 2
+    assert result[5]["choices"][0] == ["各头平均", "mean of heads"] and result[5]["value"] == "mean of heads"
+    plot = zh_client.predict(0.0, api_name="/attention_views")[2]
+    assert json.loads(plot["plot"])["layout"]["title"]["text"].startswith("各查询的类别概率")
+    filtered = zh_client.predict(0.5, 2, "mean of heads", api_name="/filter")
+    assert "分数高于 0.50" in filtered[2] and filtered[1]["headers"][1] == "查询"
+    english = client.predict(handle_file(SHAPES_IMAGE), "tiny-detr", 0.0, api_name="/detect")
+    assert "**10 detections** with score above 0.00 (of 10 queries)" in english[2]
+    assert english[5]["choices"][0] == ["mean of heads", "mean of heads"]
+
+
+def test_rollout_speaks_the_browsers_language(zh_client, client):
+    result = zh_client.predict(handle_file(SHAPES_IMAGE), "tiny-vit", "max", 0.5, 2, api_name="/rollout")
+    assert "2 层 × 2 个头，4×4 个图像块，从 CLS 词元读出类别" in result[1]
+    assert result[5]["choices"][1] == ["第 1 个头", "head 1"]
+    caption = zh_client.predict(api_name="/vit_views")[1]
+    assert "4×4 = 16 个 8×8 像素的图像块" in caption and "+ 1 个 CLS 词元（编号 0）= 17 个词元" in caption
+    english = client.predict(handle_file(SHAPES_IMAGE), "tiny-vit", "max", 0.5, 2, api_name="/rollout")
+    assert "2 layers × 2 heads, 4×4 patches, classified from the CLS token" in english[1]
+
+
+def _load_event(demo, module: str):
+    """The page-load event of the tab built by `cvdemo.ui.<module>`."""
+    events = [fn for fn in demo.fns.values()
+              if fn.fn.__module__ == f"cvdemo.ui.{module}" and [t[1] for t in fn.targets] == ["load"]]
+    assert len(events) == 1 and events[0].api_visibility == "private" and not events[0].inputs
+    return events[0]
+
+
+def test_page_load_localises_what_the_layout_cannot(specs):
+    from types import SimpleNamespace
+
+    demo = load_app_module().build_demo(specs, device="cpu")
+    zh = SimpleNamespace(headers={"accept-language": "zh-CN"})
+    en = SimpleNamespace(headers={})
+    detect = _load_event(demo, "detect_tab")
+    note, dec_layer, dec_head, enc_layer, enc_head, table = detect.fn(zh)
+    assert note == "*test DETR*"  # the spec's own line (the shipped models' lines come in both languages)
+    assert dec_layer.choices[0] == ("1（第一层）", 1) and dec_layer.value == 6
+    assert dec_head.choices[0] == ("各头平均", "mean of heads") and dec_head.value == "mean of heads"
+    assert enc_layer.choices[-1] == ("6（最后一层）", 6) and enc_head.choices[1] == ("第 1 个头", "head 1")
+    assert table["headers"][1:4] == ["查询", "类别", "分数"] and table["data"] == []
+    assert detect.fn(en)[5]["headers"] == ["#", "query", "label", "score", "x0", "y0", "x1", "y1"]
+    vit = _load_event(demo, "attention_tab")
+    note, fusion, start_layer, layer, head = vit.fn(zh)
+    assert note == "*test ViT*"
+    assert fusion.choices == [("平均", "mean"), ("最大值", "max"), ("最小值", "min")] and fusion.value == "mean"
+    assert start_layer.value == 1 and layer.value == 12 and layer.choices[-1] == ("12（最后一层）", 12)
+    assert head.choices[0] == ("各头平均", "mean of heads")
+    assert vit.fn(en)[1].choices[0] == ("mean", "mean")
+
+
+def test_detection_figure_and_session_text_in_both_languages(detr_and_run):
+    _, _, run = detr_and_run
+    zh = class_distribution_figure(run, 0.5, 0, locale="zh-CN")
+    assert zh.layout.title.text.startswith("各查询的类别概率（分数最高的 10 个，共 10 个；✓ = 分数高于 0.50）")
+    assert zh.data[0].x[-1] == "无目标" and zh.data[0].y[0] == "▶ 查询 " + str(int(run.query_index[0]))
+    en = class_distribution_figure(run, 0.5, 0)
+    assert en.layout.title.text.startswith("Class probabilities of each query (best 10 of 10")
+    coco_like = class_distribution_figure(ds.run_detr(tiny_detr(91), run.image), 0.5, locale="zh-CN")
+    assert coco_like.data[0].x[-2:] == ("其他类别", "无目标")
+    assert run.label_name(99, "zh-CN") == "类别 99" and run.label_name(99) == "class 99"
+    assert run.label_name(0, "zh-CN") == "circle"  # the model's own class names are not translated
+
+
+def test_vit_session_text_in_both_languages():
+    run = vs.run_vit(tiny_vit(pool="avg", class_token=False), load_image_rgb(SHAPES_IMAGE))
+    assert run.readout("zh-CN") == "从图像块词元的平均读出类别"
+    assert run.readout() == "classified from the average of the patch tokens"
+    caption = vs.patch_grid_view(run, locale="zh-CN")[1]
+    assert caption == "32×32 的输入被切成 4×4 = 16 个 8×8 像素的图像块；每块成为一个词元（按阅读顺序编号）= 16 个词元。"
+    assert vs.patch_grid_view(run)[1].endswith("(numbered in reading order) = 16 tokens.")
+    run.id2label.pop(0)
+    assert "类别 0" in vs.top_classes(run, 6, locale="zh-CN") and "class 0" in vs.top_classes(run, 6)
+
+
+@pytest.mark.parametrize("namespace, sources", [
+    ("detect", ["detect_tab.py", "detection_session.py", "detection_figures.py"]),
+    ("attention", ["attention_tab.py", "vit_session.py"])])
+def test_every_text_of_the_tab_catalogs_is_used(namespace, sources):
+    catalog = importlib.import_module(f"cvdemo.ui.texts.{namespace}").T
+    code = "".join((ROOT / "cvdemo" / "ui" / name).read_text() for name in sources)
+    unused = [key for key in catalog.texts if f'"{key}"' not in code]
+    assert not unused, f"texts of {namespace!r} used nowhere: {unused}"
 
 
 # ---------------------------------------------------------------- the model registry

@@ -1,5 +1,6 @@
 """The Evaluate tab: safe zip extraction, the session's numbers against the library and the CLI, the `/evaluate`
-endpoint through gradio_client, and a real browser moving the IoU slider. No network."""
+endpoint through gradio_client, and a real browser moving the IoU slider; for a Chinese request or browser, the
+same in Simplified Chinese (the exports stay English). No network."""
 from __future__ import annotations
 
 import contextlib
@@ -20,6 +21,7 @@ import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 from PIL import Image
 
 from cvdemo.datasets import Category, Detections, GroundTruth, ImageInfo, load_coco_detections, load_coco_ground_truth
@@ -33,6 +35,7 @@ from cvdemo.ui import evaluate_tab
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
 from cvdemo.ui.evaluation_session import EvaluationSession
 from cvdemo.ui.evaluation_viewer import COLORS, object_at, render_image
+from cvdemo.ui.i18n import gradio_i18n
 
 FIXTURE = Path(__file__).parent / "data" / "coco-val2014-100"
 GT = FIXTURE / "instances_val2014_100.json"
@@ -286,7 +289,8 @@ def app_url(tmp_path_factory, monkeypatch_module):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port, enable_monitoring=False)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port, enable_monitoring=False,
+                            i18n=gradio_i18n())  # as app.py launches it
     yield url
     demo.close()
 
@@ -382,3 +386,55 @@ def _tp_fp(text: str) -> tuple[int, int]:
     m = re.search(r"TP ([\d,]+) · FP ([\d,]+)", text)
     assert m, text
     return int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))
+
+
+# --- Simplified Chinese through the endpoint and the browser -----------------------------------------------------
+
+ZH = "zh-CN,zh;q=0.9,en;q=0.8"
+
+
+def test_evaluate_endpoint_keeps_its_parameters_and_answers_in_the_requests_language(app_url, tmp_path):
+    client = Client(app_url, verbose=False, headers={"Accept-Language": ZH})
+    api = client.view_api(print_info=False, return_format="dict")
+    assert list(api["named_endpoints"]) == ["/evaluate"] and not api["unnamed_endpoints"]
+    assert [p["parameter_name"] for p in api["named_endpoints"]["/evaluate"]["parameters"]] == [
+        "dataset_payload", "preds_payload", "iou_v", "score_v"]
+    status, coco, voc_md, metrics_file, classes, class_dd, *_ = client.predict(
+        [handle_file(str(GT))], [handle_file(str(DT))], 0.5, 0.3, api_name="/evaluate")
+    assert "100 张图像" in status and "COCO json" in status
+    assert coco["headers"] == ["指标", "数值"] and coco["data"][3][0] == "AP  小目标"
+    assert [f"{row[1]:.3f}" for row in coco["data"]][0] == "0.505"
+    assert classes["headers"][:2] == ["类别", "真值数"] and "VOC2010+，全部点" in voc_md
+    assert class_dd["choices"][0] == ["全部类别", -1] and class_dd["value"] == -1
+    # the machine-readable file is the same whatever the language
+    assert json.loads(Path(metrics_file).read_text()) == _cli_json("--per-class", "--voc")
+    fake = tmp_path / "data.zip"
+    fake.write_text("not a zip")
+    with pytest.raises(AppError, match="not a zip archive"):  # the library's message stays English
+        client.predict([handle_file(str(fake))], [handle_file(str(DT))], 0.5, 0.3, api_name="/evaluate")
+
+
+def test_a_chinese_browser_gets_the_tab_in_chinese(app_url, page_in):
+    page, errors = page_in("zh-CN")
+    page.goto(app_url)
+    page.wait_for_selector("#eval-dataset input[type=file]", state="attached", timeout=30_000)
+    page.wait_for_function("document.querySelector('#eval-objects').innerText.includes('匹配对象')",
+                           timeout=30_000)  # the page-load event's headers
+    assert "全部类别" in page.locator("#eval-class input").input_value()
+    assert page.locator("#eval-sort input").input_value() == "图像 id"
+    assert "评估" in page.locator("#eval-button").inner_text()
+    page.locator("#eval-dataset input[type=file]").set_input_files(str(GT))
+    page.locator("#eval-predictions input[type=file]").set_input_files(str(DT))
+    page.wait_for_function("document.querySelectorAll('#eval-dataset .file-preview, #eval-predictions "
+                           ".file-preview').length >= 2", timeout=30_000)
+    page.locator("#eval-button").click()
+    page.wait_for_function("document.querySelector('#eval-counts').innerText.includes('精确率')", timeout=30_000)
+    assert "张图像" in page.locator("#eval-status").inner_text()
+    page.wait_for_function("document.querySelector('#eval-page-info').innerText.includes('排序：图像 id')",
+                           timeout=30_000)
+    page.wait_for_function("document.querySelector('#eval-tide').innerText.includes('假阳性的成因')", timeout=30_000)
+    page.locator("#eval-sort").click()
+    page.get_by_role("option", name="假阳性最多").click()
+    page.wait_for_function("document.querySelector('#eval-page-info').innerText.includes('排序：假阳性最多')",
+                           timeout=30_000)
+    assert not errors, errors

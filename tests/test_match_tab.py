@@ -1,11 +1,13 @@
 """The Matching tab: its session code returns exactly what the library computes, `/match` answers through
 gradio_client on a launched demo holding only this tab, and a real browser steps through the Hungarian
-algorithm to its last step. Tiny random DETRs built here; no network.
+algorithm to its last step; in English and, for a Chinese browser or request, Simplified Chinese (the Hungarian
+steps' explanations rebuilt from their fields). Tiny random DETRs built here; no network.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import socket
 from pathlib import Path
 
@@ -19,14 +21,19 @@ from scipy.optimize import linear_sum_assignment
 
 import cvdemo.models
 from cvdemo.datasets.shapes_draw import SHAPE_NAMES
+from cvdemo.hungarian import hungarian_steps
 from cvdemo.images import load_image_rgb
 from cvdemo.losses import SetCriterion
 from cvdemo.matching import HungarianMatcher, greedy_iou_assignment
 from cvdemo.models import DETR, DETRConfig
 from cvdemo.models.image_processing import prepare_detr_inputs
+from cvdemo.ui import match_tab
 from cvdemo.ui import matching_session as ms
+from cvdemo.ui.i18n import gradio_i18n
 from cvdemo.ui.match_tab import SHAPES, UPLOAD, build_match_tab
+from cvdemo.ui.matching_figures import cost_figure, step_figure
 from cvdemo.ui.models_registry import ModelRegistry, ModelSpec
+from cvdemo.ui.texts import match as match_texts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -196,7 +203,8 @@ def demo_url(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port, enable_monitoring=False)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port, enable_monitoring=False,
+                            i18n=gradio_i18n())
     yield url
     demo.close()
 
@@ -251,4 +259,122 @@ def test_browser_steps_to_the_end(demo_url, browser_page):
     page.locator("#match-play").click()  # Play walks on by itself, one step every PLAY_SECONDS
     page.wait_for_function("document.querySelector('#match-step-text').innerText"
                            ".includes('Optimal assignment')", timeout=10_000)
+    assert not errors, errors
+
+
+# --- English and Simplified Chinese ------------------------------------------------------------------------
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+MATCH_SOURCES = ("match_tab.py", "matching_session.py", "matching_figures.py")
+
+
+@pytest.mark.parametrize("shape, integral", [((8, 3), False), ((3, 7), False), ((5, 5), False), ((6, 6), True),
+                                             ((9, 2), True), ((1, 1), False), ((0, 3), False)])
+def test_step_explanations_are_rebuilt_from_the_steps_fields(shape, integral):
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(20):
+        cost = rng.integers(0, 4, shape) if integral else rng.random(shape)
+        steps = hungarian_steps(cost)[2]
+        for i, step in enumerate(steps):
+            # the rebuild words the step exactly as the library does, so the Chinese says the same thing
+            assert ms._rebuild_explanation(steps, i, "en") == step.explanation
+            assert ms.step_explanation(steps, i, "en") == step.explanation
+            chinese = ms.step_explanation(steps, i, "zh-CN")
+            assert CJK.search(chinese) and chinese != step.explanation, (step.kind, chinese)
+            assert CJK.search(ms.step_kind(step, "zh-CN"))
+    assert ms.step_kind(hungarian_steps(np.ones((4, 2)))[2][1], "en") == "column reduction"  # queries × GT
+    assert ms.step_kind(hungarian_steps(np.ones((2, 4)))[2][1], "en") == "row reduction"
+
+
+def test_a_step_the_rebuild_cannot_word_keeps_the_librarys_english():
+    steps = hungarian_steps(np.array([[1.0, 2.0, 3.0], [3.0, 1.0, 2.0]]) * 2.0 ** 900)[2]  # rescaled by the solver
+    assert "2^-" in steps[0].explanation
+    assert ms.step_explanation(steps, 0, "zh-CN") == steps[0].explanation
+    assert CJK.search(ms.step_explanation(steps, 1, "zh-CN"))  # the other steps are still translated
+
+
+def test_tab_text_and_figures_follow_the_locale(model_and_run):
+    _, run = model_and_run
+    m = ms.match(run, run.num_layers - 1)
+    view = ms.losses(run, m)
+    english = cost_figure(run, m, "en").to_plotly_json()
+    chinese = cost_figure(run, m, "zh-CN").to_plotly_json()
+    titles = [a["text"] for a in chinese["layout"]["annotations"]]
+    assert "总代价 = 1·类别 + 5·L1 + 2·(−GIoU)" in titles and CJK.search(chinese["layout"]["title"]["text"])
+    assert "total = 1·class + 5·L1 + 2·(−GIoU)" in [a["text"] for a in english["layout"]["annotations"]]
+    assert "总代价" in chinese["data"][3]["hovertemplate"] and "total" in english["data"][3]["hovertemplate"]
+    steps = ms.solve_steps(m)
+    assert CJK.search(step_figure(run, steps[1], "zh-CN").layout.title.text)
+    assert step_figure(run, steps[1]).layout.title.text.startswith("Reduced cost")
+
+    assert "**3 个目标，8 个查询**：3 个已匹配" in match_tab._summary(run, m, [], "zh-CN")
+    assert "**3 objects, 8 queries:** 3 matched" in match_tab._summary(run, m, [], "en")
+    rows = match_tab._loss_rows(run, m, view, "zh-CN")
+    assert rows["headers"][:3] == ["查询", "匹配到", "目标类别"]
+    assert match_tab._loss_rows(run, m, view, "en")["headers"] == match_tab.LOSS_COLUMNS
+    assert "无目标" in [row[2] for row in rows["data"]]  # the unmatched queries' target
+    assert "加权总损失" in match_tab._loss_totals(view, "zh-CN")
+    table, note = match_tab._layers_table(run, m.weights, "zh-CN")
+    assert table["headers"] == ["真值", "1（辅助输出）", "2（辅助输出）", "3（最后一层：模型的输出）"]
+    assert "与最后一层不同" in note
+    *_, compare, text = match_tab._comparison(run, m, "zh-CN")
+    assert compare["headers"][0] == "真值" and "**一对一**（匈牙利）" in text
+    assert match_tab._comparison(run, m, "en")[2]["headers"] == match_tab.COMPARE_COLUMNS
+    _, _, step_text = match_tab._step_view(run, steps, len(steps) - 1, "zh-CN")
+    assert step_text.startswith(f"**第 {len(steps)} 步（共 {len(steps)} 步）· 完成**") and "最优分配" in step_text
+    assert run.label_name(run.num_classes, "zh-CN") == "无目标" and run.label_name(99, "zh-CN") == "类别 99"
+    assert run.label_name(run.num_classes) == "no object"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "没有真值框"),
+    ("circle 1 2 3", "第 1 行（'circle 1 2 3'）：应有 5 个值"),
+    ("cat 1 2 3 4", "第 1 行：未知类别 'cat'；这个模型认识的类别为 circle"),
+    ("square 0 0 20 200", "超出了图像范围，图像为 128×100 像素"),
+])
+def test_ground_truth_errors_in_chinese(text, message):
+    with pytest.raises(ms.GroundTruthError, match=message):
+        ms.parse_ground_truth(text, LABELS, (100, 128), max_objects=8, locale="zh-CN")
+    with pytest.raises(IndexError, match="验证图像 200 不存在"):
+        ms.validation_sample(200, locale="zh-CN")
+
+
+def test_every_text_of_the_catalog_is_used():
+    source = "\n".join((ROOT / "cvdemo" / "ui" / name).read_text() for name in MATCH_SOURCES)
+    unused = [key for key in match_texts.T.texts if f'"{key}"' not in source]
+    assert not unused, f"catalog 'match' has unused texts: {unused}"
+
+
+def test_match_endpoint_answers_in_the_requests_language(demo_url, tmp_path):
+    client = Client(demo_url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    params = [p["parameter_name"] for p in client.view_api(print_info=False, return_format="dict")
+              ["named_endpoints"]["/match"]["parameters"]]
+    assert params == ["src", "index", "image_payload", "gt", "model_name", "wc", "wl", "wg"]
+    result = client.predict(SHAPES, VAL_INDEX, None, "", "tiny-detr", 1, 5, 2, api_name="/match")
+    assert "3 个目标，8 个查询" in result[1] and "形状验证图像 0" in result[1]
+    assert result[6]["headers"][0] == "查询" and "第 1 步" in result[5]
+    assert "总代价 = 1·类别" in result[2]["plot"]
+    with pytest.raises(AppError, match="第 1 行：未知类别 'dog'") as error:
+        client.predict(UPLOAD, 0, handle_file(ROOT / "examples" / "shapes" / "shapes-1.png"), "dog 1 1 9 9",
+                       "tiny-detr", 1, 5, 2, api_name="/match")
+    assert error.value.title == "请检查真值"
+    with pytest.raises(AppError, match="三个代价权重都为 0"):
+        client.predict(SHAPES, VAL_INDEX, None, "", "tiny-detr", 0, 0, 0, api_name="/match")
+
+
+def test_browser_in_chinese(demo_url, page_in):
+    page, errors = page_in("zh-CN")
+    page.goto(demo_url)
+    page.wait_for_function("(document.querySelector('#match-source')?.innerText || '').includes('形状验证图像')",
+                           timeout=30_000)
+    page.locator("#match-button").click()
+    page.wait_for_function("document.querySelector('#match-summary').innerText.includes('3 个已匹配')",
+                           timeout=30_000)
+    body = page.inner_text("body")
+    assert "匈牙利算法，逐步演示" in body and "第 1 步" in page.locator("#match-step-text").inner_text()
+    assert "形状数据集中生成的 200 张验证图像之一" in body and "__i18n__" not in body
+    assert "**" not in body and "3 个目标，8 个查询：3 个已匹配" in body  # Markdown emphasis next to CJK text
+    page.locator("#match-step").click()
+    page.wait_for_function("document.querySelector('#match-step-text').innerText.includes('第 2 步')",
+                           timeout=10_000)
     assert not errors, errors

@@ -236,6 +236,7 @@ def test_pushing_without_a_token_says_what_is_needed(tmp_path):
 def tab_app(tmp_path_factory):
     import gradio as gr
 
+    from cvdemo.ui.i18n import gradio_i18n
     from cvdemo.ui.train_tab import build_train_tab
 
     registry = ModelRegistry([], device="cpu")
@@ -248,7 +249,7 @@ def tab_app(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port, i18n=gradio_i18n())
     yield {"url": url, "registry": registry, "manager": manager}
     manager.stop_all()
     assert manager.wait_idle(10)
@@ -302,4 +303,37 @@ def test_a_browser_sees_the_run_grow_and_stop(tab_app, browser_page):
     page.locator("#train-stop").click()
     page.wait_for_function("document.querySelector('#train-status').innerText.includes('Stopped')",
                            timeout=15_000)
+    assert not errors, errors
+
+
+def test_a_chinese_browser_gets_chinese_status_curves_and_notes(tab_app):
+    """The locale of the request that starts a run (its Accept-Language) chooses the run's text."""
+    from gradio_client import Client
+
+    client = Client(tab_app["url"], verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+    assert client.predict(api_name="/stop_training") == "*没有可停止的训练任务。*"
+    job = client.submit("vit", "tiny", "Generated shapes", None, 3, "steps", 1e-3, 4, 0, api_name="/train")
+    job.result()
+    status, plot = job.outputs()[-1][:2]
+    assert "**第 3 / 3 步**" in status and "✅ **完成**：3 步" in status and "准确率" in status, status
+    assert "ViT 图像分类，预设“tiny”，在 cpu 上训练 3 步" in status and "设备 **cpu**" in status
+    figure = json.loads(plot["plot"])
+    assert "学习率" in [a["text"] for a in figure["layout"]["annotations"]]
+    assert {"总损失", "批内 loss_ce", "准确率"} <= {t.get("name") for t in figure["data"]}
+    note, _ = client.predict("vit zh", api_name="/save_model")
+    assert note.startswith("✅ 已保存为 **vit-zh**")
+    assert tab_app["registry"].spec("vit-zh").about_in("zh-CN").startswith("由你在本应用中训练：ViT 图像分类")
+    assert tab_app["registry"].spec("vit-zh").about_in("en").startswith("trained in this app by you: ViT")
+
+
+def test_a_chinese_page_shows_chinese_choices_and_notes(tab_app, page_in):
+    page, errors = page_in("zh-CN")
+    page.goto(tab_app["url"])
+    page.wait_for_function("document.querySelector('#train-limits')?.innerText.includes('每次训练最多')",
+                           timeout=30_000)  # the page-load event localised the caps line
+    text = page.inner_text("body")
+    assert "DETR 目标检测" in text and "生成的形状" in text and "开始训练" in text and "学习率" in text, text
+    assert "CPU 现场演示：128 像素图像中" in text and "Generated shapes" not in text and "train." not in text
+    page.get_by_label("ViT 图像分类").check()
+    page.wait_for_function("document.body.innerText.includes('2 个宽度为 96 的 Transformer 块')", timeout=15_000)
     assert not errors, errors

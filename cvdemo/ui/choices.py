@@ -1,26 +1,34 @@
 """Dropdown entries for choosing a layer and a head, shared by the tabs (no gradio here).
 
+Entries are (text, value) pairs: the text in the user's language, the value fixed whatever the language.
 Layers are shown 1-based ("6 (last)") with the 1-based number as the value; heads as "head 1" .. "head H"
-plus "mean of heads" (parsed to a 0-based index or None). Dropdowns, not sliders: a model may have one layer.
+plus "mean of heads" (values "head k" and `MEAN`, parsed to a 0-based index or None). Dropdowns, not
+sliders: a model may have one layer.
 """
 
 from __future__ import annotations
 
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.common import T
+
 MEAN = "mean of heads"
 
 
-def layer_choices(num_layers: int) -> list[tuple[str, int]]:
+def layer_choices(num_layers: int, locale: str = DEFAULT_LOCALE) -> list[tuple[str, int]]:
     """[(text, 1-based layer)] for a model with num_layers layers."""
     def text(i: int) -> str:
         if num_layers == 1:
-            return "1 (the only one)"
-        return f"{i} (first)" if i == 1 else f"{i} (last)" if i == num_layers else str(i)
+            return T.text("layer_only", locale)
+        if i == 1:
+            return T.text("layer_first", locale, i=i)
+        return T.text("layer_last", locale, i=i) if i == num_layers else str(i)
     return [(text(i), i) for i in range(1, num_layers + 1)]
 
 
-def head_choices(num_heads: int) -> list[str]:
-    """MEAN, then "head 1" .. "head num_heads"."""
-    return [MEAN] + [f"head {i + 1}" for i in range(num_heads)]
+def head_choices(num_heads: int, locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]:
+    """[(text, value)]: `MEAN`, then "head 1" .. "head num_heads"."""
+    return [(T.text("mean_of_heads", locale), MEAN)] + [
+        (T.text("head", locale, i=i + 1), f"head {i + 1}") for i in range(num_heads)]
 
 
 def parse_head(choice: str | None) -> int | None:

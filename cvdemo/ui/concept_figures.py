@@ -6,6 +6,9 @@
   flattened and numbered (1-D) versus DETR's 2-D sine encoding (`cvdemo.models.position_encoding`).
 - `scaled_dot_product_attention_explicit` / `attention_figure`: softmax(Q Kᵀ / √d_k) V on a toy sentence.
 - `iou_figure`: two boxes, their intersection and union, and what IoU means for precision and recall.
+
+Every figure takes ``locale`` ("en" or "zh-CN") for its titles, axis titles, legend and hover labels
+(`cvdemo.ui.texts.concepts`); the numbers do not depend on it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,18 @@ from plotly.subplots import make_subplots
 
 from cvdemo.boxes import box_area_xyxy, box_iou_xyxy
 from cvdemo.models.position_encoding import PositionEmbeddingSine
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.concepts import T
 
 TOY_TOKENS = ("the", "cat", "sat", "on", "the", "mat")
+
+
+def toy_tokens(locale: str = DEFAULT_LOCALE) -> tuple[str, ...]:
+    """The toy sentence's tokens in ``locale`` (as many as `TOY_TOKENS`; only their labels change)."""
+    tokens = tuple(T.text("toy_sentence", locale).split())
+    if len(tokens) != len(TOY_TOKENS):
+        raise ValueError(f"the {locale} toy sentence has {len(tokens)} tokens, not {len(TOY_TOKENS)}")
+    return tokens
 
 
 def sinusoidal_encoding_1d(length: int, d_model: int, base: float = 10000.0) -> np.ndarray:
@@ -33,19 +46,20 @@ def sinusoidal_encoding_1d(length: int, d_model: int, base: float = 10000.0) -> 
     return pe
 
 
-def sinusoidal_figure(d_model: int = 64, length: int = 64) -> go.Figure:
+def sinusoidal_figure(d_model: int = 64, length: int = 64, *, locale: str = DEFAULT_LOCALE) -> go.Figure:
     """Left: the encoding (position x channel). Right: PE·PEᵀ, the dot product between positions."""
     pe = sinusoidal_encoding_1d(length, d_model)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
-                        subplot_titles=(f"PE[pos, channel] (d_model={d_model})",
-                                        "PE[p]·PE[q]: depends on |p − q| only"))
+                        subplot_titles=(T.text("pe_title", locale, d_model=d_model),
+                                        T.text("pe_gram_title", locale)))
+    hover = T.text("pe_hover", locale, pos="%{y}", channel="%{x}", value="%{z:.3f}")
     fig.add_trace(go.Heatmap(z=pe, colorscale="RdBu", zmid=0, colorbar={"x": 0.5, "thickness": 10},
-                             hovertemplate="pos %{y}, channel %{x}: %{z:.3f}<extra></extra>"), 1, 1)
+                             hovertemplate=hover + "<extra></extra>"), 1, 1)
     fig.add_trace(go.Heatmap(z=pe @ pe.T, colorscale="Viridis", colorbar={"thickness": 10},
                              hovertemplate="p=%{y}, q=%{x}: %{z:.2f}<extra></extra>"), 1, 2)
-    fig.update_yaxes(autorange="reversed", title_text="position", row=1, col=1)
+    fig.update_yaxes(autorange="reversed", title_text=T.text("position", locale), row=1, col=1)
     fig.update_yaxes(autorange="reversed", title_text="p", row=1, col=2)
-    fig.update_xaxes(title_text="channel (even: sin, odd: cos; frequency falls left to right)", row=1, col=1)
+    fig.update_xaxes(title_text=T.text("channel_axis", locale), row=1, col=1)
     fig.update_xaxes(title_text="q", row=1, col=2)
     fig.update_layout(height=430, margin={"l": 10, "r": 10, "t": 50, "b": 10}, template="plotly_white")
     return fig
@@ -57,7 +71,7 @@ def _cosine_to(table: np.ndarray, index: int) -> np.ndarray:
 
 
 def encoding_1d_vs_2d_figure(rows: int = 12, cols: int = 16, ref_row: int = 5, ref_col: int = 7,
-                             d_model: int = 64) -> go.Figure:
+                             d_model: int = 64, *, locale: str = DEFAULT_LOCALE) -> go.Figure:
     """Cosine similarity of the position (ref_row, ref_col) to every position of a rows x cols grid."""
     ref_row, ref_col = min(ref_row, rows - 1), min(ref_col, cols - 1)
     flat = sinusoidal_encoding_1d(rows * cols, d_model)  # position = row * cols + col (raster order)
@@ -66,17 +80,18 @@ def encoding_1d_vs_2d_figure(rows: int = 12, cols: int = 16, ref_row: int = 5, r
     pe2d = PositionEmbeddingSine(d_model // 2, normalize=True)(mask)[0]  # (d_model, rows, cols), DETR's
     sim_2d = _cosine_to(pe2d.flatten(1).T.double().numpy(), ref_row * cols + ref_col).reshape(rows, cols)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        "1-D: flatten the grid, encode index row·W + col", "2-D (DETR): half the channels for y, half for x"))
+        T.text("grid_1d_title", locale), T.text("grid_2d_title", locale)))
+    hover = T.text("grid_hover", locale, row="%{y}", col="%{x}", value="%{z:.2f}")
     low = float(min(sim_1d.min(), sim_2d.min()))  # one shared scale, from the least similar position to 1
     for k, sim in enumerate((sim_1d, sim_2d), start=1):
         fig.add_trace(go.Heatmap(z=sim, zmin=low, zmax=1, colorscale="Viridis",
                                  showscale=k == 2, colorbar={"thickness": 10, "title": "cos"},
-                                 hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), 1, k)
+                                 hovertemplate=hover + "<extra></extra>"), 1, k)
         fig.add_trace(go.Scatter(x=[ref_col], y=[ref_row], mode="markers", showlegend=False, hoverinfo="skip",
                                  marker={"symbol": "x", "size": 12, "color": "red"}), 1, k)
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{k if k > 1 else ''}", row=1, col=k)
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10}, template="plotly_white",
-                      title={"text": "Similarity of the marked position to all others", "font": {"size": 14}})
+                      title={"text": T.text("grid_title", locale), "font": {"size": 14}})
     return fig
 
 
@@ -99,15 +114,16 @@ def scaled_dot_product_attention_explicit(q: np.ndarray, k: np.ndarray, v: np.nd
     return scores, weights, weights @ v
 
 
-def attention_figure(seed: int = 0, d_k: int = 8, scale: bool = True) -> go.Figure:
+def attention_figure(seed: int = 0, d_k: int = 8, scale: bool = True, *,
+                     locale: str = DEFAULT_LOCALE) -> go.Figure:
     """Q, K, V, the scores, the softmax weights (rows sum to 1) and the output, on a six-token sentence."""
     q, k, v = toy_qkv(seed, d_k)
     scores, weights, out = scaled_dot_product_attention_explicit(q, k, v, scale)
-    toks = [f"{i}:{t}" for i, t in enumerate(TOY_TOKENS)]
+    toks = [f"{i}:{t}" for i, t in enumerate(toy_tokens(locale))]
     dims = [f"d{j}" for j in range(d_k)]
     titles = ("Q = X·W_q", "K = X·W_k", "V = X·W_v",
-              "scores Q·Kᵀ" + (f" / √{d_k}" if scale else " (not scaled)"), "weights = softmax(scores)",
-              "output = weights · V")
+              T.text("scores_scaled", locale, d_k=d_k) if scale else T.text("scores_unscaled", locale),
+              T.text("weights_title", locale), T.text("output_title", locale))
     fig = make_subplots(rows=2, cols=3, subplot_titles=titles, horizontal_spacing=0.07, vertical_spacing=0.17)
     panels = ((q, dims, 1, 1, "RdBu"), (k, dims, 1, 2, "RdBu"), (v, dims, 1, 3, "RdBu"),
               (scores, toks, 2, 1, "RdBu"), (weights, toks, 2, 2, "Blues"), (out, dims, 2, 3, "RdBu"))
@@ -122,8 +138,8 @@ def attention_figure(seed: int = 0, d_k: int = 8, scale: bool = True) -> go.Figu
         fig.update_yaxes(autorange="reversed", row=r, col=c)
     entropy = float(-(weights * np.log(weights + 1e-12)).sum(axis=1).mean())
     fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 80, "b": 10}, template="plotly_white",
-                      title={"text": f"Scaled dot-product attention, d_k={d_k}: mean entropy of a weight row "
-                                     f"{entropy:.2f} nats (uniform: {np.log(len(TOY_TOKENS)):.2f})",
+                      title={"text": T.text("attention_title", locale, d_k=d_k, entropy=entropy,
+                                            uniform=float(np.log(len(TOY_TOKENS)))),
                              "font": {"size": 14}})
     return fig
 
@@ -134,7 +150,7 @@ def iou_xyxy(a: tuple[float, float, float, float], b: tuple[float, float, float,
 
 
 def iou_figure(a: tuple[float, float, float, float], b: tuple[float, float, float, float],
-               threshold: float = 0.5) -> tuple[go.Figure, str]:
+               threshold: float = 0.5, *, locale: str = DEFAULT_LOCALE) -> tuple[go.Figure, str]:
     """Draw ground truth `a` and prediction `b` (pixel xyxy) with their intersection; return the figure and a
     Markdown verdict (IoU, and whether the prediction counts as a true positive at `threshold`)."""
     iou = iou_xyxy(a, b)
@@ -142,7 +158,8 @@ def iou_figure(a: tuple[float, float, float, float], b: tuple[float, float, floa
     ix0, iy0, ix1, iy1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, ix1 - ix0) * max(0.0, iy1 - iy0)
     fig = go.Figure()
-    for box, name, rgb in ((a, "ground truth", "44,160,44"), (b, "prediction", "31,119,180")):
+    for box, name, rgb in ((a, T.text("ground_truth", locale), "44,160,44"),
+                           (b, T.text("prediction", locale), "31,119,180")):
         xs, ys = [box[0], box[2], box[2], box[0], box[0]], [box[1], box[1], box[3], box[3], box[1]]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, fill="toself",
                                  line={"color": f"rgb({rgb})", "width": 3}, fillcolor=f"rgba({rgb},0.12)"))
@@ -157,10 +174,5 @@ def iou_figure(a: tuple[float, float, float, float], b: tuple[float, float, floa
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10}, template="plotly_white",
                       title={"font": {"size": 15}, "text": title},
                       legend={"orientation": "h", "y": -0.12})
-    if iou >= threshold:
-        verdict = (f"**IoU {iou:.3f} ≥ {threshold:.2f}: a true positive** (if the class is right and no "
-                   "higher-scoring prediction already took this object).")
-    else:
-        verdict = (f"**IoU {iou:.3f} < {threshold:.2f}: a false positive**, and the object, unless another "
-                   "prediction finds it, is a false negative (a miss).")
+    verdict = T.text("true_positive" if iou >= threshold else "false_positive", locale, iou=iou, threshold=threshold)
     return fig, verdict

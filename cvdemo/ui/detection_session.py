@@ -28,6 +28,8 @@ from cvdemo.attention import encoder_attention_at, query_attention_map, upsample
 from cvdemo.models.detr import DETR
 from cvdemo.models.image_processing import prepare_detr_inputs
 from cvdemo.models.postprocess import post_process_object_detection
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.detect import T
 from cvdemo.visualize import class_color, display_scale, draw_boxes_xyxy, draw_marker_xy, enlarge_for_display
 
 ENCODER_BUDGET = 16_000_000  # float16 elements (32 MB) of encoder attention kept per session at most
@@ -71,8 +73,10 @@ class DetectionRun:
     def display_scale(self) -> float:
         return display_scale(*self.image.shape[:2])
 
-    def label_name(self, label: int) -> str:
-        return self.id2label.get(int(label), f"class {int(label)}")
+    def label_name(self, label: int, locale: str = DEFAULT_LOCALE) -> str:
+        """The model's name of class ``label`` ("class k" in ``locale`` when the model names none)."""
+        name = self.id2label.get(int(label))
+        return T.text("class_n", locale, k=int(label)) if name is None else name
 
     def kept(self, threshold: float) -> np.ndarray:
         """Row indices (into scores/labels/boxes) of the detections with score > threshold, best first."""
@@ -111,12 +115,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def detection_rows(run: DetectionRun, threshold: float) -> list[list]:
+def detection_rows(run: DetectionRun, threshold: float, locale: str = DEFAULT_LOCALE) -> list[list]:
     """Table rows [rank, query, label, score, x0, y0, x1, y1] of the detections above `threshold`."""
     rows = []
     for rank, i in enumerate(run.kept(threshold), start=1):
         x0, y0, x1, y1 = (round(float(v), 1) for v in run.boxes_xyxy[i])
-        rows.append([rank, int(run.query_index[i]), run.label_name(run.labels[i]),
+        rows.append([rank, int(run.query_index[i]), run.label_name(run.labels[i], locale),
                      round(float(run.scores[i]), 3), x0, y0, x1, y1])
     return rows
 
@@ -126,7 +130,8 @@ def draw_detections(run: DetectionRun, threshold: float, selected: int | None = 
     """The image (enlarged for display) with every detection above `threshold` boxed and captioned.
 
     selected: rank (0-based, among the kept detections) to highlight. base: an image of the display size
-    to draw on instead of the plain image (e.g. an attention overlay)."""
+    to draw on instead of the plain image (e.g. an attention overlay). Captions stay in English: the
+    image font has no Chinese glyphs."""
     scale = run.display_scale
     canvas = enlarge_for_display(run.image, scale) if base is None else base
     kept = run.kept(threshold)

@@ -3,6 +3,10 @@
 `/evaluate` (data set files, prediction files, IoU and score thresholds) stages the uploads in a per-session
 temporary folder, loads and evaluates once (`cvdemo.ui.evaluation_session`) and keeps the session in a
 `gr.State`; the sliders, filters, paging and clicks then only re-assign (`ObjectAssigner`) and redraw.
+
+Text is in English or Simplified Chinese (`cvdemo.ui.texts.evaluate`): static text through `T("key")`, what the
+handlers compose in the language of the request. `/evaluate` called without a browser language (gradio_client)
+answers in English; the metrics JSON and the CSV export are machine-readable and always English.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import html
 import shutil
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +24,20 @@ import numpy as np
 from cvdemo.datasets.structure import DatasetError
 from cvdemo.metrics import Assignment
 from cvdemo.ui.evaluation_figures import confusion_figure, pr_curves_figure
-from cvdemo.ui.evaluation_session import ERROR_FILTERS, MIN_IOU, PAGE_SIZE, SORTS, BrowseView, EvaluationSession
+from cvdemo.ui.evaluation_session import (
+    ERROR_FILTERS,
+    MIN_IOU,
+    PAGE_SIZE,
+    SORTS,
+    BrowseView,
+    EvaluationSession,
+    choice_text,
+    error_filter_choices,
+    sort_choices,
+)
 from cvdemo.ui.evaluation_viewer import describe_object, legend_html, object_at, render_image
+from cvdemo.ui.i18n import DEFAULT_LOCALE, LOCALES, locale_of
+from cvdemo.ui.texts.evaluate import T
 
 if TYPE_CHECKING:  # the registry (and torch) is not needed to evaluate
     from cvdemo.ui.models_registry import ModelRegistry
@@ -30,24 +45,27 @@ if TYPE_CHECKING:  # the registry (and torch) is not needed to evaluate
 STATE_SECONDS = 1800  # a session's evaluation (and its temporary folder) is dropped after 30 minutes unused
 WORK_ROOT = Path(tempfile.gettempdir()) / "cvdemo-evaluate"  # one sub-folder per evaluation, nothing else
 ALL = -1  # the "all classes" entry of the class dropdown
-COCO_COLUMNS = ["metric", "value"]
-CLASS_COLUMNS = ["class", "#GT", "AP", "AP50", "AP75", "AR", "VOC07", "VOC12"]
-PAGE_COLUMNS = ["#", "image id", "TP", "FP", "FN", "F1", "file"]
-OBJECT_COLUMNS = ["kind", "row", "status", "class", "score", "IoU", "matched", "x", "y", "w", "h"]
+# the shown tables' headers: a catalog key, or a token shown as is in every language
+_COLUMNS = {
+    "coco": ("col_metric", "col_value"),
+    "class": ("col_class", "col_num_gt", "AP", "AP50", "AP75", "AR", "VOC07", "VOC12"),
+    "page": ("#", "col_image_id", "TP", "FP", "FN", "F1", "col_file"),
+    "objects": ("col_kind", "col_row", "col_status", "col_class", "col_score", "IoU", "col_matched",
+                "x", "y", "w", "h"),
+}
+# {locale: {table: headers}}, made once (a slider move only looks its headers up)
+_HEADERS = {locale: {table: [T.text(c, locale) if c in T.texts else c for c in columns]
+                     for table, columns in _COLUMNS.items()} for locale in LOCALES}
+COCO_COLUMNS, CLASS_COLUMNS, PAGE_COLUMNS, OBJECT_COLUMNS = (_HEADERS[DEFAULT_LOCALE][t] for t in _COLUMNS)
 
-INTRO = """Upload a **data set** (COCO instances json, Pascal VOC xml or YOLO txt with `classes.txt`, with or without
-its images: loose files or one zip) and its **predictions** (COCO results json, or YOLO txt with a confidence
-column), then **Evaluate**. The COCO metrics are pycocotools' numbers. Below, move the **IoU** and **score
-thresholds** to recolour every box as a true positive, false positive or missed object, browse the images
-with the most errors, and **click a box** to see its score, IoU and match."""
 
-WHY_DIFFER = """**Why COCO AP50 ({ap50}) and VOC AP ({voc12}) can differ at the same IoU 0.5.** COCO keeps the best 100
-detections per image and class, ignores crowd regions (a detection on one is neither TP nor FP), matches a
-detection to the best *still unmatched* object with IoU ≥ 0.5 and samples precision at 101 recall points.
-VOC keeps every detection, takes its best object even if already found (a second hit is a duplicate FP),
-needs IoU > 0.5, ignores `difficult` objects (and crowd here) and integrates the whole curve (VOC2010+) or
-averages 11 points (VOC2007). COCO's headline
-AP ({ap}) also averages IoU 0.50…0.95, so it rewards tight boxes."""
+def _headers(table: str, locale: str) -> list[str]:
+    return _HEADERS.get(locale, _HEADERS[DEFAULT_LOCALE])[table]
+
+
+def _table(table: str, rows: list[list], locale: str) -> dict:
+    """A gr.Dataframe value with the headers in ``locale`` (the component's own headers are English)."""
+    return {"headers": _headers(table, locale), "data": rows}
 
 
 def _number(value: float) -> float | str:
@@ -68,22 +86,22 @@ def _files(payload: Any) -> list[tuple[str, str]]:
     return out
 
 
-COCO_LABELS = ("AP  IoU .50:.95", "AP  IoU .50", "AP  IoU .75", "AP  small", "AP  medium", "AP  large",
-               "AR  1 det/image", "AR  10 det/image", "AR  100 det/image", "AR  small", "AR  medium", "AR  large")
+# catalog keys of pycocotools' 12 numbers, in its order
+COCO_LABELS = ("coco_ap", "coco_ap50", "coco_ap75", "coco_ap_small", "coco_ap_medium", "coco_ap_large",
+               "coco_ar1", "coco_ar10", "coco_ar100", "coco_ar_small", "coco_ar_medium", "coco_ar_large")
 
 
-def _coco_rows(session: EvaluationSession) -> list[list]:
+def _coco_rows(session: EvaluationSession, locale: str = DEFAULT_LOCALE) -> list[list]:
     """pycocotools' summary, one row per number (its full line is in the metrics JSON's CLI twin)."""
-    return [[label, _number(v)] for label, v in zip(COCO_LABELS, session.coco.stats)]
+    return [[T.text(label, locale), _number(v)] for label, v in zip(COCO_LABELS, session.coco.stats)]
 
 
-def _voc_markdown(session: EvaluationSession) -> str:
+def _voc_markdown(session: EvaluationSession, locale: str = DEFAULT_LOCALE) -> str:
     voc, stats = session.voc, session.coco.stats_dict()
-    rows = ["| Pascal VOC mAP, IoU > 0.5 | value |", "|---|---|",
-            f"| VOC2007, 11-point | **{_number(voc.map07)}** |", f"| VOC2010+, all points | **{_number(voc.map12)}** |",
-            f"| *COCO AP50, for comparison* | *{_number(stats['AP50'])}* |"]
-    why = WHY_DIFFER.format(ap50=_number(stats["AP50"]), voc12=_number(voc.map12), ap=_number(stats["AP"]))
-    return "\n".join(rows) + "\n\n" + why
+    table = T.text("voc_table", locale, map07=_number(voc.map07), map12=_number(voc.map12),
+                   ap50=_number(stats["AP50"]))
+    why = T.text("why_differ", locale, ap50=_number(stats["AP50"]), voc12=_number(voc.map12), ap=_number(stats["AP"]))
+    return table + "\n\n" + why
 
 
 def _class_rows(session: EvaluationSession) -> list[list]:
@@ -96,32 +114,44 @@ def _class_rows(session: EvaluationSession) -> list[list]:
     return rows
 
 
-def _status(session: EvaluationSession, seconds: float) -> str:
+def _status(session: EvaluationSession, seconds: float, locale: str = DEFAULT_LOCALE) -> str:
     gt, ds = session.gt, session.dataset
-    text = (f"**{ds.format}**: {len(gt.images):,} images, {len(gt):,} objects, {len(gt.categories)} classes · "
-            f"**{len(session.dt):,} predictions** · evaluated in {seconds:.1f} s")
-    if ds.notes:
+    text = T.text("status", locale, format=ds.format, images=len(gt.images), objects=len(gt),
+                  classes=len(gt.categories), predictions=len(session.dt), seconds=seconds)
+    if ds.notes:  # the library's notes: English
         text += "  \n*" + html.escape("; ".join(ds.notes)) + "*"
     return text
 
 
-def _counts(view: BrowseView, class_name: str | None) -> str:
+def _counts(view: BrowseView, class_name: str | None, locale: str = DEFAULT_LOCALE) -> str:
     c, a = view.counts, view.assignment
     precision = c["tp"] / max(c["tp"] + c["fp"], 1)
     recall = c["tp"] / max(c["tp"] + c["fn"], 1)
-    where = f"class **{html.escape(class_name)}**" if class_name else "all classes"
-    return (f"At IoU ≥ {a.iou_threshold:.2f} and score ≥ {a.score_threshold:.2f} ({where}): "
-            f"**TP {c['tp']:,} · FP {c['fp']:,} · FN {c['fn']:,}** · precision {precision:.3f} · recall {recall:.3f}"
-            f" · ignored: {c['ignored_dets']:,} detections, {c['ignored_gts']:,} crowd/ignored objects")
+    where = (T.text("where_class", locale, name=html.escape(class_name)) if class_name
+             else T.text("all_classes", locale))
+    return T.text("counts", locale, iou=a.iou_threshold, score=a.score_threshold, where=where, tp=c["tp"],
+                  fp=c["fp"], fn=c["fn"], precision=precision, recall=recall, ignored_dets=c["ignored_dets"],
+                  ignored_gts=c["ignored_gts"])
 
 
-def _tide_markdown(session: EvaluationSession, iou: float, score: float) -> str:
+# the catalog key of each count of `TideBreakdown.counts`
+_TIDE_ROWS = {"loc": "tide_loc", "cls": "tide_cls", "dupe": "tide_dupe", "bkg": "tide_bkg", "both": "tide_both",
+              "missed": "tide_missed"}
+
+
+def _tide_markdown(session: EvaluationSession, iou: float, score: float, locale: str = DEFAULT_LOCALE) -> str:
     counts = session.tide(iou, score).counts()
-    rows = ["| false positives by cause (TIDE) | count |", "|---|---|"]
-    names = {"loc": "badly localised", "cls": "wrong class", "dupe": "duplicate", "bkg": "background",
-             "both": "wrong class and location", "missed": "**missed objects**"}
-    rows += [f"| {names[k]} | {v:,} |" for k, v in counts.items()]
-    return f"At IoU ≥ {iou:.2f}, score ≥ {score:.2f}:\n\n" + "\n".join(rows)
+    rows = [T.text("tide_table_header", locale), "|---|---|"]
+    rows += [f"| {T.text(_TIDE_ROWS[k], locale)} | {v:,} |" for k, v in counts.items()]
+    return T.text("tide_heading", locale, iou=iou, score=score) + "\n\n" + "\n".join(rows)
+
+
+def _class_choices(session: EvaluationSession | None, locale: str) -> list[tuple[str, int]]:
+    """The class dropdown's entries: all classes, then the data set's classes (their own names)."""
+    choices = [(T.text("all_classes", locale), ALL)]
+    if session is not None:
+        choices += [(session.names.get(c, str(c)), int(c)) for c in session.coco.category_ids]
+    return choices
 
 
 def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
@@ -130,158 +160,187 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     ``registry`` is accepted for symmetry with the other tabs (running a model on the data set is not offered
     yet); ``examples_dir/coco-val2014-100`` holds the example offered under the upload boxes."""
     del registry
-    gr.Markdown(INTRO)
+    gr.Markdown(T("intro"))
     session_state = gr.State(None, time_to_live=STATE_SECONDS, delete_callback=_close)
     view_state = gr.State(None, time_to_live=STATE_SECONDS)  # {"image_id", "scale", "selected"}
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            dataset_in = gr.File(file_count="multiple", label="Data set: annotations (+ images), files or one .zip",
-                                 elem_id="eval-dataset", height=140)
-            preds_in = gr.File(file_count="multiple", label="Predictions: COCO results .json or YOLO .txt (or .zip)",
-                               elem_id="eval-predictions", height=140)
-            evaluate_btn = gr.Button("Evaluate", variant="primary", elem_id="eval-button")
-            _examples(dataset_in, preds_in, examples_dir)
+            dataset_in = gr.File(file_count="multiple", label=T("dataset_label"), elem_id="eval-dataset", height=140)
+            preds_in = gr.File(file_count="multiple", label=T("predictions_label"), elem_id="eval-predictions",
+                               height=140)
+            evaluate_btn = gr.Button(T("evaluate_button"), variant="primary", elem_id="eval-button")
+            example_table = _examples(dataset_in, preds_in, examples_dir)
             status = gr.Markdown(elem_id="eval-status")
         with gr.Column(scale=3, min_width=360):
             with gr.Row(equal_height=False):
-                coco_table = gr.Dataframe(headers=COCO_COLUMNS, label="COCO (pycocotools' 12 numbers)",
+                coco_table = gr.Dataframe(headers=COCO_COLUMNS, label=T("coco_table_label"),
                                           interactive=False, elem_id="eval-coco", column_widths=["70%", "30%"])
                 voc_md = gr.Markdown(elem_id="eval-voc")
-            metrics_file = gr.File(label="Metrics (JSON, as `python -m cvdemo.evaluate --json --per-class --voc`)",
-                                   interactive=False, elem_id="eval-metrics-file", height=60)
-    gr.Markdown("### Per class")
+            metrics_file = gr.File(label=T("metrics_file_label"), interactive=False, elem_id="eval-metrics-file",
+                                   height=60)
+    gr.Markdown(T("per_class_heading"))
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            class_table = gr.Dataframe(headers=CLASS_COLUMNS, label="AP per class (click a header to sort)",
+            class_table = gr.Dataframe(headers=CLASS_COLUMNS, label=T("class_table_label"),
                                        interactive=False, max_height=460, elem_id="eval-classes")
         with gr.Column(scale=2):
-            class_dd = gr.Dropdown([("all classes", ALL)], value=ALL, label="Class (PR curves and image browser)",
+            class_dd = gr.Dropdown(_class_choices(None, DEFAULT_LOCALE), value=ALL, label=T("class_label"),
                                    elem_id="eval-class")
-            pr_plot = gr.Plot(label="Precision–recall (hover: the score threshold)", elem_id="eval-pr")
-    gr.Markdown("### Images: true positives, false positives and misses at your thresholds")
+            pr_plot = gr.Plot(label=T("pr_label"), elem_id="eval-pr")
+    gr.Markdown(T("images_heading"))
     with gr.Row():
-        iou = gr.Slider(MIN_IOU, 0.95, value=0.5, step=0.05, label="IoU threshold", elem_id="eval-iou",
-                        info="a detection is a TP if it overlaps a still unmatched object of its class this much")
-        score = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label="Score threshold", elem_id="eval-score",
-                          info="detections below it are dropped")
-        error_dd = gr.Dropdown(list(ERROR_FILTERS), value=ERROR_FILTERS[0], label="Show images", elem_id="eval-error")
-        sort_dd = gr.Dropdown(list(SORTS), value=SORTS[0], label="Sort by", elem_id="eval-sort")
+        iou = gr.Slider(MIN_IOU, 0.95, value=0.5, step=0.05, label=T("iou_label"), elem_id="eval-iou",
+                        info=T("iou_info"))
+        score = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label=T("score_label"), elem_id="eval-score",
+                          info=T("score_info"))
+        error_dd = gr.Dropdown(error_filter_choices(), value=ERROR_FILTERS[0], label=T("error_label"),
+                               elem_id="eval-error")
+        sort_dd = gr.Dropdown(sort_choices(), value=SORTS[0], label=T("sort_label"), elem_id="eval-sort")
     counts = gr.Markdown(elem_id="eval-counts")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
             with gr.Row():
-                prev_btn = gr.Button("◀ previous page", size="sm", min_width=80)
-                page = gr.Number(1, precision=0, minimum=1, label="Page", min_width=80, elem_id="eval-page")
-                next_btn = gr.Button("next page ▶", size="sm", min_width=80, elem_id="eval-next")
+                prev_btn = gr.Button(T("previous_page"), size="sm", min_width=80)
+                page = gr.Number(1, precision=0, minimum=1, label=T("page_label"), min_width=80, elem_id="eval-page")
+                next_btn = gr.Button(T("next_page"), size="sm", min_width=80, elem_id="eval-next")
             page_info = gr.Markdown(elem_id="eval-page-info")
-            page_table = gr.Dataframe(headers=PAGE_COLUMNS, label="Images (click a row to view it)",
+            page_table = gr.Dataframe(headers=PAGE_COLUMNS, label=T("images_table_label"),
                                       interactive=False, elem_id="eval-images")
         with gr.Column(scale=3, min_width=360):
-            gr.HTML(legend_html())
-            image = gr.Image(label="Click a box for its score, IoU and match", interactive=False, format="jpeg",
+            legend = gr.HTML(legend_html())
+            image = gr.Image(label=T("image_label"), interactive=False, format="jpeg",
                              elem_id="eval-image", buttons=["fullscreen"])
             click_info = gr.Markdown(elem_id="eval-click")
-            objects = gr.Dataframe(headers=OBJECT_COLUMNS, label="Detections and objects of this image",
+            objects = gr.Dataframe(headers=OBJECT_COLUMNS, label=T("objects_label"),
                                    interactive=False, max_height=300, elem_id="eval-objects")
-    gr.Markdown("### Error analysis")
+    gr.Markdown(T("errors_heading"))
     with gr.Row(equal_height=False):
-        confusion_plot = gr.Plot(label="Confusion matrix", elem_id="eval-confusion")
+        confusion_plot = gr.Plot(label=T("confusion_label"), elem_id="eval-confusion")
         tide_md = gr.Markdown(elem_id="eval-tide")
-    gr.Markdown("### Export")
+    gr.Markdown(T("export_heading"))
     with gr.Row(equal_height=False):
-        export_btn = gr.Button("Export the per-object table (CSV) and the metrics (JSON) at these thresholds")
-        export_files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="eval-exports",
-                               height=100)
+        export_btn = gr.Button(T("export_button"))
+        export_files = gr.File(label=T("downloads_label"), file_count="multiple", interactive=False,
+                               elem_id="eval-exports", height=100)
+
+    def localize(request: gr.Request):
+        """On page load: the dropdowns' entries, the legend and the empty tables' headers in the user's language
+        (static text is translated in the browser; these are values)."""
+        locale = locale_of(request)
+        return (gr.Dropdown(choices=_class_choices(None, locale), value=ALL),
+                gr.Dropdown(choices=error_filter_choices(locale), value=ERROR_FILTERS[0]),
+                gr.Dropdown(choices=sort_choices(locale), value=SORTS[0]), legend_html(locale),
+                *(_table(t, [], locale) for t in ("coco", "class", "page", "objects")),
+                *([gr.Dataset(headers=_example_headers(locale))] if example_table is not None else []))
 
     def evaluate(dataset_payload, preds_payload, iou_v: float, score_v: float, old: EvaluationSession | None,
-                 progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a progress tracker
+                 request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a progress tracker
+        locale = locale_of(request)
         start = time.perf_counter()
         WORK_ROOT.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="session-", dir=WORK_ROOT))
-        progress(0.1, desc="Loading and evaluating…")
+        progress(0.1, desc=T.text("progress", locale))
         try:
-            session = EvaluationSession.create(workdir, _files(dataset_payload), _files(preds_payload))
-        except DatasetError as e:
+            session = EvaluationSession.create(workdir, _files(dataset_payload), _files(preds_payload), locale=locale)
+        except DatasetError as e:  # the library's message (English), a title in the user's language
             shutil.rmtree(workdir, ignore_errors=True)
-            raise gr.Error(html.escape(str(e), quote=False), title="Cannot evaluate this upload",
+            raise gr.Error(html.escape(str(e), quote=False), title=T.text("cannot_evaluate_title", locale),
                            print_exception=False) from None
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
         _close(old)
         metrics_path = session.write_metrics_json()
-        choices = [("all classes", ALL)] + [(session.names.get(c, str(c)), int(c)) for c in session.coco.category_ids]
-        return (_status(session, time.perf_counter() - start), _coco_rows(session), _voc_markdown(session),
-                str(metrics_path), _class_rows(session), gr.Dropdown(choices=choices, value=ALL),
-                pr_curves_figure(session.coco), 1, session, None)
+        return (_status(session, time.perf_counter() - start, locale),
+                _table("coco", _coco_rows(session, locale), locale), _voc_markdown(session, locale),
+                str(metrics_path), _table("class", _class_rows(session), locale),
+                gr.Dropdown(choices=_class_choices(session, locale), value=ALL),
+                pr_curves_figure(session.coco, locale=locale), 1, session, None)
 
-    def refresh(session: EvaluationSession | None, iou_v, score_v, class_v, error_v, sort_v, page_v, view):
+    def refresh(session: EvaluationSession | None, iou_v, score_v, class_v, error_v, sort_v, page_v, view,
+                request: gr.Request):
         """Counts, the page of images, and the image on show (kept if it is still on the page)."""
         if session is None:
             return (gr.skip(),) * 8
+        locale = locale_of(request)
         class_id = None if class_v in (None, ALL) else int(class_v)
         v = session.browse(float(iou_v), float(score_v), class_id, error_v, sort_v)
         pages = session.num_pages(v)
         page_v = min(max(1, int(page_v or 1)), pages)
         rows = session.page_rows(v, page_v - 1)
         first, last = (page_v - 1) * PAGE_SIZE + 1, (page_v - 1) * PAGE_SIZE + len(rows)
-        info = (f"Images {first}–{last} of {len(v.order):,} ({error_v}, sorted by {sort_v}) · page {page_v} of {pages}"
-                if rows else f"No image matches “{error_v}” at these thresholds.")
+        error_text = choice_text(error_v, locale)
+        info = (T.text("page_info", locale, first=first, last=last, total=len(v.order), error=error_text,
+                       sort=choice_text(sort_v, locale), page=page_v, pages=pages)
+                if rows else T.text("no_image_matches", locale, error=error_text))
         rows = [[*r[:2], *r[3:], r[2]] for r in rows]  # the file name last: it is the widest
         shown = [r[1] for r in rows]
         image_id = view["image_id"] if view and view.get("image_id") in shown else (shown[0] if shown else None)
         selected = view.get("selected") if view and view.get("image_id") == image_id else None
-        outs = _show(session, v.assignment, image_id, class_id, selected)
-        return (_counts(v, session.names.get(class_id)), info, rows, page_v, *outs)
+        outs = _show(session, v.assignment, image_id, class_id, selected, locale)
+        return (_counts(v, session.names.get(class_id), locale), info, _table("page", rows, locale), page_v, *outs)
 
-    def _show(session, a: Assignment, image_id, class_id, selected):
+    def _show(session, a: Assignment, image_id, class_id, selected, locale: str):
         if image_id is None:
-            return None, "", [], None
-        img, scale, note = render_image(session, image_id, a, class_id, selected)
+            return None, "", _table("objects", [], locale), None
+        img, scale, note = render_image(session, image_id, a, class_id, selected, locale=locale)
         info, _ = session.image_info(image_id)
         tide = session.tide_if_computed(a.iou_threshold, a.score_threshold)
-        text = describe_object(session, a, *selected, tide) if selected else (
-            f"Image **{image_id}** {html.escape(info.file_name)} · {note + ' · ' if note else ''}"
-            "click a box to see its score, IoU and match")
-        return (img, text, session.object_rows(image_id, a, class_id),
+        text = describe_object(session, a, *selected, tide, locale=locale) if selected else T.text(
+            "image_line", locale, image_id=image_id, file=html.escape(info.file_name),
+            note=note + " · " if note else "")
+        return (img, text, _table("objects", session.object_rows(image_id, a, class_id, locale=locale), locale),
                 {"image_id": image_id, "scale": scale, "selected": selected})
 
-    def view_row(session, iou_v, score_v, class_v, error_v, sort_v, evt: gr.SelectData):
+    def view_row(session, iou_v, score_v, class_v, error_v, sort_v, evt: gr.SelectData, request: gr.Request):
         if session is None or not evt.row_value:
             return (gr.skip(),) * 4
         class_id = None if class_v in (None, ALL) else int(class_v)
         v = session.browse(float(iou_v), float(score_v), class_id, error_v, sort_v)
-        return _show(session, v.assignment, int(evt.row_value[1]), class_id, None)
+        return _show(session, v.assignment, int(evt.row_value[1]), class_id, None, locale_of(request))
 
-    def click(session, iou_v, score_v, class_v, view, evt: gr.SelectData):
+    def click(session, iou_v, score_v, class_v, view, evt: gr.SelectData, request: gr.Request):
         if session is None or not view or evt.index is None:
             return (gr.skip(),) * 4
         class_id = None if class_v in (None, ALL) else int(class_v)
         a = session.assignment(float(iou_v), float(score_v))
         hit = object_at(session, view["image_id"], a, class_id, evt.index[0], evt.index[1], view["scale"])
-        return _show(session, a, view["image_id"], class_id, hit)
+        return _show(session, a, view["image_id"], class_id, hit, locale_of(request))
 
-    def errors_view(session, iou_v, score_v, delay: float = 0.0):
+    def errors_view(session, iou_v, score_v, request: gr.Request, delay: float = 0.0):
         if session is None:
             return gr.skip(), gr.skip()
         time.sleep(delay)  # after a slider move: let the counts and the image (same trigger) have the CPU first
-        return (confusion_figure(session.confusion(float(iou_v), float(score_v))),
-                _tide_markdown(session, float(iou_v), float(score_v)))
+        locale = locale_of(request)
+        return (confusion_figure(session.confusion(float(iou_v), float(score_v)), locale=locale),
+                _tide_markdown(session, float(iou_v), float(score_v), locale))
 
-    def pr_view(session, class_v):
+    def errors_after_move(session, iou_v, score_v, request: gr.Request):
+        # not functools.partial: Gradio finds the gr.Request parameter from a function's type hints only
+        return errors_view(session, iou_v, score_v, request, delay=0.3)
+
+    def pr_view(session, class_v, request: gr.Request):
         if session is None:
             return gr.skip()
-        return pr_curves_figure(session.coco, None if class_v in (None, ALL) else int(class_v))
+        return pr_curves_figure(session.coco, None if class_v in (None, ALL) else int(class_v),
+                                locale=locale_of(request))
 
-    def export(session, iou_v, score_v):
+    def export(session, iou_v, score_v, request: gr.Request):
         if session is None:
-            raise gr.Error("Evaluate a data set first.", title="Nothing to export", print_exception=False)
+            locale = locale_of(request)
+            raise gr.Error(T.text("nothing_to_export", locale), title=T.text("nothing_to_export_title", locale),
+                           print_exception=False)
         return [str(session.write_objects_csv(float(iou_v), float(score_v))),
                 str(session.write_metrics_json(float(iou_v), float(score_v)))]
 
     browse_inputs = [session_state, iou, score, class_dd, error_dd, sort_dd, page, view_state]
     browse_outputs = [counts, page_info, page_table, page, image, click_info, objects, view_state]
     hidden = dict(show_progress="hidden", api_visibility="private")
+    # page load (no inputs: they would re-trigger it on every change)
+    gr.on(None, localize, inputs=None,
+          outputs=[class_dd, error_dd, sort_dd, legend, coco_table, class_table, page_table, objects,
+                   *([example_table] if example_table is not None else [])],
+          queue=False, **hidden)
     gr.on([evaluate_btn.click], evaluate, [dataset_in, preds_in, iou, score, session_state],
           [status, coco_table, voc_md, metrics_file, class_table, class_dd, pr_plot, page, session_state, view_state],
           api_name="evaluate", preprocess=False, concurrency_limit=2, show_progress_on=[status, coco_table],
@@ -290,7 +349,7 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     gr.on([iou.input, score.input], refresh, browse_inputs, browse_outputs, trigger_mode="always_last", **hidden)
     # the slower error views (~0.5-1.5 s on 500k detections) follow any change, drag or keyboard, in their own
     # event so that the counts above never wait for them; always_last folds a drag into at most two runs
-    gr.on([iou.change, score.change], partial(errors_view, delay=0.3), [session_state, iou, score],
+    gr.on([iou.change, score.change], errors_after_move, [session_state, iou, score],
           [confusion_plot, tide_md], trigger_mode="always_last", show_progress="minimal", api_visibility="private")
     # a new filter or order starts again at page 1
     gr.on([class_dd.input, error_dd.input, sort_dd.input], lambda: 1, None, page, queue=False, **hidden
@@ -308,12 +367,21 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     export_btn.click(export, [session_state, iou, score], export_files, api_visibility="private")
 
 
-def _examples(dataset_in: gr.File, preds_in: gr.File, examples_dir: Path) -> None:
+def _example_headers(locale: str) -> list[str]:
+    """The example table's column headers (Gradio shows them as they are: no translation key)."""
+    return [T.text("dataset_label", locale), T.text("predictions_label", locale)]
+
+
+def _examples(dataset_in: gr.File, preds_in: gr.File, examples_dir: Path) -> gr.Dataset | None:
+    """The example under the upload boxes; its table (None without the example files)."""
     folder = examples_dir / "coco-val2014-100"
     gt, dt = folder / "instances_val2014_100.json", folder / "instances_val2014_fakebbox100_results.json"
-    if gt.is_file() and dt.is_file():
-        gr.Examples([[[str(gt)], [str(dt)]]], [dataset_in, preds_in], cache_examples=False,
-                    label="Example: COCO val2014, 100 images, annotations only, with the COCO API's fake results")
+    if not (gt.is_file() and dt.is_file()):
+        return None
+    examples = gr.Examples([[[str(gt)], [str(dt)]]], [dataset_in, preds_in], cache_examples=False,
+                           label=T("example_label"))
+    examples.dataset.headers = _example_headers(DEFAULT_LOCALE)  # the inputs' labels are keys: show text
+    return examples.dataset
 
 
 def _close(session: EvaluationSession | None) -> None:

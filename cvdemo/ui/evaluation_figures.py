@@ -2,6 +2,7 @@
 
 Both only draw what `cvdemo.metrics` computed: the PR curve is `CocoEvaluation.precision` at its 101 recall
 points, with `CocoEvaluation.scores` (the score of the detection where that recall is reached) on hover.
+Titles, axes and hover labels come in ``locale`` ("en" or "zh-CN"); class names are the data set's.
 """
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cvdemo.metrics import CocoEvaluation, ConfusionMatrix
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.evaluate import T
 
 __all__ = ["pr_curves_figure", "confusion_figure"]
 
@@ -16,7 +19,8 @@ MAX_CURVES = 8  # classes drawn at once when no class is chosen (the ones with m
 MAX_CONFUSION_CLASSES = 25
 
 
-def pr_curves_figure(coco: CocoEvaluation, class_id: int | None = None) -> go.Figure:
+def pr_curves_figure(coco: CocoEvaluation, class_id: int | None = None, *,
+                     locale: str = DEFAULT_LOCALE) -> go.Figure:
     """Precision against recall (area "all", maxDets 100). One class: its curves at IoU 0.50, 0.75 and
     0.95; no class: the MAX_CURVES classes with the most objects at IoU 0.50. Hover: the score threshold."""
     p = coco.params
@@ -26,12 +30,13 @@ def pr_curves_figure(coco: CocoEvaluation, class_id: int | None = None) -> go.Fi
     if class_id is not None and class_id in cats:
         k = cats.index(class_id)
         curves = [(k, t, f"IoU {ious[t]:.2f}") for t in range(len(ious)) if round(ious[t], 2) in (0.5, 0.75, 0.95)]
-        title = f"“{coco.category_names.get(class_id, class_id)}” at three IoU thresholds (101 recall points)"
+        title = T.text("pr_title_class", locale, name=coco.category_names.get(class_id, class_id))
     else:
         t50 = int(np.argmin(np.abs(ious - 0.5)))
         top = np.argsort(-coco.num_gt[:, 0], kind="stable")[:MAX_CURVES]
         curves = [(int(k), t50, coco.category_names.get(cats[k], str(cats[k]))) for k in top if coco.num_gt[k, 0]]
-        title = f"IoU 0.50, the {len(curves)} classes with the most objects (pick one for more)"
+        title = T.text("pr_title_all", locale, n=len(curves))
+    hover = T.text("pr_hover", locale)  # a Plotly template: no format fields
     fig = go.Figure()
     for k, t, name in curves:
         prec = coco.precision[t, :, k, 0, -1]
@@ -40,17 +45,17 @@ def pr_curves_figure(coco: CocoEvaluation, class_id: int | None = None) -> go.Fi
         fig.add_trace(go.Scatter(
             x=recall[reached], y=prec[reached], mode="lines+markers", marker={"size": 4}, name=name,
             customdata=scores[reached],
-            hovertemplate=f"{name}<br>recall %{{x:.2f}}<br>precision %{{y:.3f}}<br>"
-                          "score threshold %{customdata:.3f}<extra></extra>"))
+            hovertemplate=f"{name}<br>{hover}"))
     fig.update_layout(title={"text": title, "font": {"size": 14}}, template="plotly_white", height=380,
-                      xaxis={"title": "recall", "range": [0, 1.02]}, yaxis={"title": "precision", "range": [0, 1.05]},
+                      xaxis={"title": T.text("recall", locale), "range": [0, 1.02]},
+                      yaxis={"title": T.text("precision", locale), "range": [0, 1.05]},
                       margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"font": {"size": 11}})
     if not curves:
-        fig.add_annotation(text="no objects of this class", showarrow=False, x=0.5, y=0.5)
+        fig.add_annotation(text=T.text("pr_empty", locale), showarrow=False, x=0.5, y=0.5)
     return fig
 
 
-def confusion_figure(cm: ConfusionMatrix) -> go.Figure:
+def confusion_figure(cm: ConfusionMatrix, *, locale: str = DEFAULT_LOCALE) -> go.Figure:
     """Heatmap of counts (rows: true class, columns: predicted; background last), colour on a log scale.
     With many classes, the MAX_CONFUSION_CLASSES busiest ones are shown (title says so)."""
     m = cm.matrix
@@ -62,18 +67,17 @@ def confusion_figure(cm: ConfusionMatrix) -> go.Figure:
         keep = np.sort(np.argsort(-busy, kind="stable")[:MAX_CONFUSION_CLASSES])
     idx = np.append(keep, k)
     sub = m[np.ix_(idx, idx)]
-    names = [labels[i] for i in idx]
-    shown = f"{len(keep)} of {k} classes (the busiest), " if len(keep) < k else ""
+    names = [labels[i] for i in idx[:-1]] + [T.text("background", locale)]  # the library's "background", shown
+    busiest = T.text("cm_busiest", locale, shown=len(keep), total=k) if len(keep) < k else ""
     fig = go.Figure(go.Heatmap(
         z=np.log10(1 + sub), x=names, y=names, colorscale="Blues", customdata=sub, showscale=False,
         text=np.where(sub > 0, sub.astype(str), ""), texttemplate="%{text}" if len(idx) <= 30 else None,
         textfont={"size": 10},
-        hovertemplate="true %{y}<br>predicted %{x}<br>count %{customdata}<extra></extra>"))
+        hovertemplate=T.text("cm_hover", locale)))  # a Plotly template: no format fields
     fig.update_layout(
-        title={"text": f"Confusion matrix ({shown}IoU ≥ {cm.iou_threshold:.2f}, score ≥ {cm.score_threshold:.2f})"
-                       "<br><sup>rows: true class · columns: predicted · background = missed / false alarm</sup>",
+        title={"text": T.text("cm_title", locale, busiest=busiest, iou=cm.iou_threshold, score=cm.score_threshold),
                "font": {"size": 14}},
-        xaxis={"title": "predicted", "tickangle": -45, "tickfont": {"size": 10}},
-        yaxis={"title": "true", "autorange": "reversed", "tickfont": {"size": 10}},
+        xaxis={"title": T.text("predicted", locale), "tickangle": -45, "tickfont": {"size": 10}},
+        yaxis={"title": T.text("true", locale), "autorange": "reversed", "tickfont": {"size": 10}},
         template="plotly_white", height=max(360, 140 + 18 * len(idx)), margin={"l": 10, "r": 10, "t": 70, "b": 10})
     return fig

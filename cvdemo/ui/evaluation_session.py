@@ -4,6 +4,11 @@
     view = session.browse(iou=0.5, score=0.3, class_id=None, error="all images", sort="most misses")
     view.counts, view.order   # TP/FP/FN at those thresholds; the filtered, sorted image rows
 
+The filter and sort values (`ERROR_FILTERS`, `SORTS`) are fixed English strings whatever the language;
+`error_filter_choices(locale)` / `sort_choices(locale)` give the dropdowns' (text, value) pairs and
+`choice_text` the text of one value. Text shown to the user comes in ``locale`` ("en" or "zh-CN"); the exports
+(CSV columns and statuses, JSON keys) are machine-readable and always English.
+
 What is computed once, by the library: `evaluate_coco` (12 numbers, per class, PR arrays), `evaluate_voc`
 and an `ObjectAssigner` (every IoU that can matter). A slider move then costs one `assign` (greedy pass
 only) and a few `bincount`s over the detections, kept in a small cache so that paging and clicking reuse
@@ -40,8 +45,11 @@ from cvdemo.metrics import (
 )
 from cvdemo.metrics.assignment import FOUND, FP, IGNORED, MISSED, SKIPPED, TP
 from cvdemo.metrics.tide import ERROR_NAMES
+from cvdemo.ui.i18n import DEFAULT_LOCALE, LOCALES
+from cvdemo.ui.texts.evaluate import T
 
-__all__ = ["ERROR_FILTERS", "SORTS", "PAGE_SIZE", "MIN_IOU", "BrowseView", "EvaluationSession"]
+__all__ = ["ERROR_FILTERS", "SORTS", "PAGE_SIZE", "MIN_IOU", "BrowseView", "EvaluationSession",
+           "error_filter_choices", "sort_choices", "choice_text", "status_texts"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,26 @@ _TIDE_LABELS = ("FP: localisation", "FP: wrong class", "FP: duplicate", "FP: bac
 ERROR_FILTERS = ("all images", "with false positives", "with misses (FN)", "with FP or FN", *_TIDE_LABELS)
 SORTS = ("image id", "most false positives", "most misses", "lowest F1")
 _CACHE = 4  # assignments (and TIDE, confusion) kept per session
+# the catalog key of each filter and sort value (the value is what code compares; the text is shown)
+_CHOICE_KEYS = {**dict(zip(ERROR_FILTERS, ("filter_all", "filter_fp", "filter_fn", "filter_fp_fn", "filter_loc",
+                                           "filter_cls", "filter_dupe", "filter_bkg", "filter_both"))),
+                **dict(zip(SORTS, ("sort_image_id", "sort_most_fp", "sort_most_fn", "sort_lowest_f1")))}
+
+
+def choice_text(value: str, locale: str = DEFAULT_LOCALE) -> str:
+    """The shown text of a filter or sort value (the value itself if it is not one)."""
+    key = _CHOICE_KEYS.get(value)
+    return T.text(key, locale) if key else str(value)
+
+
+def error_filter_choices(locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]:
+    """[(text, value)] of the "show images" dropdown."""
+    return [(choice_text(v, locale), v) for v in ERROR_FILTERS]
+
+
+def sort_choices(locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]:
+    """[(text, value)] of the "sort by" dropdown."""
+    return [(choice_text(v, locale), v) for v in SORTS]
 
 
 @dataclass
@@ -92,17 +120,18 @@ class EvaluationSession:
 
     @classmethod
     def create(cls, workdir: str | Path, dataset_files: list[tuple[str, str]],
-               prediction_files: list[tuple[str, str]]) -> EvaluationSession:
+               prediction_files: list[tuple[str, str]], *, locale: str = DEFAULT_LOCALE) -> EvaluationSession:
         """Stage both uploads in ``workdir`` (which must be the session's own folder), load and evaluate.
 
-        Raises `DatasetError` with a message that names the uploaded file, never the server's folders.
+        Raises `DatasetError` with a message that names the uploaded file, never the server's folders (in
+        ``locale`` when an upload is missing; the library's own messages are English).
         """
         workdir = Path(workdir)
         try:
             if not dataset_files:
-                raise DatasetError("upload the data set (annotations and images, or one zip) first")
+                raise DatasetError(T.text("need_dataset", locale))
             if not prediction_files:
-                raise DatasetError("upload the predictions (a COCO results .json or YOLO .txt files) too")
+                raise DatasetError(T.text("need_predictions", locale))
             dataset = load_dataset_folder(stage_upload(dataset_files, workdir / "dataset"))
             detections = load_predictions_folder(stage_upload(prediction_files, workdir / "predictions"),
                                                  dataset.ground_truth)
@@ -223,21 +252,25 @@ class EvaluationSession:
             gt_rows = gt_rows[self.gt.category_ids[gt_rows] == class_id]
         return det_rows, gt_rows
 
-    def object_rows(self, image_id: int, a: Assignment, class_id: int | None = None) -> list[list]:
-        """Table ``[kind, row, status, class, score, IoU, matched with, x, y, w, h]`` of one image."""
+    def object_rows(self, image_id: int, a: Assignment, class_id: int | None = None, *,
+                    locale: str = DEFAULT_LOCALE) -> list[list]:
+        """Table ``[kind, row, status, class, score, IoU, matched with, x, y, w, h]`` of one image, its words
+        in ``locale``."""
         det_rows, gt_rows = self.image_objects(image_id, a, class_id)
+        det_status, gt_status = status_texts(locale)  # looked up once, not per row
+        detection, detection_n, object_n = (T.text(k, locale) for k in ("detection", "detection_n", "object_n"))
         out = []
         for r in det_rows.tolist():
             g = int(a.det_gt[r])
-            out.append(["detection", r, DET_STATUS[a.det_status[r]], self.names.get(int(self.dt.category_ids[r]), ""),
+            out.append([detection, r, det_status[a.det_status[r]], self.names.get(int(self.dt.category_ids[r]), ""),
                         round(float(self.dt.scores[r]), 3), round(float(a.det_iou[r]), 3) if g >= 0 else "",
-                        f"object {int(self.gt.ann_ids[g])}" if g >= 0 else "",
+                        object_n.format(id=int(self.gt.ann_ids[g])) if g >= 0 else "",
                         *[round(float(v), 1) for v in self.dt.boxes_xywh[r]]])
         for r in gt_rows.tolist():
             d = int(a.gt_det[r])
-            out.append([f"object {int(self.gt.ann_ids[r])}", r, GT_STATUS[a.gt_status[r]],
+            out.append([object_n.format(id=int(self.gt.ann_ids[r])), r, gt_status[a.gt_status[r]],
                         self.names.get(int(self.gt.category_ids[r]), ""), "",
-                        round(float(a.det_iou[d]), 3) if d >= 0 else "", f"detection {d}" if d >= 0 else "",
+                        round(float(a.det_iou[d]), 3) if d >= 0 else "", detection_n.format(row=d) if d >= 0 else "",
                         *[round(float(v), 1) for v in self.gt.boxes_xywh[r]]])
         return out
 
@@ -316,6 +349,19 @@ def _json_float(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
+# the statuses as the CSV export writes them (machine-readable: always English)
 DET_STATUS = {FP: "FP", TP: "TP", IGNORED: "ignored", SKIPPED: "below score"}
 GT_STATUS = {MISSED: "FN (missed)", FOUND: "found", IGNORED: "ignored (crowd)"}
+# ... and as the UI shows them, per locale (made once: the tables and descriptions only look them up)
+DET_STATUS_TEXT = {locale: {FP: "FP", TP: "TP", IGNORED: T.text("status_ignored", locale),
+                            SKIPPED: T.text("status_below_score", locale)} for locale in LOCALES}
+GT_STATUS_TEXT = {locale: {MISSED: T.text("status_missed", locale), FOUND: T.text("status_found", locale),
+                           IGNORED: T.text("status_ignored_crowd", locale)} for locale in LOCALES}
 TIDE_NAMES = dict(enumerate(ERROR_NAMES))
+
+
+def status_texts(locale: str = DEFAULT_LOCALE) -> tuple[dict[int, str], dict[int, str]]:
+    """({detection status: text}, {object status: text}) in ``locale`` (English for an unknown one)."""
+    if locale not in DET_STATUS_TEXT:
+        locale = DEFAULT_LOCALE
+    return DET_STATUS_TEXT[locale], GT_STATUS_TEXT[locale]

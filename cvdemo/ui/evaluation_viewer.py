@@ -4,6 +4,9 @@ Colours: a true positive detection green, a false positive red, a missed object 
 an object that was found blue (thin, uncaptioned: its detection carries the caption), ignored ones (crowd
 regions, detections on them) grey. Detections below the score threshold are not drawn. An image that was
 not uploaded is a blank canvas of its size. No gradio here.
+
+The notes, descriptions and legend come in ``locale`` ("en" or "zh-CN"). What is drawn into the image (box
+captions, the blank canvas's label) stays English: the font Pillow ships has no CJK glyphs.
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from cvdemo.metrics import Assignment
 from cvdemo.metrics.assignment import FOUND, FP, IGNORED, MISSED, TP
 from cvdemo.metrics.greedy_matching import iou_xywh_coco
 from cvdemo.metrics.tide import ERROR_NAMES
-from cvdemo.ui.evaluation_session import DET_STATUS, GT_STATUS, EvaluationSession
+from cvdemo.ui.evaluation_session import EvaluationSession, status_texts
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.evaluate import T
 from cvdemo.visualize import draw_boxes_xyxy
 
 __all__ = ["COLORS", "DISPLAY_SIDE", "render_image", "object_at", "describe_object", "legend_html"]
@@ -26,11 +31,8 @@ DISPLAY_SIDE = 800  # the longer side of the drawn image, in pixels
 MAX_CAPTIONS = 40  # more boxes than this are drawn without captions
 COLORS = {"TP": (0, 170, 60), "FP": (230, 40, 40), "FN": (255, 140, 0), "found": (40, 110, 230),
           "ignored": (150, 150, 150)}
-_TIDE_TEXT = {"loc": "badly localised (right class, IoU between 0.1 and the threshold)",
-              "cls": "wrong class (an object of another class overlaps it enough)",
-              "dupe": "a duplicate (its object was already found by a higher-scoring detection)",
-              "bkg": "on background (no object overlaps it above IoU 0.1)",
-              "both": "wrong class and badly localised"}
+# the catalog key of the explanation of each TIDE error type
+_TIDE_TEXT = {"loc": "why_loc", "cls": "why_cls", "dupe": "why_dupe", "bkg": "why_bkg", "both": "why_both"}
 
 
 def _image_size(session: EvaluationSession, image_id: int, pixels: np.ndarray | None) -> tuple[int, int]:
@@ -45,15 +47,16 @@ def _image_size(session: EvaluationSession, image_id: int, pixels: np.ndarray | 
     return int(np.ceil((boxes[:, 0] + boxes[:, 2]).max())), int(np.ceil((boxes[:, 1] + boxes[:, 3]).max()))
 
 
-def _base_image(session: EvaluationSession, image_id: int) -> tuple[np.ndarray, float, str]:
-    """(display pixels, scale from image to display coordinates, a note)."""
+def _base_image(session: EvaluationSession, image_id: int, locale: str = DEFAULT_LOCALE
+                ) -> tuple[np.ndarray, float, str]:
+    """(display pixels, scale from image to display coordinates, a note in ``locale``)."""
     _, path = session.image_info(image_id)
     pixels, note = None, ""
     if path is not None:
         try:
             pixels = load_image(path, max_side=2 * DISPLAY_SIDE).pixels
         except ImageLoadError as e:
-            note = f"the image file cannot be read ({e}); drawn on a blank canvas"
+            note = T.text("note_unreadable", locale, error=e)
     w, h = _image_size(session, image_id, pixels)
     scale = DISPLAY_SIDE / max(w, h)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -63,7 +66,7 @@ def _base_image(session: EvaluationSession, image_id: int) -> tuple[np.ndarray, 
         draw.rectangle((0, 0, size[0] - 1, size[1] - 1), outline=(170, 170, 180), width=2)  # the image's extent
         draw.text((8, size[1] - 24), f"no image uploaded: blank {w} x {h} canvas", fill=(120, 120, 130),
                   font=ImageFont.load_default(size=15))
-        return np.asarray(canvas), scale, note or "no image uploaded: blank canvas of the annotated size"
+        return np.asarray(canvas), scale, note or T.text("note_blank", locale)
     interpolation = cv2.INTER_AREA if size[0] < pixels.shape[1] else cv2.INTER_CUBIC
     return cv2.resize(pixels, size, interpolation=interpolation), scale, note
 
@@ -88,10 +91,11 @@ def _drawn(session: EvaluationSession, image_id: int, a: Assignment, class_id: i
 
 
 def render_image(session: EvaluationSession, image_id: int, a: Assignment, class_id: int | None = None,
-                 selected: tuple[str, int] | None = None) -> tuple[np.ndarray, float, str]:
-    """(RGB uint8 image with the boxes, display scale, note). ``selected`` = ("det" | "gt", row) is drawn
-    thicker, on top."""
-    base, scale, note = _base_image(session, image_id)
+                 selected: tuple[str, int] | None = None, *, locale: str = DEFAULT_LOCALE
+                 ) -> tuple[np.ndarray, float, str]:
+    """(RGB uint8 image with the boxes, display scale, note in ``locale``). ``selected`` = ("det" | "gt", row)
+    is drawn thicker, on top."""
+    base, scale, note = _base_image(session, image_id, locale)
     boxes = _drawn(session, image_id, a, class_id)
     if not boxes:
         return base, scale, note
@@ -99,7 +103,8 @@ def render_image(session: EvaluationSession, image_id: int, a: Assignment, class
     captions = [b[3] for b in boxes]
     if len(boxes) > MAX_CAPTIONS:  # captions would hide the image: keep the selected box's only
         captions = [c if i == highlight else "" for i, c in enumerate(captions)]
-        note = "; ".join(filter(None, [note, f"{len(boxes)} boxes: captions hidden, click a box to see it"]))
+        note = T.text("note_join", locale).join(filter(None, [note, T.text("note_captions_hidden", locale,
+                                                                              n=len(boxes))]))
     xyxy = box_xywh_to_xyxy(np.stack([b[2] for b in boxes]))
     image = draw_boxes_xyxy(base, xyxy, captions, [b[4] for b in boxes], scale=scale, highlight=highlight)
     return image, scale, note
@@ -126,18 +131,19 @@ def object_at(session: EvaluationSession, image_id: int, a: Assignment, class_id
 
 
 def describe_object(session: EvaluationSession, a: Assignment, kind: str, row: int,
-                    tide_error: np.ndarray | None = None) -> str:
-    """Markdown: what the clicked box is, its score, IoU and what it matched (or why it did not)."""
+                    tide_error: np.ndarray | None = None, *, locale: str = DEFAULT_LOCALE) -> str:
+    """Markdown in ``locale``: what the clicked box is, its score, IoU and what it matched (or why it did not)."""
     gt, dt, names = session.gt, session.dt, session.names
+    det_status, gt_status = status_texts(locale)
     t = a.iou_threshold
     if kind == "det":
         name = names.get(int(dt.category_ids[row]), "")
-        status = DET_STATUS[int(a.det_status[row])]
-        text = f"**Detection {row}** · **{status}** · {name} · score **{dt.scores[row]:.3f}**"
+        status = det_status[int(a.det_status[row])]
+        text = T.text("det_head", locale, row=row, status=status, name=name, score=dt.scores[row])
         g = int(a.det_gt[row])
         if g >= 0:
-            found = GT_STATUS[int(a.gt_status[g])]
-            text += f" · IoU **{a.det_iou[row]:.3f}** with object {int(gt.ann_ids[g])} ({found})"
+            text += T.text("det_matched", locale, iou=a.det_iou[row], obj=int(gt.ann_ids[g]),
+                           found=gt_status[int(a.gt_status[g])])
         else:
             _, gt_rows = session.assigner.rows_of_image(int(dt.image_ids[row]))
             same = gt_rows[gt.category_ids[gt_rows] == dt.category_ids[row]]
@@ -145,40 +151,39 @@ def describe_object(session: EvaluationSession, a: Assignment, kind: str, row: i
                 ious = iou_xywh_coco(dt.boxes_xywh[row][None], gt.boxes_xywh[same], gt.iscrowd[same])
                 j = int(np.argmax(ious))
                 other = int(a.gt_det[same[j]])
-                taken = (f", already matched by detection {other} (score {dt.scores[other]:.3f})" if other >= 0
+                taken = (T.text("det_taken", locale, other=other, score=dt.scores[other]) if other >= 0
                          and other != row else "")
-                text += (f" · no match at IoU ≥ {t:.2f}: best IoU with a {name} object is **{ious[j]:.3f}** "
-                         f"(object {int(gt.ann_ids[same[j]])}{taken})")
+                text += T.text("det_no_match", locale, t=t, name=name, iou=ious[j], obj=int(gt.ann_ids[same[j]]),
+                               taken=taken)
             else:
-                text += f" · no {name} object in this image"
+                text += T.text("det_no_object", locale, name=name)
             if tide_error is not None and tide_error[row] >= 0:
                 error = ERROR_NAMES[tide_error[row]]
-                text += f"  \nTIDE error type: **{error}**, {_TIDE_TEXT[error]}"
+                text += T.text("tide_type", locale, error=error, why=T.text(_TIDE_TEXT[error], locale))
         x, y, w, h = dt.boxes_xywh[row]
     else:
         name = names.get(int(gt.category_ids[row]), "")
-        text = f"**Object {int(gt.ann_ids[row])}** · **{GT_STATUS[int(a.gt_status[row])]}** · {name}"
+        text = T.text("obj_head", locale, obj=int(gt.ann_ids[row]), status=gt_status[int(a.gt_status[row])], name=name)
         d = int(a.gt_det[row])
         if d >= 0:
-            text += f" · matched by detection {d}, score **{dt.scores[d]:.3f}**, IoU **{a.det_iou[d]:.3f}**"
+            text += T.text("obj_matched", locale, det=d, score=dt.scores[d], iou=a.det_iou[d])
         elif a.gt_status[row] == MISSED:
             det_rows, _ = session.image_objects(int(gt.image_ids[row]), a)
             same = det_rows[dt.category_ids[det_rows] == gt.category_ids[row]]
             if len(same):
                 ious = iou_xywh_coco(dt.boxes_xywh[same], gt.boxes_xywh[row][None], gt.iscrowd[row])
                 j = int(np.argmax(ious))
-                text += (f" · best {name} detection above the score threshold: IoU **{ious[j]:.3f}** "
-                         f"(detection {int(same[j])}, score {dt.scores[same[j]]:.3f}, "
-                         f"{DET_STATUS[int(a.det_status[same[j]])]})")
+                text += T.text("obj_best", locale, name=name, iou=ious[j], det=int(same[j]),
+                               score=dt.scores[same[j]], status=det_status[int(a.det_status[same[j]])])
             else:
-                text += f" · no {name} detection above the score threshold in this image"
+                text += T.text("obj_none", locale, name=name)
         x, y, w, h = gt.boxes_xywh[row]
-    return text + f"  \nbox x={x:.1f} y={y:.1f} w={w:.1f} h={h:.1f} (pixels, top-left corner)"
+    return text + T.text("box_line", locale, x=x, y=y, w=w, h=h)
 
 
-def legend_html() -> str:
-    """A one-line colour legend."""
-    items = [("TP", "true positive"), ("FP", "false positive"), ("FN", "missed object (FN)"),
-             ("found", "object found"), ("ignored", "ignored (crowd)")]
-    return " ".join(f'<span style="border:3px solid rgb{COLORS[k]};padding:0 6px;margin-right:6px">{text}</span>'
-                    for k, text in items)
+def legend_html(locale: str = DEFAULT_LOCALE) -> str:
+    """A one-line colour legend in ``locale``."""
+    items = [("TP", "legend_tp"), ("FP", "legend_fp"), ("FN", "legend_fn"), ("found", "legend_found"),
+             ("ignored", "legend_ignored")]
+    return " ".join(f'<span style="border:3px solid rgb{COLORS[k]};padding:0 6px;margin-right:6px">'
+                    f'{T.text(key, locale)}</span>' for k, key in items)

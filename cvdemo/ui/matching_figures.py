@@ -2,7 +2,9 @@
 
 Plotly figures and RGB uint8 images of what `cvdemo.ui.matching_session` computed; nothing is computed
 again here. Indices are 0-based, as in the Hungarian step explanations: rows are queries ("q3"), columns
-ground-truth objects ("GT 0"). No gradio here.
+ground-truth objects ("GT 0"). No gradio here. Figure text is in the ``locale`` argument's language; the
+captions drawn into the images stay as they are (class names, and "removed by NMS": the default font has no
+Chinese glyphs).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
 from cvdemo.hungarian import HungarianStep
+from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.matching_session import Matching, MatchRun, OneToMany
+from cvdemo.ui.texts.match import T
 from cvdemo.visualize import enlarge_for_display
 
 MAX_TEXT_CELLS = 400  # cells above which heatmaps drop their numbers
@@ -39,21 +43,23 @@ def query_names(run: MatchRun) -> list[str]:
     return [f"q{q}" for q in range(run.num_queries)]
 
 
-def gt_names(run: MatchRun) -> list[str]:
-    return [f"GT {k} · {run.label_name(lb)}" for k, lb in enumerate(run.gt_labels)]
+def gt_names(run: MatchRun, locale: str = DEFAULT_LOCALE) -> list[str]:
+    return [f"GT {k} · {run.label_name(lb, locale)}" for k, lb in enumerate(run.gt_labels)]
 
 
 def _height(rows: int) -> int:
     return int(min(900, max(320, 26 * rows + 120)))
 
 
-def cost_figure(run: MatchRun, matching: Matching) -> go.Figure:
+def cost_figure(run: MatchRun, matching: Matching, locale: str = DEFAULT_LOCALE) -> go.Figure:
     """Four heatmaps [queries × GT]: the class, L1 and GIoU terms (unweighted) and the weighted total, each
-    with the matched cells outlined."""
+    with the matched cells outlined. Titles and hover labels in ``locale``."""
     w_cls, w_l1, w_giou = matching.weights
     terms = matching.costs.to_numpy()
-    titles = ["class: −p(GT class)", "L1 of (cx, cy, w, h)", "−GIoU",
-              f"total = {w_cls:g}·class + {w_l1:g}·L1 + {w_giou:g}·(−GIoU)"]
+    titles = [T.text("term_class_title", locale), T.text("term_l1_title", locale), "−GIoU",
+              T.text("term_total_title", locale, w_cls=w_cls, w_l1=w_l1, w_giou=w_giou)]
+    hover = {"class": T.text("hover_class", locale), "bbox": T.text("hover_bbox", locale),
+             "giou": T.text("hover_giou", locale), "total": T.text("hover_total", locale)}
     fig = make_subplots(rows=1, cols=4, shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=titles)
     rows, cols = query_names(run), [f"GT {k}" for k in range(len(run.gt_labels))]
     show_text = matching.costs.total.numel() <= MAX_TEXT_CELLS
@@ -62,21 +68,19 @@ def cost_figure(run: MatchRun, matching: Matching) -> go.Figure:
         fig.add_trace(go.Heatmap(
             z=z, x=cols, y=rows, colorscale="Viridis", reversescale=True, showscale=False,
             text=np.char.mod("%.2f", z), texttemplate="%{text}" if show_text else None, textfont={"size": 10},
-            hovertemplate=f"%{{y}} ↔ %{{x}}<br>{key}: %{{z:.3f}}<extra></extra>"), row=1, col=c)
+            hovertemplate=f"%{{y}} ↔ %{{x}}<br>{hover[key]}: %{{z:.3f}}<extra></extra>"), row=1, col=c)
         for q, k in zip(matching.pred_idx, matching.tgt_idx):
             fig.add_shape(type="rect", x0=k - 0.5, x1=k + 0.5, y0=q - 0.5, y1=q + 0.5, row=1, col=c,
                           line={"color": "#d62728", "width": 3})
     fig.update_yaxes(autorange="reversed", row=1, col=1)
     fig.update_layout(height=_height(len(rows)), margin={"l": 40, "r": 10, "t": 60, "b": 30},
-                      title={"text": "Matching cost (yellow = cheap, purple = expensive; "
-                                     "red outline = the Hungarian assignment)",
-                             "font": {"size": 14}})
+                      title={"text": T.text("cost_title", locale), "font": {"size": 14}})
     return fig
 
 
-def step_figure(run: MatchRun, step: HungarianStep) -> go.Figure:
+def step_figure(run: MatchRun, step: HungarianStep, locale: str = DEFAULT_LOCALE) -> go.Figure:
     """The reduced matrix of one Hungarian step: ★ starred zeros, ′ primed zeros, covered rows and columns
-    shaded, the augmenting path drawn."""
+    shaded, the augmenting path drawn; the title in ``locale``."""
     m = step.matrix
     text = np.char.mod("%.3g", m).astype(object)
     text[step.starred] = "0 ★"
@@ -101,8 +105,7 @@ def step_figure(run: MatchRun, step: HungarianStep) -> go.Figure:
         fig.update_xaxes(type="category")
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(height=_height(m.shape[0]), margin={"l": 40, "r": 10, "t": 40, "b": 30},
-                      title={"text": "Reduced cost · ★ starred (assigned) · ′ primed · orange = covered line",
-                             "font": {"size": 13}}, plot_bgcolor="white")
+                      title={"text": T.text("step_title", locale), "font": {"size": 13}}, plot_bgcolor="white")
     return fig
 
 

@@ -4,7 +4,8 @@
 class logits and boxes (the last layer's are the model's output, the others its `aux_outputs`). Everything
 else (the cost terms, the assignment, the Hungarian steps, the per-query losses, the one-to-many
 comparison) is computed by the `cvdemo` library from these arrays, so moving a weight slider or picking
-another layer never runs the model again. Nothing here imports gradio.
+another layer never runs the model again. Nothing here imports gradio. Text for the user (labels, ground-truth
+errors, the Hungarian steps' explanations) is in the ``locale`` argument's language ("en" or "zh-CN").
 
 Contract of `MatchRun` (L decoder layers, Q queries, C classes + no-object, n ground-truth objects):
     image          uint8 [H, W, 3]     RGB
@@ -31,6 +32,8 @@ from cvdemo.losses import QueryBreakdown, SetCriterion
 from cvdemo.matching import HungarianMatcher, IoUAssignment, MatchCosts, greedy_iou_assignment, nms_xyxy
 from cvdemo.models.detr import DETR
 from cvdemo.models.image_processing import prepare_detr_inputs
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.match import T
 from cvdemo.visualize import display_scale
 
 DEFAULT_WEIGHTS = (1.0, 5.0, 2.0)  # matcher: class, L1, GIoU (DETR's)
@@ -52,15 +55,16 @@ def validation_set() -> ShapesDataset:
     return DETR_TRAINING_PRESETS[VALIDATION_PRESET].datasets()[1]
 
 
-def validation_sample(index: int, id2label: dict[int, str] | None = None
+def validation_sample(index: int, id2label: dict[int, str] | None = None, locale: str = DEFAULT_LOCALE
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(image uint8 [H, W, 3], boxes_xyxy float32 [n, 4], labels int64 [n]) of validation image `index`.
 
     id2label: a model's classes; the labels are then that model's indices of the shape names. Raises
-    IndexError for an index outside the set, GroundTruthError when the model does not know the shapes."""
+    IndexError for an index outside the set, GroundTruthError when the model does not know the shapes
+    (messages in ``locale``)."""
     dataset = validation_set()
     if not 0 <= index < len(dataset):
-        raise IndexError(f"validation image {index} does not exist: pick 0 to {len(dataset) - 1}")
+        raise IndexError(T.text("no_such_validation_image", locale, index=index, last=len(dataset) - 1))
     scene = dataset.scene(index)
     labels = scene.labels.astype(np.int64)
     if id2label is not None:
@@ -68,9 +72,7 @@ def validation_sample(index: int, id2label: dict[int, str] | None = None
         names = [dataset.categories[int(lb)].name for lb in labels]
         missing = sorted({n for n in names if n not in by_name})
         if missing:
-            raise GroundTruthError(f"this model does not know the shapes ({', '.join(missing)}): its classes are "
-                                   "different. Choose a model trained on the shapes, or upload an image and type "
-                                   "boxes with this model's labels.")
+            raise GroundTruthError(T.text("model_lacks_shapes", locale, missing=", ".join(missing)))
         labels = np.array([by_name[n] for n in names], np.int64)
     return scene.image, scene.boxes_xyxy.astype(np.float32), labels
 
@@ -85,13 +87,13 @@ def format_ground_truth(boxes_xyxy: np.ndarray, labels: np.ndarray, id2label: di
 
 
 def parse_ground_truth(text: str, id2label: dict[int, str], image_size: tuple[int, int],
-                       max_objects: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       max_objects: int | None = None, locale: str = DEFAULT_LOCALE) -> tuple[np.ndarray, np.ndarray]:
     """Read `label x0 y0 x1 y1` lines (pixels; label a class name or index; `#` starts a comment; commas
     or spaces separate values). Returns (boxes_xyxy float32 [n, 4], labels int64 [n]).
 
     Raises GroundTruthError naming the line and the problem: wrong number of values, unknown label,
     non-numbers, an empty or inverted box, a box outside the (height, width) image, or no box at all,
-    or more boxes than `max_objects` (DETR matches one query per object)."""
+    or more boxes than `max_objects` (DETR matches one query per object); the message in ``locale``."""
     h, w = image_size
     by_name = {name.lower().replace(" ", "_"): k for k, name in id2label.items()}
     boxes, labels = [], []
@@ -101,40 +103,37 @@ def parse_ground_truth(text: str, id2label: dict[int, str], image_size: tuple[in
             continue
         parts = [p for p in re.split(r"[,\s]+", line) if p]
         if len(parts) != 5:
-            raise GroundTruthError(f"line {number} ('{raw.strip()}'): expected 5 values 'label x0 y0 x1 y1', "
-                                   f"got {len(parts)}")
-        label = _parse_label(parts[0], by_name, id2label, number)
+            raise GroundTruthError(T.text("gt_count", locale, line=number, text=raw.strip(), count=len(parts)))
+        label = _parse_label(parts[0], by_name, id2label, number, locale)
         try:
             x0, y0, x1, y1 = (float(p) for p in parts[1:])
         except ValueError:
-            raise GroundTruthError(f"line {number} ('{raw.strip()}'): x0 y0 x1 y1 must be numbers "
-                                   "(pixels)") from None
+            raise GroundTruthError(T.text("gt_numbers", locale, line=number, text=raw.strip())) from None
         if not all(np.isfinite((x0, y0, x1, y1))):
-            raise GroundTruthError(f"line {number}: the corners must be finite numbers")
+            raise GroundTruthError(T.text("gt_finite", locale, line=number))
+        box = f"({x0:g}, {y0:g}, {x1:g}, {y1:g})"
         if x1 <= x0 or y1 <= y0:
-            raise GroundTruthError(f"line {number}: the box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is empty or inverted; "
-                                   "need x0 < x1 and y0 < y1 (top-left corner first)")
+            raise GroundTruthError(T.text("gt_inverted", locale, line=number, box=box))
         if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
-            raise GroundTruthError(f"line {number}: the box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside the "
-                                   f"image, which is {w}×{h} pixels (x in [0, {w}], y in [0, {h}])")
+            raise GroundTruthError(T.text("gt_outside", locale, line=number, box=box, w=w, h=h))
         boxes.append((x0, y0, x1, y1))
         labels.append(label)
     if not boxes:
-        raise GroundTruthError("no ground-truth boxes: write one 'label x0 y0 x1 y1' line per object")
+        raise GroundTruthError(T.text("gt_empty", locale))
     if max_objects is not None and len(boxes) > max_objects:
-        raise GroundTruthError(f"{len(boxes)} ground-truth boxes but the model has only {max_objects} queries: "
-                               "DETR matches one query per object, so give at most that many")
+        raise GroundTruthError(T.text("gt_too_many", locale, count=len(boxes), queries=max_objects))
     return np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64)
 
 
-def _parse_label(token: str, by_name: dict[str, int], id2label: dict[int, str], number: int) -> int:
+def _parse_label(token: str, by_name: dict[str, int], id2label: dict[int, str], number: int,
+                 locale: str = DEFAULT_LOCALE) -> int:
     if token.lower() in by_name:
         return by_name[token.lower()]
     if re.fullmatch(r"\d+", token) and int(token) in id2label:
         return int(token)
     known = ", ".join(id2label[k] for k in sorted(id2label)[:12]) + (" …" if len(id2label) > 12 else "")
-    raise GroundTruthError(f"line {number}: unknown label '{token}'; this model knows {known} "
-                           f"(or their indices 0-{max(id2label)})")
+    raise GroundTruthError(T.text("gt_unknown_label", locale, line=number, token=token, known=known,
+                                  last=max(id2label)))
 
 
 @dataclass
@@ -167,10 +166,12 @@ class MatchRun:
     def display_scale(self) -> float:
         return display_scale(*self.image.shape[:2])
 
-    def label_name(self, label: int) -> str:
+    def label_name(self, label: int, locale: str = DEFAULT_LOCALE) -> str:
+        """The model's name of class ``label``; "no object" for the no-object class (in ``locale``)."""
         if int(label) == self.num_classes:
-            return "no object"
-        return self.id2label.get(int(label), f"class {int(label)}")
+            return T.text("no_object", locale)
+        name = self.id2label.get(int(label))
+        return T.text("class_n", locale, k=int(label)) if name is None else name
 
     def outputs(self, layer: int) -> dict[str, torch.Tensor]:
         """DETR's output dict for decoder `layer` (0-based): pred_logits [1, Q, C+1], pred_boxes [1, Q, 4]."""
@@ -256,6 +257,89 @@ def match(run: MatchRun, layer: int, weights: tuple[float, float, float] = DEFAU
 def solve_steps(matching: Matching) -> list[HungarianStep]:
     """`hungarian_steps` on the weighted total cost [Q, n]: every step of Munkres' algorithm."""
     return hungarian_steps(matching.costs.total.double().numpy())[2]
+
+
+STEP_KIND_KEYS = {"start": "kind_start", "row_reduction": "kind_row_reduction",
+                  "column_reduction": "kind_column_reduction", "star": "kind_star", "cover": "kind_cover",
+                  "prime": "kind_prime", "adjust": "kind_adjust", "augment": "kind_augment", "done": "kind_done"}
+
+
+def step_kind(step: HungarianStep, locale: str = DEFAULT_LOCALE) -> str:
+    """The name of a Hungarian step's kind ("cover", "row reduction", ...), in ``locale``. The solver's
+    "row_reduction" reduces its short side, which is the columns of a matrix with more rows than columns (DETR's
+    queries × ground truth): it is named "column reduction" there, as its explanation says."""
+    kind = step.kind
+    if kind == "row_reduction" and step.matrix.shape[0] > step.matrix.shape[1]:
+        kind = "column_reduction"
+    key = STEP_KIND_KEYS.get(kind)
+    return T.text(key, locale) if key else kind.replace("_", " ")
+
+
+def step_explanation(steps: list[HungarianStep], index: int, locale: str = DEFAULT_LOCALE) -> str:
+    """The explanation of ``steps[index]`` in ``locale``.
+
+    `hungarian_steps` writes its explanations in English; for another language the sentence is rebuilt from
+    the step's fields (its kind, the matrix's shape, the starred and primed zeros, the covered lines, the
+    adjustment value, the augmenting path, and the previous step for a new prime). The rebuilt sentence is
+    used only when its English version is exactly the library's, so a step the rebuild does not cover (the
+    solver's rescaling note for costs above 2**800, a future kind of step) keeps the library's English."""
+    english = steps[index].explanation
+    if locale == DEFAULT_LOCALE:
+        return english
+    try:
+        if _rebuild_explanation(steps, index, DEFAULT_LOCALE) != english:
+            return english
+        return _rebuild_explanation(steps, index, locale)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return english
+
+
+def _rebuild_explanation(steps: list[HungarianStep], index: int, locale: str) -> str:
+    """A step's explanation from its fields, worded as `cvdemo.hungarian` words it (KeyError: unknown kind)."""
+    step = steps[index]
+    n, m = step.matrix.shape
+    tall = n > m  # the solver works on the transpose: the short side is the columns
+    k = min(n, m)
+    short, long = ("column", "row") if tall else ("row", "column")
+    short_text, long_text = T.text(short, locale), T.text(long, locale)
+    kind = step.kind
+    if kind == "start":
+        orientation = ("orientation_tall" if tall else "orientation_square" if n == m else "orientation_wide")
+        return T.text("explain_start", locale, k=k, orientation=T.text(orientation, locale))
+    if kind == "row_reduction":
+        return T.text("explain_row_reduction", locale, short=short_text)
+    if kind == "column_reduction":
+        return T.text("explain_column_reduction", locale, long=long_text)
+    if kind == "star":
+        return T.text("explain_star", locale, short=short_text, long=long_text, count=int(step.starred.sum()))
+    if kind == "cover":
+        count = int((step.covered_rows if tall else step.covered_cols).sum())
+        tail = (T.text("cover_complete", locale, short=short_text) if count == k
+                else T.text("cover_incomplete", locale, k=k))
+        return T.text("explain_cover", locale, long=long_text, count=count, tail=tail)
+    if kind == "prime":
+        r, c = (int(v) for v in np.argwhere(step.primed & ~steps[index - 1].primed)[0])
+        if tall:
+            star = [(int(s), c) for s in np.flatnonzero(step.starred[:, c])]
+        else:
+            star = [(r, int(s)) for s in np.flatnonzero(step.starred[r])]
+        if star:
+            (sr, sc), = star[:1]
+            return T.text("explain_prime_star", locale, r=r, c=c, short=short_text, sr=sr, sc=sc, long=long_text)
+        return T.text("explain_prime_path", locale, r=r, c=c, short=short_text)
+    if kind == "adjust":
+        return T.text("explain_adjust", locale, h=float(step.min_uncovered))
+    if kind == "augment":
+        path = " -> ".join(f"({r}, {c})" for r, c in step.path)
+        return T.text("explain_augment", locale, path=path, stars=int(step.starred.sum()))
+    if kind == "done":
+        pairs = [(int(r), int(c)) for r, c in np.argwhere(step.starred)]
+        rows = np.array([r for r, _ in pairs], np.int64)
+        cols = np.array([c for _, c in pairs], np.int64)
+        total = float(steps[0].matrix[rows, cols].sum()) if rows.size else 0.0
+        shown = ", ".join(f"({r}, {c})" for r, c in pairs[:12]) + (" ..." if len(pairs) > 12 else "")
+        return T.text("explain_done", locale, pairs=shown or T.text("empty_assignment", locale), total=total)
+    raise KeyError(kind)
 
 
 @dataclass

@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +23,8 @@ from torch import nn
 
 import cvdemo.models
 from cvdemo.models.detr import DETR
+from cvdemo.ui.i18n import DEFAULT_LOCALE, LOCALES
+from cvdemo.ui.texts.common import T
 
 logger = logging.getLogger(__name__)
 
@@ -38,49 +40,58 @@ class ModelUnavailableError(RuntimeError):
 @dataclass(frozen=True)
 class ModelSpec:
     """name: shown in the dropdown; source: for `cvdemo.models.load`; task: "detect" (DETR) or "classify"
-    (ViT); about: one line for the UI."""
+    (ViT); about: one line for the UI, the same in every language or {locale: text}."""
 
     name: str
     source: str
     task: Task
-    about: str = ""
+    about: str | Mapping[str, str] = ""
+
+    def about_in(self, locale: str = DEFAULT_LOCALE) -> str:
+        """``about`` in ``locale`` (English when that language is missing)."""
+        if isinstance(self.about, str):
+            return self.about
+        return self.about.get(locale) or self.about.get(DEFAULT_LOCALE, "")
 
     @property
     def from_hub(self) -> bool:
         return self.source.startswith("hf:")
 
 
-def shipped_quality(folder: Path) -> str:
+def shipped_quality(folder: Path, locale: str = DEFAULT_LOCALE) -> str:
     """The model card's headline metric from ``folder/metrics.json`` ("" when there is none)."""
     try:
         metrics = json.loads((Path(folder) / "metrics.json").read_text())
     except (OSError, ValueError):
         return ""
     if "AP" in metrics:
-        return f"COCO AP {metrics['AP']:.3f}, AP50 {metrics['AP50']:.3f} on fresh shapes"
+        return T.text("quality_detect", locale, ap=metrics["AP"], ap50=metrics["AP50"])
     if "accuracy" in metrics:
-        return f"top-1 {metrics['accuracy']:.3f} on fresh shapes (chance 0.167)"
+        return T.text("quality_classify", locale, accuracy=metrics["accuracy"])
     return ""
 
 
 def default_model_specs(checkpoints: Path = CHECKPOINTS) -> list[ModelSpec]:
     """The shipped checkpoints first (the defaults), then well-known Hub models."""
 
-    def shipped(name: str, what: str) -> str:
-        quality = shipped_quality(checkpoints / name)
-        return f"shipped: {what}" + (f" ({quality}; see its model card)" if quality else "")
+    def shipped(name: str, what: str) -> dict[str, str]:
+        texts = {}
+        for locale in LOCALES:
+            quality = shipped_quality(checkpoints / name, locale)
+            line = T.text("shipped", locale, what=T.text(what, locale))
+            texts[locale] = T.text("shipped_with_quality", locale, line=line, quality=quality) if quality else line
+        return texts
 
     return [
         ModelSpec("detr-shapes", str(checkpoints / "detr-shapes"), "detect",
-                  shipped("detr-shapes", "a small DETR trained on the synthetic shapes (128 px)")),
-        ModelSpec("facebook/detr-resnet-50", "hf:facebook/detr-resnet-50", "detect",
-                  "Hugging Face Hub: DETR-R50 on COCO, 91 classes (downloaded on first use, ~170 MB)"),
+                  shipped("detr-shapes", "about_detr_shapes")),
+        ModelSpec("facebook/detr-resnet-50", "hf:facebook/detr-resnet-50", "detect", T.pair("about_detr_r50")),
         ModelSpec("vit-shapes", str(checkpoints / "vit-shapes"), "classify",
-                  shipped("vit-shapes", "a small ViT classifying one shape per 64 px image")),
+                  shipped("vit-shapes", "about_vit_shapes")),
         ModelSpec("google/vit-base-patch16-224", "hf:google/vit-base-patch16-224", "classify",
-                  "Hugging Face Hub: ViT-B/16, ImageNet-1k (downloaded on first use, ~350 MB)"),
+                  T.pair("about_vit_b16")),
         ModelSpec("facebook/deit-tiny-patch16-224", "hf:facebook/deit-tiny-patch16-224", "classify",
-                  "Hugging Face Hub: DeiT-Ti, ImageNet-1k (downloaded on first use, ~25 MB)"),
+                  T.pair("about_deit_tiny")),
     ]
 
 
@@ -204,8 +215,9 @@ class ModelRegistry:
         return model
 
 
-def model_note(registry: ModelRegistry, name: str | None) -> str:
-    """One Markdown line under a model dropdown: what the model is, or why it is not available."""
+def model_note(registry: ModelRegistry, name: str | None, locale: str = DEFAULT_LOCALE) -> str:
+    """One Markdown line under a model dropdown, in ``locale``: what the model is, or why it is not available
+    (the registry's explanation stays in English)."""
     if not name:
         return ""
     try:
@@ -214,5 +226,6 @@ def model_note(registry: ModelRegistry, name: str | None) -> str:
         return f"⚠️ {html.escape(str(e), quote=False)}"
     reason = registry.unavailable_reason(name)
     if reason:
-        return f"⚠️ **Not available:** {html.escape(reason)}"
-    return f"*{html.escape(spec.about)}*" if spec.about else ""
+        return f"⚠️ **{T.text('not_available', locale)}** {html.escape(reason)}"
+    about = spec.about_in(locale)
+    return f"*{html.escape(about)}*" if about else ""

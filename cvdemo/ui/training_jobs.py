@@ -13,6 +13,9 @@ when the queue is full. Hard caps from the environment bound every run on a publ
 - ``CVDEMO_MAX_TRAIN_STEPS`` (default 2000): a request for more steps is cut to this;
 - ``CVDEMO_MAX_TRAIN_SECONDS`` (default 600): a run stops (as if Stop were pressed) after this wall time;
 - ``CVDEMO_MAX_TRAIN_QUEUE`` (default 4): runs waiting per device; more are refused with `TrainingBusyError`.
+
+Messages for the user (refusals, the cap note, a diverged loss) are in the setup's ``locale``, the language of
+the request that submitted it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from cvdemo.training import (
     Trainer,
     TrainingEvent,
 )
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.train import T
 
 __all__ = ["JobLimits", "JobManager", "TrainingBusyError", "TrainingJob", "TrainingSetup"]
 
@@ -71,7 +76,9 @@ class JobLimits:
 @dataclass
 class TrainingSetup:
     """Everything a run needs: the model, its task (`DetectionTask` / `ClassificationTask`), the data sets,
-    the `TrainConfig` (``config.device`` picks the device queue), and a line describing it for the UI."""
+    the `TrainConfig` (``config.device`` picks the device queue), and a line describing it for the UI.
+    ``description`` and ``notes`` are in ``locale`` (the user's language); ``descriptions``: the description
+    in every language ({locale: text}; empty: ``description`` is the only one)."""
 
     model: nn.Module
     task: Any
@@ -80,6 +87,12 @@ class TrainingSetup:
     config: TrainConfig
     description: str = ""
     notes: list[str] = field(default_factory=list)  # e.g. "steps cut to the cap", shown to the user
+    locale: str = DEFAULT_LOCALE
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+    def describe(self, locale: str) -> str:
+        """The description in ``locale`` (``description`` when that language is missing)."""
+        return self.descriptions.get(locale) or self.description
 
 
 class TrainingJob:
@@ -157,7 +170,7 @@ class TrainingJob:
                 if isinstance(event, RunFinished):
                     self.state = "stopped" if event.reason == "stopped" else "finished"
         except NonFiniteLossError as e:
-            self.state, self.error = "failed", f"The loss diverged (NaN/inf): {e}. Try a lower learning rate."
+            self.state, self.error = "failed", T.text("diverged", s.locale, error=e)
         except Exception as e:  # noqa: BLE001 - a failed run must never take the server down
             log.exception("training job %d failed", self.id)
             self.state, self.error = "failed", f"{type(e).__name__}: {e}"
@@ -185,17 +198,17 @@ class JobManager:
         self._by_owner: dict[str, TrainingJob] = {}
         self._ids = itertools.count(1)
 
-    def cap_steps(self, requested: int) -> tuple[int, str | None]:
-        """(steps to run, a note when the request was cut to the cap)."""
+    def cap_steps(self, requested: int, locale: str = DEFAULT_LOCALE) -> tuple[int, str | None]:
+        """(steps to run, a note in ``locale`` when the request was cut to the cap)."""
         if requested > self.limits.max_steps:
-            return self.limits.max_steps, (f"{requested} steps asked, {self.limits.max_steps} run: the most "
-                                           "this server allows per run")
+            return self.limits.max_steps, T.text("steps_capped", locale, asked=requested,
+                                                 steps=self.limits.max_steps)
         return requested, None
 
     def submit(self, owner: str, setup: TrainingSetup) -> TrainingJob:
         """Queue a run for ``setup.config.device`` (steps cut to the cap). Raises `TrainingBusyError` when the
-        owner already has an active job or the device's queue is full."""
-        steps, note = self.cap_steps(setup.config.total_steps)
+        owner already has an active job or the device's queue is full (its message in ``setup.locale``)."""
+        steps, note = self.cap_steps(setup.config.total_steps, setup.locale)
         if note:
             setup.config.total_steps = steps
             setup.notes.append(note)
@@ -203,12 +216,11 @@ class JobManager:
         with self._lock:
             current = self._by_owner.get(owner)
             if current is not None and current.active:
-                raise TrainingBusyError("You already have a training run; stop it before starting another.")
+                raise TrainingBusyError(T.text("already_training", setup.locale))
             queue = self._queues.setdefault(device, deque())
             waiting = sum(j.state == "queued" for j in queue)
             if device in self._running and waiting >= self.limits.max_queue:
-                raise TrainingBusyError(f"The server is busy: a training run is in progress on {device} and "
-                                        f"{waiting} more are waiting. Try again in a few minutes.")
+                raise TrainingBusyError(T.text("server_busy", setup.locale, device=device, waiting=waiting))
             job = TrainingJob(next(self._ids), owner, setup, self.limits)
             self._by_owner[owner] = job
             queue.append(job)
@@ -249,14 +261,14 @@ class JobManager:
             ahead = [j for j in queue[:queue.index(job)] if j.active] if job in queue else []
             return len(ahead) + (1 if job.device in self._running else 0)
 
-    def busy_message(self, device: str) -> str | None:
-        """"Busy: ..., N in queue" while a run holds ``device``, else None."""
+    def busy_message(self, device: str, locale: str = DEFAULT_LOCALE) -> str | None:
+        """"Busy: ..., N in queue" (in ``locale``) while a run holds ``device``, else None."""
         with self._lock:
             running = self._running.get(device)
             waiting = sum(j.active for j in self._queues.get(device, ()))
         if running is None:
             return None
-        return f"Busy: another session is training on {device}, {waiting} in queue."
+        return T.text("busy_message", locale, device=device, waiting=waiting)
 
     def stop(self, owner: str, reason: str = "stop pressed") -> TrainingJob | None:
         """Stop the owner's job: a queued job never starts, a running one stops before its next step."""

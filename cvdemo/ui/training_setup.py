@@ -5,6 +5,8 @@ Data: the preset's generated shapes, or an uploaded COCO-format zip (``annotatio
 lists, at the zip's top level or in one folder, images beside it or in ``images/``), extracted safely by
 `cvdemo.datasets.archive.extract_zip` into the session's own temporary folder. An uploaded set has no
 validation split: evaluation and snapshots use its first `UPLOAD_EVAL_IMAGES` images (the UI says so).
+Messages for the user are in the ``locale`` the functions are given ("en" or "zh-CN"); errors raised by the
+`cvdemo.datasets` library stay in English.
 """
 
 from __future__ import annotations
@@ -28,15 +30,23 @@ from cvdemo.training.presets import (
     build_detr,
     build_vit,
 )
+from cvdemo.ui.i18n import DEFAULT_LOCALE, LOCALES
+from cvdemo.ui.texts.train import T
 from cvdemo.ui.training_jobs import TrainingSetup
 
-__all__ = ["KINDS", "TrainRequest", "build_setup", "coco_folder_from_zip", "hub_push", "upload_limits"]
+__all__ = ["KINDS", "TrainRequest", "build_setup", "coco_folder_from_zip", "hub_push", "kind_label",
+           "upload_limits"]
 
-# kind -> (label, presets, builder, task class, CocoFolderDataset task)
+# kind -> (label's key in the "train" catalog, presets, builder, task class, CocoFolderDataset task)
 KINDS: dict[str, tuple[str, dict[str, TrainingPreset], Any, Any, str]] = {
-    "detr": ("DETR detection", DETR_TRAINING_PRESETS, build_detr, DetectionTask, "detect"),
-    "vit": ("ViT classification", VIT_TRAINING_PRESETS, build_vit, ClassificationTask, "classify"),
+    "detr": ("kind_detr", DETR_TRAINING_PRESETS, build_detr, DetectionTask, "detect"),
+    "vit": ("kind_vit", VIT_TRAINING_PRESETS, build_vit, ClassificationTask, "classify"),
 }
+
+
+def kind_label(kind: str, locale: str = DEFAULT_LOCALE) -> str:
+    """"DETR detection" / "ViT classification" in ``locale``."""
+    return T.text(KINDS[kind][0], locale)
 UPLOAD_EVAL_IMAGES = 32  # images of an uploaded set used for evaluation and snapshots
 GENERATED_VAL_IMAGES = 32  # validation images of the generated shapes (fewer than the CLI's: a live demo)
 
@@ -83,14 +93,14 @@ class _FirstItems:
         return self.dataset[index]
 
 
-def coco_folder_from_zip(zip_path: str | Path, dest: str | Path, limits: ArchiveLimits | None = None) -> Path:
+def coco_folder_from_zip(zip_path: str | Path, dest: str | Path, limits: ArchiveLimits | None = None, *,
+                         locale: str = DEFAULT_LOCALE) -> Path:
     """Extract an uploaded zip into ``dest`` (empty or absent) and return the folder holding annotations.json.
     Raises `DatasetError` (`ArchiveError` for a refused zip) with a message for the user."""
     files = extract_zip(zip_path, dest, limits or upload_limits())
     found = sorted({p.parent for p in files if p.name == "annotations.json"}, key=lambda p: len(p.parts))
     if not found:
-        raise DatasetError("the zip has no annotations.json: put the COCO annotations (annotations.json) and "
-                           "the images it lists in the zip")
+        raise DatasetError(T.text("no_annotations", locale))
     return found[0]
 
 
@@ -99,36 +109,36 @@ def _coco_dataset(folder: Path, task: str) -> CocoFolderDataset:
     return CocoFolderDataset(images, folder / "annotations.json", task=task)
 
 
-def build_setup(request: TrainRequest) -> TrainingSetup:
-    """A fresh model of the preset's size and the data, ready for `JobManager.submit`.
-    Raises ValueError / DatasetError with a message for the user."""
+def build_setup(request: TrainRequest, *, locale: str = DEFAULT_LOCALE) -> TrainingSetup:
+    """A fresh model of the preset's size and the data, ready for `JobManager.submit`; its description, notes
+    and later messages in ``locale``. Raises ValueError / DatasetError with a message for the user."""
     if request.kind not in KINDS:
-        raise ValueError(f"unknown task {request.kind!r}; choose one of {sorted(KINDS)}")
-    label, presets, build, task_class, data_task = KINDS[request.kind]
+        raise ValueError(T.text("unknown_task", locale, kind=request.kind, choices=sorted(KINDS)))
+    _, presets, build, task_class, data_task = KINDS[request.kind]
     if request.preset not in presets:
-        raise ValueError(f"unknown preset {request.preset!r}; choose one of {sorted(presets)}")
+        raise ValueError(T.text("unknown_preset", locale, preset=request.preset, choices=sorted(presets)))
     preset = presets[request.preset]
     if request.dataset is None:
         train, val = preset.datasets(request.num_train_images, request.num_val_images, request.seed)
-        data_note = f"generated shapes ({preset.shapes['image_size']} px, new images every step)"
+        data_fields = dict(px=preset.shapes["image_size"])
+        data_key = "data_generated"
     else:
         train = _coco_dataset(Path(request.dataset), data_task)
         val = _FirstItems(train, UPLOAD_EVAL_IMAGES)
-        data_note = (f"your {len(train)} images, {len(train.categories)} classes (evaluated on its first "
-                     f"{len(val)} images: no separate validation set)")
+        data_fields = dict(images=len(train), classes=len(train.categories), val=len(val))
+        data_key = "data_upload"
     id2label = {k: c.name for k, c in enumerate(train.categories)}
     batch = int(request.batch_size or preset.train["batch_size"])
     if batch < 1:
-        raise ValueError("the batch size must be at least 1")
+        raise ValueError(T.text("batch_at_least_one", locale))
     if len(train) < batch:
-        raise ValueError(f"the data set has {len(train)} images, fewer than one batch of {batch}: "
-                         "choose a smaller batch")
+        raise ValueError(T.text("too_few_images", locale, images=len(train), batch=batch))
     if request.unit == "epochs":
         steps = math.ceil(float(request.length) * (len(train) // batch))
     else:
         steps = int(request.length)
     if steps < 1:
-        raise ValueError("train for at least one step")
+        raise ValueError(T.text("one_step", locale))
     torch.manual_seed(request.seed)
     model = build(preset, id2label)
     overrides = dict(total_steps=steps, batch_size=batch, device=request.device, seed=request.seed,
@@ -138,26 +148,31 @@ def build_setup(request: TrainRequest) -> TrainingSetup:
     config = preset.train_config(**overrides)
     if config.warmup_steps >= steps:  # a short demo run still reaches the full learning rate
         config.warmup_steps = steps // 10
-    description = f"{label}, preset '{preset.name}', {steps} steps of {batch} images on {request.device}"
+    descriptions = {loc: T.text("description", loc, kind=kind_label(request.kind, loc), preset=preset.name,
+                                steps=steps, batch=batch, device=request.device,
+                                data=T.text(data_key, loc, **data_fields))
+                    for loc in LOCALES}
     return TrainingSetup(model=model, task=task_class(model.config), train_data=train, val_data=val,
-                         config=config, description=f"{description}; data: {data_note}")
+                         config=config, description=descriptions.get(locale, descriptions[DEFAULT_LOCALE]),
+                         locale=locale, descriptions=descriptions)
 
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
 
-def hub_push(folder: str | Path, repo_id: str, token: str | None, private: bool = True) -> str:
+def hub_push(folder: str | Path, repo_id: str, token: str | None, private: bool = True, *,
+             locale: str = DEFAULT_LOCALE) -> str:
     """Upload a saved model folder (config.json + model.safetensors) to the user's own Hub repository with
-    the user's own token. Returns the repository URL. Raises ValueError with a message for the user."""
+    the user's own token. Returns the repository URL. Raises ValueError with a message for the user (in
+    ``locale``)."""
     if not token or not token.strip():
-        raise ValueError("A Hugging Face token is needed to push: paste a token with write access "
-                         "(huggingface.co/settings/tokens). It is used for this upload only and never stored.")
+        raise ValueError(T.text("token_needed", locale))
     repo_id = (repo_id or "").strip()
     if not _REPO_ID.match(repo_id):
-        raise ValueError(f"{repo_id!r} is not a Hub repository id: use <your-user-name>/<model-name>")
+        raise ValueError(T.text("bad_repo_id", locale, repo=repo_id))
     folder = Path(folder)
     if not (folder / "model.safetensors").is_file():
-        raise ValueError("Save the trained model first")
+        raise ValueError(T.text("save_first", locale))
     from huggingface_hub import HfApi  # only when pushing
 
     api = HfApi(token=token.strip())
@@ -167,5 +182,5 @@ def hub_push(folder: str | Path, repo_id: str, token: str | None, private: bool 
                           allow_patterns=["*.json", "*.safetensors", "*.md"],
                           commit_message="Upload a model trained in the cvdemo app")
     except Exception as e:  # noqa: BLE001 - HTTP, auth and network errors all become a message
-        raise ValueError(f"Pushing to {repo_id} failed: {type(e).__name__}: {e}") from None
+        raise ValueError(T.text("push_failed", locale, repo=repo_id, error=f"{type(e).__name__}: {e}")) from None
     return str(url)

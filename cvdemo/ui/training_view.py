@@ -2,7 +2,8 @@
 
 `RunView.consume(events)` keeps the curves (every step's losses, learning rates and throughput, every
 evaluation), the latest snapshot and the run's start and end; `figure()`, `progress_markdown()` and
-`snapshot_image()` draw them. The tab polls a job and hands the new events to its session's view.
+`snapshot_image()` draw them. The tab polls a job and hands the new events to its session's view. Text (status
+lines, the curves' titles and legend names, captions) is in the view's ``locale`` ("en" or "zh-CN").
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from cvdemo.training.events import (
     StepEvent,
     TrainingEvent,
 )
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.train import T
 from cvdemo.visualize import class_color, draw_boxes_xyxy, enlarge_for_display
 
-__all__ = ["RunView", "format_seconds"]
+__all__ = ["RunView", "format_seconds", "metric_name"]
 
 MAIN_TERMS = ("loss_ce", "loss_bbox", "loss_giou")  # DETR's back-propagated terms (last decoder layer)
 TERM_COLORS = {"loss_ce": "#1f77b4", "loss_bbox": "#ff7f0e", "loss_giou": "#2ca02c"}
@@ -38,18 +41,20 @@ MAX_POINTS = 500  # points per curve sent to the browser each redraw (longer run
 _AUX = re.compile(r"^(loss_ce|loss_bbox|loss_giou)_(\d+)$")
 
 
-def format_seconds(seconds: float) -> str:
+def format_seconds(seconds: float, locale: str = DEFAULT_LOCALE) -> str:
+    """"42 s", "3 min 05 s", "10 min" (in ``locale``)."""
     seconds = max(0, int(round(seconds)))
     minutes, s = divmod(seconds, 60)
     if not minutes:
-        return f"{s} s"
-    return f"{minutes} min {s:02d} s" if s else f"{minutes} min"
+        return T.text("seconds", locale, s=s)
+    return T.text("minutes_seconds", locale, m=minutes, s=s) if s else T.text("minutes", locale, m=minutes)
 
 
 class RunView:
-    """The curves and state of one run, fed with its events in order."""
+    """The curves and state of one run, fed with its events in order; its text in ``locale``."""
 
-    def __init__(self) -> None:
+    def __init__(self, locale: str = DEFAULT_LOCALE) -> None:
+        self.locale = locale
         self.started: RunStarted | None = None
         self.finished: RunFinished | None = None
         self.last_step: StepEvent | None = None
@@ -94,29 +99,31 @@ class RunView:
 
     def progress_markdown(self, state: str, note: str = "") -> str:
         """Progress bar, step, ETA, throughput, device, memory; what happened at the end."""
-        s, start = self.last_step, self.started
+        s, start, loc = self.last_step, self.started, self.locale
         if start is None:
-            text = "Preparing the run…"
+            text = T.text("preparing", loc)
             return text + (f"  \n{note}" if note else "")
         total = s.total_steps if s else start.total_steps
         done = s.step if s else 0
         pct = 100 * self.progress()
         bar = f'<progress value="{done}" max="{total}" style="width:100%;height:14px"></progress>'
-        parts = [f"**Step {done} / {total}** ({pct:.0f} %)"]
+        parts = [T.text("progress_step", loc, step=done, total=total, pct=pct)]
         if s is not None:
-            parts += [f"loss **{s.loss:.3f}**", f"lr {s.lr:.2e}", f"**{s.images_per_s:.1f} images/s**",
-                      f"elapsed {format_seconds(s.elapsed_s)}"]
+            parts += [T.text("progress_loss", loc, loss=s.loss), T.text("progress_lr", loc, lr=s.lr),
+                      T.text("progress_speed", loc, speed=s.images_per_s),
+                      T.text("progress_elapsed", loc, time=format_seconds(s.elapsed_s, loc))]
             if state == "running":
-                parts.append(f"ETA **{format_seconds(s.eta_s)}**")
-        device = f"device **{start.device}**, {start.num_parameters / 1e6:.2f} M parameters, batch " \
-                 f"{start.batch_size}"
+                parts.append(T.text("progress_eta", loc, time=format_seconds(s.eta_s, loc)))
+        device = T.text("progress_device", loc, device=start.device, params=start.num_parameters / 1e6,
+                        batch=start.batch_size)
         if s is not None:
-            device += f", peak memory {s.memory_mib:,.0f} MiB"
+            device = T.text("progress_memory", loc, line=device, mib=s.memory_mib)
         lines = [bar, " · ".join(parts), device]
         if self.evals:
             e = self.evals[-1]
-            shown = [f"{k} **{e.metrics[k]:.3f}**" for k in EVAL_KEYS if k in e.metrics]
-            lines.append(f"Evaluation at step {e.step} on {e.num_images} images: " + ", ".join(shown))
+            shown = [f"{metric_name(k, loc)} **{e.metrics[k]:.3f}**" for k in EVAL_KEYS if k in e.metrics]
+            lines.append(T.text("progress_eval", loc, step=e.step, images=e.num_images,
+                                metrics=T.text("list_separator", loc).join(shown)))
         if note:
             lines.append(note)
         return "  \n".join(lines)
@@ -127,8 +134,8 @@ class RunView:
         """The curves as a plotly figure dict (2x2: total loss, raw and smoothed | each loss term, aux layers
         dotted / learning rates | evaluation). Plain dicts over a cached layout: a redraw costs a few ms
         where building `go.Figure` objects costs ~100 ms, which a live run would pay every second."""
-        detection = self.is_detection
-        layout = _layout(detection)
+        detection, loc = self.is_detection, self.locale
+        layout = _layout(detection, loc)
         keep = _thinned(len(self.steps))
         x = [self.steps[i] for i in keep]
 
@@ -139,8 +146,9 @@ class RunView:
             return {"type": "scatter", "mode": "lines", "x": x, "y": thin(y), "name": name,
                     "xaxis": "x" + subplot, "yaxis": "y" + subplot, **style}
 
-        data = [line("", self.loss, "total", line={"color": "#bbbbbb"}, showlegend=False),
-                line("", _ema(self.loss), "total (smoothed)", line={"color": "#444444"}, showlegend=False)]
+        data = [line("", self.loss, T.text("trace_total", loc), line={"color": "#bbbbbb"}, showlegend=False),
+                line("", _ema(self.loss), T.text("trace_smoothed", loc), line={"color": "#444444"},
+                     showlegend=False)]
         if detection:
             for name in MAIN_TERMS:
                 if name in self.terms:
@@ -150,28 +158,31 @@ class RunView:
                 match = _AUX.match(name)
                 if match:
                     term, layer = match.groups()
-                    data.append(line("2", self.terms[name], f"{term} layer {layer}", opacity=0.55,
+                    data.append(line("2", self.terms[name], T.text("trace_aux", loc, term=term, layer=layer),
+                                     opacity=0.55,
                                      legendgroup=term, showlegend=False,
                                      line={"color": TERM_COLORS[term], "dash": "dot", "width": 1}))
         else:
-            for name, color in (("loss_ce", TERM_COLORS["loss_ce"]), ("accuracy", "#d62728")):
+            for name, color, label in (("loss_ce", TERM_COLORS["loss_ce"], T.text("trace_batch", loc, name="loss_ce")),
+                                       ("accuracy", "#d62728", T.text("trace_batch_accuracy", loc))):
                 if name in self.terms:
-                    data.append(line("2", self.terms[name], f"batch {name}", line={"color": color}))
+                    data.append(line("2", self.terms[name], label, line={"color": color}))
         for name, values in self.lrs.items():
             dash = "dash" if name in ("backbone", "no_decay") else "solid"
-            data.append(line("3", values, f"lr {name}", showlegend=False, line={"dash": dash}))
+            data.append(line("3", values, T.text("trace_lr", loc, name=name), showlegend=False,
+                             line={"dash": dash}))
         for key in EVAL_KEYS:
             points = [(e.step, e.metrics[key]) for e in self.evals if key in e.metrics]
             if points:
                 steps, values = zip(*points)
                 data.append({"type": "scatter", "mode": "lines+markers", "x": list(steps), "y": list(values),
-                             "name": key, "xaxis": "x4", "yaxis": "y4"})
+                             "name": metric_name(key, loc), "xaxis": "x4", "yaxis": "y4"})
         if not self.evals:
             every = self.started.config.get("eval_every", 0) if self.started else 0
-            when = f"every {every} steps and at the end" if every else "at the end of the run"
+            when = (T.text("evaluated_every", loc, every=every) if every else T.text("evaluated_at_end", loc))
             (x0, x1), (y0, y1) = layout["xaxis4"]["domain"], layout["yaxis4"]["domain"]
             layout["annotations"].append({
-                "text": "no evaluation" if self.finished else f"evaluated {when}", "xref": "paper",
+                "text": T.text("no_evaluation", loc) if self.finished else when, "xref": "paper",
                 "yref": "paper", "x": (x0 + x1) / 2, "y": (y0 + y1) / 2, "xanchor": "center",
                 "showarrow": False, "font": {"color": "#888888"}})
         total = self.started.total_steps if self.started else 1
@@ -202,24 +213,24 @@ class RunView:
     def snapshot_caption(self) -> str:
         snap = self.snapshot
         if snap is None:
-            return "Snapshots of the predictions on fixed images appear here during the run."
+            return T.text("snapshot_none", self.locale)
         if snap.predictions and isinstance(snap.predictions[0], ImagePrediction):
-            return (f"**Step {snap.step}**: each ground-truth object (white box) and the query the Hungarian "
-                    "matcher assigns to it now: that query's predicted box, in the colour of the object's class, "
-                    "captioned `q<query> <predicted class> <score>`. Watch the matching settle and the boxes "
-                    "close in as training goes on.")
-        return (f"**Step {snap.step}**: the model's top class and its probability on fixed images (green: right, "
-                "red: wrong, with the true class).")
+            return T.text("snapshot_detr", self.locale, step=snap.step)
+        return T.text("snapshot_vit", self.locale, step=snap.step)
 
 
-@functools.lru_cache(maxsize=2)
-def _layout_template(detection: bool) -> str:
-    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.08, vertical_spacing=0.16,
-                        subplot_titles=("Total loss (grey: each step, black: smoothed)",
-                                        "Loss terms, last decoder layer (dotted: aux layers)" if detection
-                                        else "Cross-entropy and batch accuracy",
-                                        "Learning rate", "Validation AP" if detection else "Validation accuracy"))
-    fig.update_xaxes(title_text="step", row=2)
+def metric_name(key: str, locale: str = DEFAULT_LOCALE) -> str:
+    """An evaluation metric's name: "AP" and "AP50" as they are, "accuracy" translated."""
+    return T.text("accuracy", locale) if key == "accuracy" else key
+
+
+@functools.lru_cache(maxsize=8)
+def _layout_template(detection: bool, locale: str) -> str:
+    titles = (T.text("title_total_loss", locale),
+              T.text("title_loss_terms" if detection else "title_ce_accuracy", locale),
+              T.text("title_lr", locale), T.text("title_val_ap" if detection else "title_val_accuracy", locale))
+    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.08, vertical_spacing=0.16, subplot_titles=titles)
+    fig.update_xaxes(title_text=T.text("axis_step", locale), row=2)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_yaxes(tickformat="~e", row=2, col=1)
     fig.update_yaxes(range=[0, 1.02], row=2, col=2)
@@ -228,9 +239,9 @@ def _layout_template(detection: bool) -> str:
     return fig.to_json()
 
 
-def _layout(detection: bool) -> dict:
-    """A fresh copy of the figure's layout (subplots, titles, axes, template), built once per task."""
-    layout = json.loads(_layout_template(detection))["layout"]
+def _layout(detection: bool, locale: str = DEFAULT_LOCALE) -> dict:
+    """A fresh copy of the figure's layout (subplots, titles, axes, template), built once per task and language."""
+    layout = json.loads(_layout_template(detection, locale if locale == "zh-CN" else DEFAULT_LOCALE))["layout"]
     layout.setdefault("annotations", [])
     return layout
 

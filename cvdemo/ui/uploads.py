@@ -14,6 +14,8 @@ from typing import Any
 import gradio as gr
 
 from cvdemo.images import ImageLoadError, LoadedImage, load_image
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.common import T
 
 MAX_SIDE = 1333  # longer side the app keeps; DETR resizes to at most 1333 anyway, ViT to 224
 
@@ -28,20 +30,21 @@ def upload_path(payload: Any) -> str | None:
     return str(path) if path else None
 
 
-def load_upload(payload: Any, max_side: int = MAX_SIDE) -> LoadedImage:
-    """Decode an uploaded image safely; anything wrong becomes a gr.Error the user sees."""
+def load_upload(payload: Any, max_side: int = MAX_SIDE, locale: str = DEFAULT_LOCALE) -> LoadedImage:
+    """Decode an uploaded image safely; anything wrong becomes a gr.Error the user sees (titled in ``locale``;
+    the decoder's own explanation stays in English)."""
     path = upload_path(payload)
     if path is None:
-        raise gr.Error("Upload an image first (or pick one of the examples).", title="No image")
+        raise gr.Error(T.text("no_image", locale), title=T.text("no_image_title", locale))
     try:
         return load_image(path, max_side=max_side)
     except ImageLoadError as e:
-        raise gr.Error(html.escape(str(e), quote=False), title="Cannot use this file",
+        raise gr.Error(html.escape(str(e), quote=False), title=T.text("bad_file_title", locale),
                        print_exception=False) from None
 
 
-def image_examples(image_in: gr.Image, shapes_dir: Path, shapes_label: str, photos_dir: Path,
-                   photos_label: str) -> None:
+def image_examples(image_in: gr.Image, shapes_dir: Path, shapes_label: Any, photos_dir: Path,
+                   photos_label: Any) -> None:
     """Two example galleries under an image input: the generated shapes (``*.png``) and the photos (``*.jpg``);
     a folder with no images gives no gallery."""
     shapes = sorted(shapes_dir.glob("*.png"))

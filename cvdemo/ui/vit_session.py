@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from cvdemo.attention import attention_rollout, cls_attention_map, fuse_heads, upsample_heatmap
 from cvdemo.models.vit import ViT, sincos_pos_embed_2d
 from cvdemo.models.vit_transforms import vit_transform
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.attention import T
 from cvdemo.visualize import display_scale, draw_grid, enlarge_for_display, label_cells, tile_maps
 
 
@@ -55,10 +57,9 @@ class ClassificationRun:
     def num_heads(self) -> int:
         return int(self.attentions.shape[1])
 
-    @property
-    def readout(self) -> str:
-        """Where the classifier reads the tokens, in words."""
-        return "the CLS token" if self.global_pool == "token" else "the average of the patch tokens"
+    def readout(self, locale: str = DEFAULT_LOCALE) -> str:
+        """Where the classifier reads the tokens, in words ("classified from the CLS token"), in ``locale``."""
+        return T.text("readout_cls" if self.global_pool == "token" else "readout_avg", locale)
 
     def read_out(self, matrix: torch.Tensor) -> np.ndarray:
         """[1, T, T] (a rollout or one layer's attention) -> [gh, gw] over the patches: the CLS token's row,
@@ -112,10 +113,13 @@ def position_embedding_similarity(model: ViT, grid_size: tuple[int, int]) -> np.
     return (unit @ unit.T).reshape(gh, gw, gh, gw).cpu().numpy()
 
 
-def top_classes(run: ClassificationRun, k: int = 5) -> dict[str, float]:
-    """{label: probability} of the k most likely classes (for gr.Label)."""
+def top_classes(run: ClassificationRun, k: int = 5, locale: str = DEFAULT_LOCALE) -> dict[str, float]:
+    """{label: probability} of the k most likely classes (for gr.Label); the model's class names, or
+    "class i" in ``locale`` for a class it does not name."""
     order = np.argsort(-run.probs, kind="stable")[:k]
-    return {run.id2label.get(int(i), f"class {int(i)}"): float(run.probs[i]) for i in order}
+    names = [run.id2label.get(int(i)) for i in order]
+    return {T.text("class_n", locale, k=int(i)) if name is None else name: float(run.probs[i])
+            for i, name in zip(order, names)}
 
 
 def rollout_heatmap(run: ClassificationRun, head_fusion: str = "mean", discard_ratio: float = 0.0,
@@ -156,8 +160,10 @@ def upsample_to_display(run: ClassificationRun, grid_map: np.ndarray) -> np.ndar
     return upsample_heatmap(grid_map, heatmap_overlay_size(run))
 
 
-def patch_grid_view(run: ClassificationRun, side: int = 448) -> tuple[np.ndarray, str]:
-    """The model's input cut into its patches, with token numbers, and a sentence saying how many tokens."""
+def patch_grid_view(run: ClassificationRun, side: int = 448,
+                    locale: str = DEFAULT_LOCALE) -> tuple[np.ndarray, str]:
+    """The model's input cut into its patches, with token numbers, and a sentence (in ``locale``) saying how
+    many tokens."""
     gh, gw = run.grid_size
     h, w = run.model_input.shape[:2]
     scale = max(1, side // max(h, w))
@@ -165,12 +171,10 @@ def patch_grid_view(run: ClassificationRun, side: int = 448) -> tuple[np.ndarray
     big = draw_grid(big, gh, gw, color=(255, 255, 255))
     labels = [str(k + run.num_prefix_tokens) if gh * gw <= 256 else "" for k in range(gh * gw)]
     big = label_cells(big, gh, gw, labels)
-    prefix = ("+ 1 CLS token (number 0) " if run.num_prefix_tokens == 1 else
-              f"+ {run.num_prefix_tokens} prefix tokens " if run.num_prefix_tokens else "")
-    p = run.patch_size
-    text = (f"The {h}×{w} input is cut into {gh}×{gw} = {gh * gw} patches of {p}×{p} pixels; "
-            f"each becomes one token (numbered in reading order) {prefix}"
-            f"= {gh * gw + run.num_prefix_tokens} tokens.")
+    prefix = (T.text("prefix_cls", locale) if run.num_prefix_tokens == 1 else
+              T.text("prefix_tokens", locale, n=run.num_prefix_tokens) if run.num_prefix_tokens else "")
+    text = T.text("grid_caption", locale, h=h, w=w, gh=gh, gw=gw, patches=gh * gw, p=run.patch_size,
+                  prefix=prefix, tokens=gh * gw + run.num_prefix_tokens)
     return big, text
 
 

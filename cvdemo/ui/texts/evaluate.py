@@ -1,0 +1,216 @@
+"""The Evaluate tab's text (`cvdemo/ui/evaluate_tab.py` and its gradio-free helpers `evaluation_session`,
+`evaluation_viewer`, `evaluation_figures`). Export files (CSV columns, JSON keys) are not text: they stay English."""
+
+from cvdemo.ui.i18n import Catalog
+
+T = Catalog("evaluate", {
+    # --- evaluate_tab: layout ----------------------------------------------------------------------------
+    "intro": (
+        """Upload a **data set** (COCO instances json, Pascal VOC xml or YOLO txt with `classes.txt`, with or without
+its images: loose files or one zip) and its **predictions** (COCO results json, or YOLO txt with a confidence
+column), then **Evaluate**. The COCO metrics are pycocotools' numbers. Below, move the **IoU** and **score
+thresholds** to recolour every box as a true positive, false positive or missed object, browse the images
+with the most errors, and **click a box** to see its score, IoU and match.""",
+        # no line breaks inside Chinese prose: Markdown would render each one as a space
+        "上传一个**数据集**（COCO instances json、Pascal VOC xml，或带 `classes.txt` 的 YOLO txt；可附带或不附带"
+        "图像：多个文件或一个 zip）及其**预测**（COCO 结果 json，或带置信度列的 YOLO txt），然后点击**评估**。"
+        "COCO 指标即 pycocotools 算出的数值。在下方拖动 **IoU 阈值**和**分数阈值**，每个框会重新着色为真阳性、"
+        "假阳性或漏检目标；可浏览错误最多的图像，并**点击一个框**查看它的分数、IoU 与匹配情况。"),
+    "dataset_label": ("Data set: annotations (+ images), files or one .zip",
+                      "数据集：标注（+ 图像），多个文件或一个 .zip"),
+    "predictions_label": ("Predictions: COCO results .json or YOLO .txt (or .zip)",
+                          "预测：COCO 结果 .json 或 YOLO .txt（或 .zip）"),
+    "evaluate_button": ("Evaluate", "评估"),
+    "example_label": ("Example: COCO val2014, 100 images, annotations only, with the COCO API's fake results",
+                      "示例：COCO val2014，100 张图像，仅含标注，配 COCO API 自带的虚构检测结果"),
+    "coco_table_label": ("COCO (pycocotools' 12 numbers)", "COCO（pycocotools 的 12 个指标）"),
+    "metrics_file_label": ("Metrics (JSON, as `python -m cvdemo.evaluate --json --per-class --voc`)",
+                           "指标（JSON，与 `python -m cvdemo.evaluate --json --per-class --voc` 的输出相同）"),
+    "per_class_heading": ("### Per class", "### 各类别"),
+    "class_table_label": ("AP per class (click a header to sort)", "各类别 AP（点击表头排序）"),
+    "class_label": ("Class (PR curves and image browser)", "类别（用于 PR 曲线和图像浏览）"),
+    "pr_label": ("Precision–recall (hover: the score threshold)", "精确率–召回率（悬停可见分数阈值）"),
+    "images_heading": ("### Images: true positives, false positives and misses at your thresholds",
+                       "### 图像：所选阈值下的真阳性、假阳性与漏检"),
+    "iou_label": ("IoU threshold", "IoU 阈值"),
+    "iou_info": ("a detection is a TP if it overlaps a still unmatched object of its class this much",
+                 "检测与同类别中尚未匹配的某个目标的 IoU 达到此值即为 TP"),
+    "score_label": ("Score threshold", "分数阈值"),
+    "score_info": ("detections below it are dropped", "分数低于此值的检测将被舍弃"),
+    "error_label": ("Show images", "显示图像"),
+    "sort_label": ("Sort by", "排序方式"),
+    "previous_page": ("◀ previous page", "◀ 上一页"),
+    "page_label": ("Page", "页码"),
+    "next_page": ("next page ▶", "下一页 ▶"),
+    "images_table_label": ("Images (click a row to view it)", "图像（点击一行即可查看）"),
+    "image_label": ("Click a box for its score, IoU and match", "点击一个框，查看其分数、IoU 与匹配"),
+    "objects_label": ("Detections and objects of this image", "本图像的检测与目标"),
+    "errors_heading": ("### Error analysis", "### 错误分析"),
+    "confusion_label": ("Confusion matrix", "混淆矩阵"),
+    "export_heading": ("### Export", "### 导出"),
+    "export_button": ("Export the per-object table (CSV) and the metrics (JSON) at these thresholds",
+                      "导出当前阈值下的逐目标表（CSV）和指标（JSON）"),
+    "downloads_label": ("Downloads", "下载"),
+    # --- evaluate_tab: table headers (the UI's only; the CSV/JSON exports keep their English names) ------
+    "col_metric": ("metric", "指标"),
+    "col_value": ("value", "数值"),
+    "col_class": ("class", "类别"),
+    "col_num_gt": ("#GT", "真值数"),
+    "col_image_id": ("image id", "图像 id"),
+    "col_file": ("file", "文件"),
+    "col_kind": ("kind", "类型"),
+    "col_row": ("row", "行号"),
+    "col_status": ("status", "状态"),
+    "col_score": ("score", "分数"),
+    "col_matched": ("matched", "匹配对象"),
+    # --- evaluate_tab: pycocotools' 12 numbers ---------------------------------------------------------
+    "coco_ap": ("AP  IoU .50:.95", "AP  IoU .50:.95"),
+    "coco_ap50": ("AP  IoU .50", "AP  IoU .50"),
+    "coco_ap75": ("AP  IoU .75", "AP  IoU .75"),
+    "coco_ap_small": ("AP  small", "AP  小目标"),
+    "coco_ap_medium": ("AP  medium", "AP  中目标"),
+    "coco_ap_large": ("AP  large", "AP  大目标"),
+    "coco_ar1": ("AR  1 det/image", "AR  每张图 1 个检测"),
+    "coco_ar10": ("AR  10 det/image", "AR  每张图 10 个检测"),
+    "coco_ar100": ("AR  100 det/image", "AR  每张图 100 个检测"),
+    "coco_ar_small": ("AR  small", "AR  小目标"),
+    "coco_ar_medium": ("AR  medium", "AR  中目标"),
+    "coco_ar_large": ("AR  large", "AR  大目标"),
+    # --- evaluate_tab: run time ------------------------------------------------------------------------
+    "voc_table": (
+        "| Pascal VOC mAP, IoU > 0.5 | value |\n|---|---|\n| VOC2007, 11-point | **{map07}** |\n"
+        "| VOC2010+, all points | **{map12}** |\n| *COCO AP50, for comparison* | *{ap50}* |",
+        "| Pascal VOC mAP，IoU > 0.5 | 数值 |\n|---|---|\n| VOC2007，11 点插值 | **{map07}** |\n"
+        "| VOC2010+，全部点 | **{map12}** |\n| *COCO AP50，供对比* | *{ap50}* |"),
+    "why_differ": (
+        """**Why COCO AP50 ({ap50}) and VOC AP ({voc12}) can differ at the same IoU 0.5.** COCO keeps the best 100
+detections per image and class, ignores crowd regions (a detection on one is neither TP nor FP), matches a
+detection to the best *still unmatched* object with IoU ≥ 0.5 and samples precision at 101 recall points.
+VOC keeps every detection, takes its best object even if already found (a second hit is a duplicate FP),
+needs IoU > 0.5, ignores `difficult` objects (and crowd here) and integrates the whole curve (VOC2010+) or
+averages 11 points (VOC2007). COCO's headline
+AP ({ap}) also averages IoU 0.50…0.95, so it rewards tight boxes.""",
+        "**为什么同在 IoU 0.5 下，COCO AP50（{ap50}）与 VOC AP（{voc12}）可能不同。** COCO 对每张图像、每个类别"
+        "只保留分数最高的 100 个检测，忽略 crowd 区域（落在其上的检测既不算 TP 也不算 FP），把检测匹配到 IoU ≥ 0.5 "
+        "且*尚未被匹配*的最佳目标，并在 101 个召回率点上采样精确率。VOC 保留全部检测，即使最佳目标已被找到也仍取它"
+        "（第二次命中记为重复的 FP），要求 IoU > 0.5，忽略 `difficult` 目标（此处也忽略 crowd），并对整条曲线积分"
+        "（VOC2010+）或取 11 个点的平均（VOC2007）。COCO 的主指标 AP（{ap}）还对 IoU 0.50…0.95 取平均，因此更青睐"
+        "贴合紧密的框。"),
+    "status": ("**{format}**: {images:,} images, {objects:,} objects, {classes} classes · "
+               "**{predictions:,} predictions** · evaluated in {seconds:.1f} s",
+               "**{format}**：{images:,} 张图像，{objects:,} 个目标，{classes} 个类别 · "
+               "**{predictions:,} 个预测** · 评估用时 {seconds:.1f} 秒"),
+    "all_classes": ("all classes", "全部类别"),
+    "where_class": ("class **{name}**", "类别 **{name}**"),
+    "counts": ("At IoU ≥ {iou:.2f} and score ≥ {score:.2f} ({where}): "
+               "**TP {tp:,} · FP {fp:,} · FN {fn:,}** · precision {precision:.3f} · recall {recall:.3f}"
+               " · ignored: {ignored_dets:,} detections, {ignored_gts:,} crowd/ignored objects",
+               "IoU ≥ {iou:.2f}、分数 ≥ {score:.2f} 时（{where}）："
+               "**TP {tp:,} · FP {fp:,} · FN {fn:,}** · 精确率 {precision:.3f} · 召回率 {recall:.3f}"
+               " · 忽略：{ignored_dets:,} 个检测，{ignored_gts:,} 个 crowd/被忽略的目标"),
+    "tide_heading": ("At IoU ≥ {iou:.2f}, score ≥ {score:.2f}:", "IoU ≥ {iou:.2f}、分数 ≥ {score:.2f} 时："),
+    "tide_table_header": ("| false positives by cause (TIDE) | count |", "| 假阳性的成因（TIDE） | 数量 |"),
+    "tide_loc": ("badly localised", "定位不准"),
+    "tide_cls": ("wrong class", "类别错误"),
+    "tide_dupe": ("duplicate", "重复检测"),
+    "tide_bkg": ("background", "背景误检"),
+    "tide_both": ("wrong class and location", "类别与位置均错误"),
+    "tide_missed": ("**missed objects**", "**漏检目标**"),
+    "page_info": ("Images {first}–{last} of {total:,} ({error}, sorted by {sort}) · page {page} of {pages}",
+                  "第 {first}–{last} 张，共 {total:,} 张（{error}；排序：{sort}）· 第 {page} 页，共 {pages} 页"),
+    "no_image_matches": ("No image matches “{error}” at these thresholds.", "在这些阈值下没有符合“{error}”的图像。"),
+    "image_line": ("Image **{image_id}** {file} · {note}click a box to see its score, IoU and match",
+                   "图像 **{image_id}** {file} · {note}点击一个框，查看其分数、IoU 与匹配"),
+    "progress": ("Loading and evaluating…", "正在加载并评估…"),
+    "cannot_evaluate_title": ("Cannot evaluate this upload", "无法评估此上传内容"),
+    "nothing_to_export_title": ("Nothing to export", "没有可导出的内容"),
+    "nothing_to_export": ("Evaluate a data set first.", "请先评估一个数据集。"),
+    # --- evaluation_session: filters, sorts, the objects table, upload checks ---------------------------
+    "filter_all": ("all images", "全部图像"),
+    "filter_fp": ("with false positives", "含假阳性"),
+    "filter_fn": ("with misses (FN)", "含漏检（FN）"),
+    "filter_fp_fn": ("with FP or FN", "含 FP 或 FN"),
+    "filter_loc": ("FP: localisation", "FP：定位不准"),
+    "filter_cls": ("FP: wrong class", "FP：类别错误"),
+    "filter_dupe": ("FP: duplicate", "FP：重复检测"),
+    "filter_bkg": ("FP: background", "FP：背景误检"),
+    "filter_both": ("FP: class and location", "FP：类别与位置均错误"),
+    "sort_image_id": ("image id", "图像 id"),
+    "sort_most_fp": ("most false positives", "假阳性最多"),
+    "sort_most_fn": ("most misses", "漏检最多"),
+    "sort_lowest_f1": ("lowest F1", "F1 最低"),
+    "status_ignored": ("ignored", "忽略"),
+    "status_below_score": ("below score", "低于分数阈值"),
+    "status_missed": ("FN (missed)", "FN（漏检）"),
+    "status_found": ("found", "已检出"),
+    "status_ignored_crowd": ("ignored (crowd)", "忽略（crowd）"),
+    "detection": ("detection", "检测"),
+    "detection_n": ("detection {row}", "检测 {row}"),
+    "object_n": ("object {id}", "目标 {id}"),
+    "need_dataset": ("upload the data set (annotations and images, or one zip) first",
+                     "请先上传数据集（标注和图像，或一个 zip）"),
+    "need_predictions": ("upload the predictions (a COCO results .json or YOLO .txt files) too",
+                         "还需上传预测（一个 COCO 结果 .json 或若干 YOLO .txt 文件）"),
+    # --- evaluation_viewer ---------------------------------------------------------------------------------
+    "note_unreadable": ("the image file cannot be read ({error}); drawn on a blank canvas",
+                        "无法读取图像文件（{error}）；改为在空白画布上绘制"),
+    "note_blank": ("no image uploaded: blank canvas of the annotated size", "未上传图像：按标注尺寸绘制的空白画布"),
+    "note_captions_hidden": ("{n} boxes: captions hidden, click a box to see it",
+                             "共 {n} 个框：已隐藏文字标注，点击框即可查看"),
+    "note_join": ("; ", "；"),
+    "det_head": ("**Detection {row}** · **{status}** · {name} · score **{score:.3f}**",
+                 "**检测 {row}** · **{status}** · {name} · 分数 **{score:.3f}**"),
+    "det_matched": (" · IoU **{iou:.3f}** with object {obj} ({found})",
+                    " · 与目标 {obj}（{found}）的 IoU 为 **{iou:.3f}**"),
+    "det_taken": (", already matched by detection {other} (score {score:.3f})",
+                  "，该目标已被检测 {other}（分数 {score:.3f}）匹配"),
+    "det_no_match": (" · no match at IoU ≥ {t:.2f}: best IoU with a {name} object is **{iou:.3f}** "
+                     "(object {obj}{taken})",
+                     " · 在 IoU ≥ {t:.2f} 下未匹配：与 {name} 目标的最大 IoU 为 **{iou:.3f}**（目标 {obj}{taken}）"),
+    "det_no_object": (" · no {name} object in this image", " · 本图像中没有 {name} 目标"),
+    "tide_type": ("  \nTIDE error type: **{error}**, {why}", "  \nTIDE 错误类型：**{error}**，{why}"),
+    "why_loc": ("badly localised (right class, IoU between 0.1 and the threshold)",
+                "定位不准（类别正确，IoU 介于 0.1 与阈值之间）"),
+    "why_cls": ("wrong class (an object of another class overlaps it enough)",
+                "类别错误（另一类别的目标与它重叠足够多）"),
+    "why_dupe": ("a duplicate (its object was already found by a higher-scoring detection)",
+                 "重复检测（它的目标已被分数更高的检测找到）"),
+    "why_bkg": ("on background (no object overlaps it above IoU 0.1)", "落在背景上（没有目标与它的 IoU 超过 0.1）"),
+    "why_both": ("wrong class and badly localised", "类别错误且定位不准"),
+    "obj_head": ("**Object {obj}** · **{status}** · {name}", "**目标 {obj}** · **{status}** · {name}"),
+    "obj_matched": (" · matched by detection {det}, score **{score:.3f}**, IoU **{iou:.3f}**",
+                    " · 由检测 {det} 匹配，分数 **{score:.3f}**，IoU **{iou:.3f}**"),
+    "obj_best": (" · best {name} detection above the score threshold: IoU **{iou:.3f}** "
+                 "(detection {det}, score {score:.3f}, {status})",
+                 " · 高于分数阈值的最佳 {name} 检测：IoU **{iou:.3f}**（检测 {det}，分数 {score:.3f}，{status}）"),
+    "obj_none": (" · no {name} detection above the score threshold in this image",
+                 " · 本图像中没有高于分数阈值的 {name} 检测"),
+    "box_line": ("  \nbox x={x:.1f} y={y:.1f} w={w:.1f} h={h:.1f} (pixels, top-left corner)",
+                 "  \n框 x={x:.1f} y={y:.1f} w={w:.1f} h={h:.1f}（单位为像素，x、y 为左上角）"),
+    "legend_tp": ("true positive", "真阳性"),
+    "legend_fp": ("false positive", "假阳性"),
+    "legend_fn": ("missed object (FN)", "漏检目标（FN）"),
+    "legend_found": ("object found", "已检出的目标"),
+    "legend_ignored": ("ignored (crowd)", "忽略（crowd）"),
+    # --- evaluation_figures --------------------------------------------------------------------------------
+    "pr_title_class": ("“{name}” at three IoU thresholds (101 recall points)",
+                       "“{name}”在三个 IoU 阈值下的曲线（101 个召回率点）"),
+    "pr_title_all": ("IoU 0.50, the {n} classes with the most objects (pick one for more)",
+                     "IoU 0.50，目标最多的 {n} 个类别（选择一个类别可查看更多）"),
+    # plotly hover templates: %{...} is Plotly's, not a format field (these are used without fields)
+    "pr_hover": ("recall %{x:.2f}<br>precision %{y:.3f}<br>score threshold %{customdata:.3f}<extra></extra>",
+                 "召回率 %{x:.2f}<br>精确率 %{y:.3f}<br>分数阈值 %{customdata:.3f}<extra></extra>"),
+    "recall": ("recall", "召回率"),
+    "precision": ("precision", "精确率"),
+    "pr_empty": ("no objects of this class", "该类别没有目标"),
+    "cm_busiest": ("{shown} of {total} classes (the busiest), ", "{total} 个类别中最繁忙的 {shown} 个，"),
+    "cm_title": ("Confusion matrix ({busiest}IoU ≥ {iou:.2f}, score ≥ {score:.2f})"
+                 "<br><sup>rows: true class · columns: predicted · background = missed / false alarm</sup>",
+                 "混淆矩阵（{busiest}IoU ≥ {iou:.2f}，分数 ≥ {score:.2f}）"
+                 "<br><sup>行：真实类别 · 列：预测类别 · 背景 = 漏检 / 误报</sup>"),
+    "cm_hover": ("true %{y}<br>predicted %{x}<br>count %{customdata}<extra></extra>",
+                 "真实 %{y}<br>预测 %{x}<br>数量 %{customdata}<extra></extra>"),
+    "predicted": ("predicted", "预测类别"),
+    "true": ("true", "真实类别"),
+    "background": ("background", "背景"),
+})
