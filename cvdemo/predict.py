@@ -24,7 +24,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,12 +100,23 @@ def _classify(model: ViT, image: np.ndarray, image_id: int, mapping: dict[int, i
 
 
 @torch.inference_mode()
-def predict_coco(model: nn.Module, images_dir: str | Path, ground_truth: GroundTruth,
-                 device: str | torch.device = "cpu") -> list[dict]:
-    """COCO results of ``model`` (DETR or ViT, in eval mode) on every image of ``ground_truth``
-    (read from ``images_dir / file_name``); see the module docstring for the records."""
+def predict_coco(model: nn.Module, images: str | Path | Mapping[int, str | Path | None], ground_truth: GroundTruth,
+                 device: str | torch.device = "cpu",
+                 on_image: Callable[[int, int], None] | None = None) -> list[dict]:
+    """COCO results of ``model`` (DETR or ViT, in eval mode) on every image of ``ground_truth``; see the module
+    docstring for the records.
+
+    images: a folder holding each image's ``file_name``, or {image id: file} (e.g. `LoadedDataset.image_files`).
+    on_image: called as ``on_image(done, total)`` after each image (progress).
+
+    Raises:
+        CategoryMismatchError: a category of ``ground_truth`` the model does not know (both sides listed).
+        DatasetError: an image without a file.
+        ImageReadError: an image file that cannot be read.
+    """
     if not isinstance(model, (DETR, ViT)):
         raise TypeError(f"expected a DETR or ViT, got {type(model).__name__}")
+    files = _image_files(images, ground_truth)
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     if not id2label:
         raise CategoryMismatchError("the model has no class names (config.id2label is empty), so its classes "
@@ -116,13 +127,27 @@ def predict_coco(model: nn.Module, images_dir: str | Path, ground_truth: GroundT
         log.info("%d model classes are not in the annotations and are left out: %s", len(left_out),
                  [id2label[k] for k in left_out][:10])
     run = _detect if isinstance(model, DETR) else _classify
-    images_dir = Path(images_dir)
     results: list[dict] = []
-    for info in ground_truth.images:
-        if not info.file_name:
-            raise DatasetError(f"image id {info.id} has no file_name in the annotations")
-        results += run(model, read_rgb_image(images_dir / info.file_name), info.id, mapping, device)
+    for done, info in enumerate(ground_truth.images, 1):
+        results += run(model, read_rgb_image(files[info.id]), info.id, mapping, device)
+        if on_image is not None:
+            on_image(done, len(ground_truth.images))
     return results
+
+
+def _image_files(images: str | Path | Mapping[int, str | Path | None], ground_truth: GroundTruth) -> dict[int, Path]:
+    """{image id: file} for every image of ``ground_truth``; DatasetError for one without a file."""
+    if isinstance(images, Mapping):
+        files = {info.id: images.get(info.id) for info in ground_truth.images}
+        missing = [info.file_name or str(info.id) for info in ground_truth.images if files[info.id] is None]
+        if missing:
+            raise DatasetError(f"{len(missing)} of {len(ground_truth.images)} images have no image file "
+                               f"(first: {missing[0]!r}); the model needs every image")
+        return {k: Path(v) for k, v in files.items()}
+    without_name = [info.id for info in ground_truth.images if not info.file_name]
+    if without_name:
+        raise DatasetError(f"image id {without_name[0]} has no file_name in the annotations")
+    return {info.id: Path(images) / info.file_name for info in ground_truth.images}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,22 +20,29 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
+import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+import cvdemo.models
 from cvdemo.datasets import Category, Detections, GroundTruth, ImageInfo, load_coco_detections, load_coco_ground_truth
 from cvdemo.datasets.archive import ArchiveError, ArchiveLimits, extract_zip
+from cvdemo.datasets.shapes import ShapesConfig, write_shapes_dataset
 from cvdemo.datasets.structure import DatasetError
 from cvdemo.datasets.voc import write_voc_annotations
 from cvdemo.datasets.yolo import write_yolo_detections, write_yolo_labels
 from cvdemo.evaluate import main as cli_main
 from cvdemo.metrics import ObjectAssigner, evaluate_coco
+from cvdemo.models import DETR
+from cvdemo.models.detr import DETRConfig
+from cvdemo.predict import predict_coco
 from cvdemo.ui import evaluate_tab
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
 from cvdemo.ui.evaluation_session import EvaluationSession
 from cvdemo.ui.evaluation_viewer import COLORS, object_at, render_image
 from cvdemo.ui.i18n import gradio_i18n
+from cvdemo.ui.models_registry import ModelRegistry, ModelSpec
 
 FIXTURE = Path(__file__).parent / "data" / "coco-val2014-100"
 GT = FIXTURE / "instances_val2014_100.json"
@@ -280,11 +287,25 @@ def test_bad_uploads_give_specific_errors(tmp_path):
 
 # --- the endpoint and the browser ---------------------------------------------------------------------------
 
+SHAPE_NAMES = ["circle", "square", "triangle", "star", "heart", "hexagon"]
+
+
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, monkeypatch_module):
+def registry(tmp_path_factory):
+    """A registry with one tiny, untrained shapes DETR ("tiny-detr")."""
+    torch.manual_seed(0)
+    detr = DETR(DETRConfig(backbone="resnet18", frozen_batchnorm=False, d_model=32, num_heads=2, encoder_layers=1,
+                           decoder_layers=1, dim_feedforward=64, num_queries=5, num_classes=6,
+                           id2label=dict(enumerate(SHAPE_NAMES)), shortest_edge=64, longest_edge=64))
+    folder = cvdemo.models.save(detr, tmp_path_factory.mktemp("eval-models") / "detr")
+    return ModelRegistry([ModelSpec("tiny-detr", str(folder), "detect", "test")], device="cpu")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, monkeypatch_module, registry):
     monkeypatch_module.setattr(evaluate_tab, "WORK_ROOT", tmp_path_factory.mktemp("work"))
     with gr.Blocks() as demo:
-        build_evaluate_tab(None, Path("examples"))
+        build_evaluate_tab(registry, Path("examples"))
     demo.queue()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -323,6 +344,47 @@ def test_evaluate_endpoint_matches_the_cli_and_survives_a_bad_upload(app_url, tm
     assert sorted(evaluate_tab.WORK_ROOT.iterdir()) == folders  # nothing left behind by the refused upload
     status, coco, *_ = evaluate([GT])
     assert [f"{row[1]:.3f}" for row in coco["data"]] == [line[-5:] for line in cli_lines]
+
+
+def test_evaluate_runs_a_model_on_the_data_sets_images(app_url, registry, tmp_path):
+    """The model's predictions through the app equal `cvdemo.predict` + COCO evaluation of the same model."""
+    gt = write_shapes_dataset(tmp_path / "shapes", 6, seed=5, config=ShapesConfig(image_size=64, max_objects=3))
+    files = [tmp_path / "shapes" / "annotations.json", *sorted((tmp_path / "shapes" / "images").glob("*.png"))]
+    client = Client(app_url, verbose=False)
+    status, coco, *_ = client.predict([handle_file(str(p)) for p in files], [], 0.5, 0.3, "tiny-detr",
+                                      api_name="/evaluate")
+    records = predict_coco(registry.get("tiny-detr"), tmp_path / "shapes" / "images", gt)
+    expected = evaluate_coco(gt, load_coco_detections(records, gt)).stats
+    assert len(records) == 6 * 5  # every query of every image, as DETR's evaluation
+    assert "30 predictions** of tiny-detr" in status and "on CPU" in status
+    shown = [row[1] for row in coco["data"]]
+    assert [v for v, e in zip(shown, expected) if e >= 0] == pytest.approx(
+        [round(e, 3) for e in expected if e >= 0], abs=1e-9)
+    assert all(v in (None, "") for v, e in zip(shown, expected) if e < 0)  # no object of that size
+
+    with pytest.raises(AppError, match="either uploaded predictions or a model"):
+        client.predict([handle_file(str(p)) for p in files], [handle_file(str(DT))], 0.5, 0.3, "tiny-detr",
+                       api_name="/evaluate")
+    with pytest.raises(AppError, match="100 of 100 images have no image file"):  # annotations only
+        client.predict([handle_file(str(GT))], [], 0.5, 0.3, "tiny-detr", api_name="/evaluate")
+    with pytest.raises(AppError, match="unknown model 'nope'"):
+        client.predict([handle_file(str(p)) for p in files], [], 0.5, 0.3, "nope", api_name="/evaluate")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(evaluate_tab, "MAX_MODEL_IMAGES", 5)
+        with pytest.raises(AppError, match="6 images; running a model here is limited to 5"):
+            client.predict([handle_file(str(p)) for p in files], [], 0.5, 0.3, "tiny-detr", api_name="/evaluate")
+
+
+def test_a_model_that_lacks_a_class_of_the_data_set_is_refused_with_both_sides(app_url, tmp_path):
+    write_shapes_dataset(tmp_path / "shapes", 2, seed=5, config=ShapesConfig(image_size=64, max_objects=2))
+    ann = json.loads((tmp_path / "shapes" / "annotations.json").read_text())
+    ann["categories"][0]["name"] = "dog"
+    (tmp_path / "shapes" / "annotations.json").write_text(json.dumps(ann))
+    files = [tmp_path / "shapes" / "annotations.json", *sorted((tmp_path / "shapes" / "images").glob("*.png"))]
+    with pytest.raises(AppError, match="dog") as err:
+        Client(app_url, verbose=False).predict([handle_file(str(p)) for p in files], [], 0.5, 0.3, "tiny-detr",
+                                               api_name="/evaluate")
+    assert "circle" in str(err.value)  # the model's side too
 
 
 def _cli_text() -> str:
@@ -397,8 +459,10 @@ def test_evaluate_endpoint_keeps_its_parameters_and_answers_in_the_requests_lang
     client = Client(app_url, verbose=False, headers={"Accept-Language": ZH})
     api = client.view_api(print_info=False, return_format="dict")
     assert list(api["named_endpoints"]) == ["/evaluate"] and not api["unnamed_endpoints"]
-    assert [p["parameter_name"] for p in api["named_endpoints"]["/evaluate"]["parameters"]] == [
-        "dataset_payload", "preds_payload", "iou_v", "score_v"]
+    parameters = api["named_endpoints"]["/evaluate"]["parameters"]
+    assert [p["parameter_name"] for p in parameters] == [
+        "dataset_payload", "preds_payload", "iou_v", "score_v", "model_name"]
+    assert parameters[-1]["parameter_has_default"] and parameters[-1]["parameter_default"] == ""  # optional
     status, coco, voc_md, metrics_file, classes, class_dd, *_ = client.predict(
         [handle_file(str(GT))], [handle_file(str(DT))], 0.5, 0.3, api_name="/evaluate")
     assert "100 张图像" in status and "COCO json" in status

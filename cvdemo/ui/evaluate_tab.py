@@ -1,8 +1,10 @@
 """The Evaluate tab: a data set and its predictions -> COCO and VOC metrics, PR curves, confusion, TP/FP/FN.
 
-`/evaluate` (data set files, prediction files, IoU and score thresholds) stages the uploads in a per-session
-temporary folder, loads and evaluates once (`cvdemo.ui.evaluation_session`) and keeps the session in a
-`gr.State`; the sliders, filters, paging and clicks then only re-assign (`ObjectAssigner`) and redraw.
+`/evaluate` (data set files, prediction files, IoU and score thresholds, and optionally a detection model of
+the registry to run on the data set's images instead of uploaded predictions) stages the uploads in a
+per-session temporary folder, loads (runs the model: at most `MAX_MODEL_IMAGES` images) and evaluates once
+(`cvdemo.ui.evaluation_session`) and keeps the session in a `gr.State`; the sliders, filters, paging and
+clicks then only re-assign (`ObjectAssigner`) and redraw.
 
 Text is in English or Simplified Chinese (`cvdemo.ui.texts.evaluate`): static text through `T("key")`, what the
 handlers compose in the language of the request. `/evaluate` called without a browser language (gradio_client)
@@ -12,17 +14,22 @@ answers in English; the metrics JSON and the CSV export are machine-readable and
 from __future__ import annotations
 
 import html
+import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 import numpy as np
 
+from cvdemo.datasets.coco import load_coco_detections
+from cvdemo.datasets.folder import LoadedDataset
 from cvdemo.datasets.structure import DatasetError
 from cvdemo.metrics import Assignment
+from cvdemo.predict import CategoryMismatchError, predict_coco
+from cvdemo.training.image_files import ImageReadError
 from cvdemo.ui.evaluation_figures import confusion_figure, pr_curves_figure
 from cvdemo.ui.evaluation_session import (
     ERROR_FILTERS,
@@ -37,14 +44,16 @@ from cvdemo.ui.evaluation_session import (
 )
 from cvdemo.ui.evaluation_viewer import describe_object, legend_html, object_at, render_image
 from cvdemo.ui.i18n import DEFAULT_LOCALE, LOCALES, locale_of
+from cvdemo.ui.models_registry import ModelRegistry, ModelUnavailableError
 from cvdemo.ui.texts.evaluate import T
-
-if TYPE_CHECKING:  # the registry (and torch) is not needed to evaluate
-    from cvdemo.ui.models_registry import ModelRegistry
+from cvdemo.ui.zerogpu import gpu_task
 
 STATE_SECONDS = 1800  # a session's evaluation (and its temporary folder) is dropped after 30 minutes unused
 WORK_ROOT = Path(tempfile.gettempdir()) / "cvdemo-evaluate"  # one sub-folder per evaluation, nothing else
 ALL = -1  # the "all classes" entry of the class dropdown
+UPLOADED = ""  # the "uploaded predictions" entry of the model dropdown
+# images a model may be run on in one evaluation (a CPU runs DETR-R50 at ~1 image/s)
+MAX_MODEL_IMAGES = int(os.environ.get("CVDEMO_MAX_EVAL_MODEL_IMAGES", "500"))
 # the shown tables' headers: a catalog key, or a token shown as is in every language
 _COLUMNS = {
     "coco": ("col_metric", "col_value"),
@@ -114,10 +123,18 @@ def _class_rows(session: EvaluationSession) -> list[list]:
     return rows
 
 
-def _status(session: EvaluationSession, seconds: float, locale: str = DEFAULT_LOCALE) -> str:
+def _status(session: EvaluationSession, seconds: float, locale: str = DEFAULT_LOCALE,
+            model_run: tuple[str, float, str] | None = None) -> str:
+    """The data set, the predictions (and the model that made them: name, seconds, device) and the time."""
     gt, ds = session.gt, session.dataset
-    text = T.text("status", locale, format=ds.format, images=len(gt.images), objects=len(gt),
-                  classes=len(gt.categories), predictions=len(session.dt), seconds=seconds)
+    fields = dict(format=ds.format, images=len(gt.images), objects=len(gt), classes=len(gt.categories),
+                  predictions=len(session.dt), seconds=seconds)
+    if model_run is None:
+        text = T.text("status", locale, **fields)
+    else:
+        name, model_seconds, device = model_run
+        text = T.text("status_model", locale, model=html.escape(name), model_seconds=model_seconds,
+                      device=device, **fields)
     if ds.notes:  # the library's notes: English
         text += "  \n*" + html.escape("; ".join(ds.notes)) + "*"
     return text
@@ -157,9 +174,9 @@ def _class_choices(session: EvaluationSession | None, locale: str) -> list[tuple
 def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     """Lay out the tab inside the current gr.Blocks / gr.Tab context and wire its events.
 
-    ``registry`` is accepted for symmetry with the other tabs (running a model on the data set is not offered
-    yet); ``examples_dir/coco-val2014-100`` holds the example offered under the upload boxes."""
-    del registry
+    ``registry``'s detection models can be run on an uploaded data set's images instead of uploading
+    predictions; ``examples_dir/coco-val2014-100`` holds the example offered under the upload boxes."""
+    model_names = registry.names("detect")
     gr.Markdown(T("intro"))
     session_state = gr.State(None, time_to_live=STATE_SECONDS, delete_callback=_close)
     view_state = gr.State(None, time_to_live=STATE_SECONDS)  # {"image_id", "scale", "selected"}
@@ -168,6 +185,8 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
             dataset_in = gr.File(file_count="multiple", label=T("dataset_label"), elem_id="eval-dataset", height=140)
             preds_in = gr.File(file_count="multiple", label=T("predictions_label"), elem_id="eval-predictions",
                                height=140)
+            model_dd = gr.Dropdown(_model_choices(model_names, DEFAULT_LOCALE), value=UPLOADED, label=T("model_label"),
+                                   info=T("model_info"), elem_id="eval-model")
             evaluate_btn = gr.Button(T("evaluate_button"), variant="primary", elem_id="eval-button")
             example_table = _examples(dataset_in, preds_in, examples_dir)
             status = gr.Markdown(elem_id="eval-status")
@@ -227,21 +246,52 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
         """On page load: the dropdowns' entries, the legend and the empty tables' headers in the user's language
         (static text is translated in the browser; these are values)."""
         locale = locale_of(request)
-        return (gr.Dropdown(choices=_class_choices(None, locale), value=ALL),
+        return (gr.Dropdown(choices=_model_choices(model_names, locale)),
+                gr.Dropdown(choices=_class_choices(None, locale), value=ALL),
                 gr.Dropdown(choices=error_filter_choices(locale), value=ERROR_FILTERS[0]),
                 gr.Dropdown(choices=sort_choices(locale), value=SORTS[0]), legend_html(locale),
                 *(_table(t, [], locale) for t in ("coco", "class", "page", "objects")),
                 *([gr.Dataset(headers=_example_headers(locale))] if example_table is not None else []))
 
-    def evaluate(dataset_payload, preds_payload, iou_v: float, score_v: float, old: EvaluationSession | None,
-                 request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a progress tracker
+    @gpu_task
+    def run_model(name: str, dataset: LoadedDataset, on_image) -> list[dict]:
+        return predict_coco(registry.get(name), dataset.image_files, dataset.ground_truth, registry.device,
+                            on_image=on_image)
+
+    def model_predictions(name: str, locale: str, progress: gr.Progress, timing: list):
+        """``predict`` for `EvaluationSession.create`: ``name`` run on the data set's images (seconds -> timing)."""
+        def predict(dataset: LoadedDataset):
+            images = len(dataset.ground_truth.images)
+            if images > MAX_MODEL_IMAGES:
+                raise DatasetError(T.text("too_many_images", locale, images=images, limit=MAX_MODEL_IMAGES))
+            started = time.perf_counter()
+            try:
+                records = run_model(name, dataset, lambda done, total: progress(
+                    done / total, desc=T.text("model_progress", locale, model=name, done=done, total=total)))
+            except (CategoryMismatchError, ImageReadError, ModelUnavailableError) as e:
+                raise gr.Error(html.escape(str(e), quote=False), title=T.text("cannot_run_model_title", locale),
+                               print_exception=False) from None
+            timing.append(time.perf_counter() - started)
+            return load_coco_detections(records, dataset.ground_truth)
+        return predict
+
+    def evaluate(dataset_payload, preds_payload, iou_v: float, score_v: float, model_name: str | None,
+                 old: EvaluationSession | None, request: gr.Request,
+                 progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a progress tracker
         locale = locale_of(request)
         start = time.perf_counter()
         WORK_ROOT.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="session-", dir=WORK_ROOT))
         progress(0.1, desc=T.text("progress", locale))
+        model_name = model_name or UPLOADED
+        if model_name != UPLOADED and model_name not in model_names:
+            raise gr.Error(T.text("unknown_model", locale, name=html.escape(str(model_name)),
+                                  names=", ".join(model_names)), print_exception=False)
+        timing: list[float] = []
+        predict = model_predictions(model_name, locale, progress, timing) if model_name != UPLOADED else None
         try:
-            session = EvaluationSession.create(workdir, _files(dataset_payload), _files(preds_payload), locale=locale)
+            session = EvaluationSession.create(workdir, _files(dataset_payload), _files(preds_payload),
+                                               predict=predict, locale=locale)
         except DatasetError as e:  # the library's message (English), a title in the user's language
             shutil.rmtree(workdir, ignore_errors=True)
             raise gr.Error(html.escape(str(e), quote=False), title=T.text("cannot_evaluate_title", locale),
@@ -251,7 +301,8 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
             raise
         _close(old)
         metrics_path = session.write_metrics_json()
-        return (_status(session, time.perf_counter() - start, locale),
+        model_run = (model_name, timing[0], registry.device.type.upper()) if timing else None
+        return (_status(session, time.perf_counter() - start, locale, model_run),
                 _table("coco", _coco_rows(session, locale), locale), _voc_markdown(session, locale),
                 str(metrics_path), _table("class", _class_rows(session), locale),
                 gr.Dropdown(choices=_class_choices(session, locale), value=ALL),
@@ -338,10 +389,10 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     hidden = dict(show_progress="hidden", api_visibility="private")
     # page load (no inputs: they would re-trigger it on every change)
     gr.on(None, localize, inputs=None,
-          outputs=[class_dd, error_dd, sort_dd, legend, coco_table, class_table, page_table, objects,
+          outputs=[model_dd, class_dd, error_dd, sort_dd, legend, coco_table, class_table, page_table, objects,
                    *([example_table] if example_table is not None else [])],
           queue=False, **hidden)
-    gr.on([evaluate_btn.click], evaluate, [dataset_in, preds_in, iou, score, session_state],
+    gr.on([evaluate_btn.click], evaluate, [dataset_in, preds_in, iou, score, model_dd, session_state],
           [status, coco_table, voc_md, metrics_file, class_table, class_dd, pr_plot, page, session_state, view_state],
           api_name="evaluate", preprocess=False, concurrency_limit=2, show_progress_on=[status, coco_table],
           ).success(refresh, browse_inputs, browse_outputs, **hidden
@@ -365,6 +416,11 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     image.select(click, [session_state, iou, score, class_dd, view_state], [image, click_info, objects, view_state],
                  **hidden)
     export_btn.click(export, [session_state, iou, score], export_files, api_visibility="private")
+
+
+def _model_choices(names: list[str], locale: str) -> list[tuple[str, str]]:
+    """The model dropdown: the uploaded predictions, then every detection model."""
+    return [(T.text("no_model", locale), UPLOADED)] + [(name, name) for name in names]
 
 
 def _example_headers(locale: str) -> list[str]:

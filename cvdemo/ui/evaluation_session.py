@@ -25,6 +25,7 @@ import math
 import shutil
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,8 +121,13 @@ class EvaluationSession:
 
     @classmethod
     def create(cls, workdir: str | Path, dataset_files: list[tuple[str, str]],
-               prediction_files: list[tuple[str, str]], *, locale: str = DEFAULT_LOCALE) -> EvaluationSession:
-        """Stage both uploads in ``workdir`` (which must be the session's own folder), load and evaluate.
+               prediction_files: list[tuple[str, str]] | None = None, *,
+               predict: Callable[[LoadedDataset], Detections] | None = None,
+               locale: str = DEFAULT_LOCALE) -> EvaluationSession:
+        """Stage the uploads in ``workdir`` (which must be the session's own folder), load and evaluate.
+
+        The predictions are the uploaded ``prediction_files``, or ``predict(dataset)`` (a model run on the
+        data set's images) when given; one of the two, not both.
 
         Raises `DatasetError` with a message that names the uploaded file, never the server's folders (in
         ``locale`` when an upload is missing; the library's own messages are English).
@@ -130,11 +136,16 @@ class EvaluationSession:
         try:
             if not dataset_files:
                 raise DatasetError(T.text("need_dataset", locale))
-            if not prediction_files:
+            if predict is not None and prediction_files:
+                raise DatasetError(T.text("predictions_or_model", locale))
+            if predict is None and not prediction_files:
                 raise DatasetError(T.text("need_predictions", locale))
             dataset = load_dataset_folder(stage_upload(dataset_files, workdir / "dataset"))
-            detections = load_predictions_folder(stage_upload(prediction_files, workdir / "predictions"),
-                                                 dataset.ground_truth)
+            if predict is not None:
+                detections = predict(dataset)
+            else:
+                detections = load_predictions_folder(stage_upload(prediction_files, workdir / "predictions"),
+                                                     dataset.ground_truth)
         except DatasetError as e:
             raise DatasetError(str(e).replace(f"{workdir.resolve()}/", "").replace(f"{workdir}/", "")) from None
         return cls(workdir, dataset, detections)

@@ -149,6 +149,28 @@ AP ({ap}) also averages IoU 0.50…0.95, so it rewards tight boxes.""",
     "object_n": ("object {id}", "目标 {id}"),
     "need_dataset": ("upload the data set (annotations and images, or one zip) first",
                      "请先上传数据集（标注和图像，或一个 zip）"),
+    "predictions_or_model": ("give either uploaded predictions or a model to run, not both: clear the predictions "
+                             "or choose “uploaded predictions” as the model",
+                             "上传的预测与要运行的模型只能二选一：请清除预测文件，或将模型选为“上传的预测”"),
+    "unknown_model": ("unknown model {name!r}: choose one of {names}", "未知模型 {name!r}：请从 {names} 中选择"),
+    "model_label": ("Predictions from", "预测来源"),
+    "model_info": ("the uploaded predictions, or a detection model run now on the data set's images "
+                   "(the images must be uploaded; every query counts, as in DETR's evaluation)",
+                   "上传的预测，或现在在数据集图像上运行一个检测模型"
+                   "（须上传图像；与 DETR 的官方评估一样计入每个查询）"),
+    "no_model": ("uploaded predictions", "上传的预测"),
+    "model_progress": ("{model}: image {done} of {total}", "{model}：第 {done} / {total} 张图像"),
+    "too_many_images": ("the data set has {images:,} images; running a model here is limited to {limit:,} "
+                        "(CVDEMO_MAX_EVAL_MODEL_IMAGES): run `python -m cvdemo.predict` and upload its results",
+                        "数据集有 {images:,} 张图像，此处运行模型最多 {limit:,} 张（CVDEMO_MAX_EVAL_MODEL_IMAGES）："
+                        "请运行 `python -m cvdemo.predict` 并上传其结果"),
+    "cannot_run_model_title": ("Cannot run the model on this data set", "无法在此数据集上运行该模型"),
+    "status_model": ("**{format}**: {images:,} images, {objects:,} objects, {classes} classes · "
+                     "**{predictions:,} predictions** of {model} ({model_seconds:.1f} s on {device}) · "
+                     "evaluated in {seconds:.1f} s",
+                     "**{format}**：{images:,} 张图像，{objects:,} 个目标，{classes} 个类别 · "
+                     "**{model} 的 {predictions:,} 个预测**（在 {device} 上用时 {model_seconds:.1f} 秒）· "
+                     "评估用时 {seconds:.1f} 秒"),
     "need_predictions": ("upload the predictions (a COCO results .json or YOLO .txt files) too",
                          "还需上传预测（一个 COCO 结果 .json 或若干 YOLO .txt 文件）"),
     # --- evaluation_viewer ---------------------------------------------------------------------------------
