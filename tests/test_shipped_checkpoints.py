@@ -24,7 +24,7 @@ from cvdemo.training.presets import DETR_TRAINING_PRESETS, VIT_TRAINING_PRESETS
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 EVAL_SEED = 777  # the cards' evaluation seed; training used 0 and validation 1
 VIT_MIN_ACCURACY = 0.22  # chance is 1/6; the card states the measured value
-DETR_MIN_AP50 = 0.25  # an untrained DETR scores ~0.00
+DETR_MIN_AP = 0.70  # the project's goal (the card: 0.727 on 500 images); an untrained DETR scores ~0.00
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -62,8 +62,8 @@ def test_shipped_detr_detects_fresh_shapes():
     val = ShapesDataset(100, EVAL_SEED, DETR_TRAINING_PRESETS["small"].shapes_config())
     task = DetectionTask(model.config)
     metrics, _ = task.evaluate(model, val, torch.device("cpu"), batch_size=50)
-    assert metrics["AP50"] >= DETR_MIN_AP50, metrics
+    assert metrics["AP"] >= DETR_MIN_AP, metrics
     assert metrics["AP"] == pytest.approx(card_metrics("detr-shapes")["AP"], abs=0.05)
     torch.manual_seed(0)
     untrained, _ = task.evaluate(DETR(model.config), val, torch.device("cpu"), batch_size=50)
-    assert untrained["AP50"] < DETR_MIN_AP50, untrained
+    assert untrained["AP"] < DETR_MIN_AP, untrained

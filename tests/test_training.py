@@ -469,6 +469,25 @@ def test_cli_trains_logs_every_step_and_resumes(tmp_path):
     assert [r["start_step"] for r in records if r["event"] == "start"] == [0, 3]
 
 
+def test_model_card_states_the_runs_data_seed_and_refuses_it_for_evaluation(tmp_path):
+    from training.model_card import main as card_main
+
+    out = tmp_path / "run"
+    assert cli_run("vit", ["--preset", "tiny", "--out", str(out), "--num-train-images", "64", "--num-val-images",
+                           "16", "--batch-size", "8", "--steps", "2", "--eval-every", "0", "--no-progress",
+                           "--data-seed", "5"]) == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["preset"] == "tiny" and record["data"] == {
+        "source": "shapes", "data_seed": 5, "val_seed": 6, "num_train_images": 64, "num_val_images": 16}
+    with pytest.raises(SystemExit, match="--eval-seed 6 was used by the run"):
+        card_main([str(out), "--out", str(tmp_path / "card"), "--preset", "tiny", "--command", "x",
+                   "--eval-seed", "6", "--eval-images", "4"])
+    assert card_main([str(out), "--out", str(tmp_path / "card"), "--preset", "tiny", "--command", "python -m x",
+                      "--eval-images", "4"]) == 0
+    card = (tmp_path / "card" / "README.md").read_text()
+    assert "Training images: seed 5 " in card and "validation during training: seed 6" in card
+    assert json.loads((tmp_path / "card" / "metrics.json").read_text())["eval_images"] == 4
+
 
 def test_cli_reports_bad_input_with_status_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:

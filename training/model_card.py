@@ -4,8 +4,8 @@
 
 Reads ``RUN_DIR`` (written by ``training.train_detr`` / ``training.train_vit``: ``config.json``,
 ``model.safetensors``, ``log.jsonl``), evaluates the model on a freshly generated shapes set whose seed the
-run never used (``--eval-seed``; training used the preset's data seed, validation that seed + 1), and writes
-``OUT/config.json``, ``OUT/model.safetensors`` (the weights, re-saved by `cvdemo.models.save`) and
+run never used (``--eval-seed``; training used the data seed in ``RUN_DIR/run.json``, validation that seed + 1),
+and writes ``OUT/config.json``, ``OUT/model.safetensors`` (the weights, re-saved by `cvdemo.models.save`) and
 ``OUT/README.md``: data and seeds, recipe and the exact command, hardware and wall time, throughput, the
 validation curve, the final metrics and the model's limitations.
 """
@@ -77,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-seed", type=int, default=777, help="seed of the fresh evaluation set")
     parser.add_argument("--eval-images", type=int, default=500, help="images in the fresh evaluation set")
     parser.add_argument("--history", default="", help="how the run was trained, when not one plain command")
+    parser.add_argument("--data-seed", type=int,
+                        help="seed of the run's training images (default: from RUN/run.json, else the preset's)")
     parser.add_argument("--limitations", default="", help="extra limitations to state (Markdown)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -85,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     is_detr = isinstance(model, DETR)
     preset = (DETR_TRAINING_PRESETS if is_detr else VIT_TRAINING_PRESETS)[args.preset]
     start, steps, evals, wall_s = _read_log(args.run / "log.jsonl")
-    if args.eval_seed in (preset.data_seed, preset.data_seed + 1):
+    data_seed = _data_seed(args.run, args.data_seed, preset.data_seed)
+    if args.eval_seed in (data_seed, data_seed + 1):
         raise SystemExit(f"--eval-seed {args.eval_seed} was used by the run; choose another")
 
     val = ShapesDataset(args.eval_images, args.eval_seed, preset.shapes_config())
@@ -125,9 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "## Data", "",
               f"Generated in memory by `cvdemo.datasets.shapes` with the `{preset.name}` preset "
               f"({preset.description}): `ShapesConfig({', '.join(f'{k}={v!r}' for k, v in preset.shapes.items())})`. "
-              f"Training images: seed {preset.data_seed} ({images:,} images seen, from an epoch of "
+              f"Training images: seed {data_seed} ({images:,} images seen, from an epoch of "
               f"{preset.num_train_images:,} generated images); validation during training: seed "
-              f"{preset.data_seed + 1}. The metrics below use a fresh set of {args.eval_images} images with seed "
+              f"{data_seed + 1}. The metrics below use a fresh set of {args.eval_images} images with seed "
               f"{args.eval_seed}, never used in training.", "",
               "## Recipe", "",
               "```bash", *args.command, "```", "",
@@ -154,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "Per class accuracy: " + ", ".join(f"{k} {_fmt(v)}" for k, v in per_class.items()) + "."]
     if evals:
         key = "AP" if is_detr else "accuracy"
-        lines += ["", f"Validation {key} during training (seed {preset.data_seed + 1}): "
+        lines += ["", f"Validation {key} during training (seed {data_seed + 1}): "
                   + ", ".join(f"step {e['step']}: {_fmt(e['metrics'][key])}" for e in evals) + "."]
     lines += ["", "## Limitations", "",
               "Trained only on synthetic, flat-coloured shapes over synthetic backgrounds: it knows nothing of "
@@ -168,6 +171,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         indent=2) + "\n")
     log.info("wrote %s (%.1f MB)", args.out, size_mb)
     return 0
+
+
+def _data_seed(run: Path, given: int | None, preset_seed: int) -> int:
+    """The seed of the run's generated training images: ``given``, else ``run/run.json``'s, else the preset's."""
+    if given is not None:
+        return given
+    try:
+        data = json.loads((run / "run.json").read_text())["data"]
+    except (OSError, ValueError, KeyError):
+        log.warning("%s has no run.json (a run of an older version): assuming the preset's data seed %d; "
+                    "pass --data-seed if the run used another", run, preset_seed)
+        return preset_seed
+    if data.get("source") != "shapes":
+        raise SystemExit(f"{run} was trained on a COCO folder ({data.get('train')}), not on generated shapes: "
+                         "its card cannot be evaluated on fresh shapes")
+    return int(data["data_seed"])
 
 
 if __name__ == "__main__":

@@ -150,6 +150,20 @@ def _datasets(args: argparse.Namespace, preset: TrainingPreset, task: str) -> tu
     return train, val, dict(enumerate(names))
 
 
+def _run_record(args: argparse.Namespace, preset: TrainingPreset, train, val) -> dict:
+    """What the run trained on (``OUT/run.json``; `training.model_card` reads it): the preset, the data (generated
+    shapes with their seeds, or the COCO folders), the initial weights and the command line."""
+    if args.train is None:
+        seed = preset.data_seed if args.data_seed is None else args.data_seed
+        data = {"source": "shapes", "data_seed": seed, "val_seed": seed + 1,
+                "num_train_images": len(train), "num_val_images": len(val)}
+    else:
+        data = {"source": "coco", "train": str(args.train), "val": None if args.val is None else str(args.val),
+                "num_train_images": len(train), "num_val_images": None if val is None else len(val)}
+    return {"preset": preset.name, "data": data, "init": args.init, "resume": bool(args.resume),
+            "argv": sys.argv[1:]}
+
+
 def _model(kind: str, args: argparse.Namespace, preset: TrainingPreset, id2label: dict[int, str]):
     if args.init is None:
         return build_detr(preset, id2label) if kind == "detr" else build_vit(preset, id2label)
@@ -200,6 +214,7 @@ def run(kind: str, argv: Sequence[str] | None = None) -> int:
     log_file = None
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        (out / "run.json").write_text(json.dumps(_run_record(args, preset, train, val), indent=2) + "\n")
         log_file = JsonLinesLog(args.log or out / "log.jsonl", append=bool(args.resume))
         consumers.append(log_file)
         if not args.no_progress:
