@@ -28,6 +28,7 @@ import app  # noqa: E402 - the repository root is on the path only now
 log = logging.getLogger("screenshots")
 CHROMIUM = "/usr/bin/chromium"
 WIDTH, MAX_HEIGHT = 1400, 2000
+MATCH_IMAGE = 6  # the validation image shown in the Matching tab: four shapes, one of them small
 
 
 def _filled(page: Page, selector: str, timeout: float = 60_000) -> None:
@@ -66,6 +67,10 @@ def take(url: str, locale: str, out: Path, train_seconds: float) -> None:
         _save(page, out / f"detect{suffix}.jpg")
 
         tabs.nth(1).click()
+        index = page.locator("#match-index input[type=number]")
+        index.fill(str(MATCH_IMAGE))
+        index.press("Enter")
+        page.wait_for_timeout(500)
         page.locator("#match-button").click()
         _filled(page, "#match-summary")
         for _ in range(4):
