@@ -27,6 +27,7 @@ from cvdemo.ui.evaluation_session import (
 )
 from cvdemo.ui.evaluation_viewer import describe_object, legend_html, render_image
 from cvdemo.ui.i18n import catalogs
+from cvdemo.ui.models_registry import ModelRegistry, ModelSpec
 from cvdemo.ui.texts.evaluate import T
 
 ROOT = Path(__file__).parents[1]
@@ -149,12 +150,14 @@ def _handler(demo, name: str):
 
 def test_page_load_localises_the_choices_legend_and_tables():
     with gr.Blocks() as demo:
-        build_evaluate_tab(None, ROOT / "examples")
+        build_evaluate_tab(ModelRegistry([ModelSpec("tiny-detr", "unused", "detect")], device="cpu"),
+                           ROOT / "examples")
     loads = [fn for fn in demo.fns.values()
              if fn.fn.__module__ == "cvdemo.ui.evaluate_tab" and [t[1] for t in fn.targets] == ["load"]]
     assert len(loads) == 1 and loads[0].api_visibility == "private" and not loads[0].inputs
     zh = SimpleNamespace(headers={"accept-language": "zh-CN,zh;q=0.9"})
-    class_dd, error_dd, sort_dd, legend, coco, classes, page, objects, *example = loads[0].fn(zh)
+    model_dd, class_dd, error_dd, sort_dd, legend, coco, classes, page, objects, *example = loads[0].fn(zh)
+    assert model_dd.choices == [("上传的预测", ""), ("tiny-detr", "tiny-detr")]
     assert class_dd.choices == [("全部类别", -1)] and class_dd.value == -1
     assert error_dd.choices[2] == ("含漏检（FN）", "with misses (FN)") and error_dd.value == "all images"
     assert sort_dd.choices[1] == ("假阳性最多", "most false positives") and sort_dd.value == "image id"
@@ -163,7 +166,8 @@ def test_page_load_localises_the_choices_legend_and_tables():
     if example:  # the example's table headers are shown as given: no translation key
         assert example[0].headers == [T.text("dataset_label", "zh-CN"), T.text("predictions_label", "zh-CN")]
     en = loads[0].fn(SimpleNamespace(headers={}))
-    assert en[0].choices == [("all classes", -1)] and en[4]["headers"] == evaluate_tab.COCO_COLUMNS
+    assert en[0].choices[0] == ("uploaded predictions", "")
+    assert en[1].choices == [("all classes", -1)] and en[5]["headers"] == evaluate_tab.COCO_COLUMNS
     # the handlers that compose text get the request from Gradio (found by its type hint; it is no API input)
     for name in ("evaluate", "refresh", "view_row", "click", "errors_view", "errors_after_move", "pr_view", "export"):
         assert get_type_hints(_handler(demo, name).fn).get("request") is gr.Request, name
