@@ -1,5 +1,6 @@
 import logging
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,20 @@ def page_in(chromium):
         errors: list[str] = []
         return open_page(chromium, errors, locale), errors
     return make
+
+
+def free_port() -> int:
+    """A free local TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """``serve(demo, **launch_settings) -> url``: launch a Gradio demo in this process on a free local port
+    (quietly, not blocking); the caller closes it."""
+    def launch(demo, **settings) -> str:
+        _, url, _ = demo.launch(prevent_thread_lock=True, **{"quiet": True, **settings, "server_port": free_port()})
+        return url
+    return launch

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import socket
 import threading
 import urllib.error
 import urllib.request
@@ -86,18 +85,12 @@ def specs(model_dirs):
             ModelSpec("tiny-vit", str(model_dirs["vit"]), "classify", "test ViT")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(specs):
+def server(specs, serve):
     app = load_app_module()
     demo = app.build_demo(specs, device="cpu")
-    settings = {**app.launch_settings(), "server_port": free_port(), "quiet": True}
-    _, url, _ = demo.launch(prevent_thread_lock=True, **settings)
+    settings = app.launch_settings()
+    url = serve(demo, **settings)
     yield {"url": url, "demo": demo, "app": app, "settings": settings}
     demo.close()
 

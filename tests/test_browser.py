@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ LABELS = {k: n for k, n in enumerate(["circle", "square", "triangle", "star", "h
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, serve):
     torch.manual_seed(0)
     detr = DETR(DETRConfig(backbone="resnet18", frozen_batchnorm=False, d_model=64, num_heads=4,
                            encoder_layers=1, decoder_layers=1, dim_feedforward=128, num_queries=5,
@@ -41,13 +40,8 @@ def app_url(tmp_path_factory):
     spec = importlib.util.spec_from_file_location("cvdemo_app_browser", ROOT / "app.py")
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     demo = app.build_demo(specs, device="cpu")
-    _, url, _ = demo.launch(prevent_thread_lock=True, **{**app.launch_settings(), "server_port": port,
-                                                         "quiet": True})
-    yield url
+    yield serve(demo, **app.launch_settings())
     demo.close()
 
 

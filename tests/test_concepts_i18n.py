@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from pathlib import Path
 
 import gradio as gr
@@ -205,14 +204,10 @@ def test_chinese_markdown_keeps_the_maths_and_has_no_stray_line_breaks():
 
 
 @pytest.fixture(scope="module")
-def concepts_url():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def concepts_url(serve):
     with gr.Blocks() as demo:
         build_concepts_tab()
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                            i18n=gradio_i18n())
+    url = serve(demo, server_name="127.0.0.1", i18n=gradio_i18n())
     yield url
     demo.close()
 

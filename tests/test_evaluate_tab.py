@@ -8,7 +8,6 @@ import io
 import json
 import re
 import shutil
-import socket
 import stat
 import struct
 import subprocess
@@ -302,16 +301,12 @@ def registry(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, monkeypatch_module, registry):
+def app_url(tmp_path_factory, monkeypatch_module, registry, serve):
     monkeypatch_module.setattr(evaluate_tab, "WORK_ROOT", tmp_path_factory.mktemp("work"))
     with gr.Blocks() as demo:
         build_evaluate_tab(registry, Path("examples"))
     demo.queue()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port, enable_monitoring=False,
-                            i18n=gradio_i18n())  # as app.py launches it
+    url = serve(demo, enable_monitoring=False, i18n=gradio_i18n())  # as app.py launches it
     yield url
     demo.close()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import socket
 from pathlib import Path
 
 import pytest
@@ -147,14 +146,9 @@ def test_every_text_of_the_app_is_translated(app_module, specs):
 
 
 @pytest.fixture(scope="module")
-def app_url(app_module, specs):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def app_url(app_module, specs, serve):
     demo = app_module.build_demo(specs, device="cpu")
-    _, url, _ = demo.launch(prevent_thread_lock=True, **{**app_module.launch_settings(), "server_port": port,
-                                                         "quiet": True})
-    yield url
+    yield serve(demo, **app_module.launch_settings())
     demo.close()
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import re
-import socket
 from pathlib import Path
 
 import gradio as gr
@@ -193,19 +192,14 @@ def test_session_and_figures_do_not_import_gradio():
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory):
+def demo_url(tmp_path_factory, serve):
     root = tmp_path_factory.mktemp("match-models")
     registry = ModelRegistry([ModelSpec("tiny-detr", str(cvdemo.models.save(tiny_detr(), root / "detr")), "detect",
                                         "test DETR")], device="cpu")
     with gr.Blocks() as demo:
         build_match_tab(registry, ROOT / "examples")
     demo.queue(default_concurrency_limit=4)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port, enable_monitoring=False,
-                            i18n=gradio_i18n())
-    yield url
+    yield serve(demo, enable_monitoring=False, i18n=gradio_i18n())
     demo.close()
 
 

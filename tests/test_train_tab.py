@@ -11,7 +11,6 @@ import dataclasses
 import json
 import math
 import re
-import socket
 import time
 import zipfile
 from pathlib import Path
@@ -233,7 +232,7 @@ def test_pushing_without_a_token_says_what_is_needed(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tab_app(tmp_path_factory):
+def tab_app(tmp_path_factory, serve):
     import gradio as gr
 
     from cvdemo.ui.i18n import gradio_i18n
@@ -246,10 +245,7 @@ def tab_app(tmp_path_factory):
             with gr.Tab("Train"):
                 build_train_tab(registry, Path("examples"), manager=manager)
     demo.queue()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=port, i18n=gradio_i18n())
+    url = serve(demo, i18n=gradio_i18n())
     yield {"url": url, "registry": registry, "manager": manager}
     manager.stop_all()
     assert manager.wait_idle(10)
