@@ -469,8 +469,10 @@ def test_cli_trains_logs_every_step_and_resumes(tmp_path):
     assert [r["start_step"] for r in records if r["event"] == "start"] == [0, 3]
 
 
-def test_model_card_states_the_runs_data_seed_and_refuses_it_for_evaluation(tmp_path):
+def test_model_card_states_the_runs_data_seed_and_refuses_it_for_evaluation(tmp_path, monkeypatch):
     from training.model_card import main as card_main
+
+    monkeypatch.delenv("CVDEMO_PEAK_TFLOPS", raising=False)
 
     out = tmp_path / "run"
     assert cli_run("vit", ["--preset", "tiny", "--out", str(out), "--num-train-images", "64", "--num-val-images",
@@ -486,6 +488,8 @@ def test_model_card_states_the_runs_data_seed_and_refuses_it_for_evaluation(tmp_
                       "--eval-images", "4"]) == 0
     card = (tmp_path / "card" / "README.md").read_text()
     assert "Training images: seed 5 " in card and "validation during training: seed 6" in card
+    assert "GFLOP per image (forward + backward, counted)" in card and "no MFU" in card
+    assert "peak resident memory of the process" in card
     assert json.loads((tmp_path / "card" / "metrics.json").read_text())["eval_images"] == 4
 
 

@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rates = sorted(s["images_per_s"] for s in steps[len(steps) // 10:])
     median_rate = rates[len(rates) // 2]
     num_params = start["num_parameters"]
+    compute = _compute_line(steps, start["batch_size"], start["world_size"], config["device"])
 
     lines = [f"# {name}", ""]
     if is_detr:
@@ -145,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "## Hardware and time", "",
               f"{_hardware()}, {config['device']}, torch {torch.__version__}. Wall time {wall_s / 60:.0f} min "
               f"(median {median_rate:.0f} images/s, shared with other work), evaluation of the fresh set "
-              f"{eval_s:.0f} s.", "",
+              f"{eval_s:.0f} s." + (f" {compute}" if compute else ""), "",
               "## Results on the fresh set", ""]
     if is_detr:
         lines += ["COCO evaluation as in DETR's official protocol (all queries, best non-background class):", "",
@@ -171,6 +172,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         indent=2) + "\n")
     log.info("wrote %s (%.1f MB)", args.out, size_mb)
     return 0
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def _compute_line(steps: list[dict], batch_size: int, world_size: int, device: str) -> str:
+    """Training FLOPs per image, achieved TFLOP/s and MFU (median after the first tenth of the steps) and peak
+    memory, from the log's step events; "" for a log without FLOP figures (older runs)."""
+    late = steps[len(steps) // 10:]
+    tflops = [s["tflops_per_s"] for s in late if s.get("tflops_per_s")]
+    if not tflops:
+        return ""
+    rates = [s["images_per_s"] for s in late if s.get("tflops_per_s")]
+    per_image = _median([t * 1e12 / (r / world_size) for t, r in zip(tflops, rates)])  # FLOPs per image
+    mfus = [s["mfu"] for s in late if s.get("mfu") is not None]
+    memory = max(s["memory_mib"] for s in steps)
+    where = "peak CUDA memory" if device.startswith("cuda") else "peak resident memory of the process"
+    return (f"Training compute {per_image / 1e9:.2f} GFLOP per image (forward + backward, counted), "
+            f"{_median(tflops):.2f} TFLOP/s per device"
+            + (f", MFU {100 * _median(mfus):.1f} %" if mfus else " (no peak known for this device: no MFU)")
+            + f"; {where} {memory:,.0f} MiB.")
 
 
 def _data_seed(run: Path, given: int | None, preset_seed: int) -> int:

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils import flop_counter
 from torch.utils.data import DataLoader
 
 from cvdemo.training import distributed
@@ -51,6 +52,7 @@ from cvdemo.training.events import (
     StepEvent,
     TrainingEvent,
 )
+from cvdemo.training.flops import model_flops_utilization, peak_flops
 from cvdemo.training.schedule import SCHEDULES, lr_factor
 from cvdemo.training.task import Task
 
@@ -157,6 +159,7 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer | None = None
         self.step = 0
         self.last_metrics: dict[str, float] = {}
+        self.flops_per_step: int | None = None  # one process's update (forward + backward), counted at step 1
 
     # --- control -------------------------------------------------------------------------
 
@@ -281,6 +284,8 @@ class Trainer:
         if c.snapshot_every and step == 0 and info.is_main and self._snapshot_samples:
             yield self._snapshot(0, 0)
 
+        peak = peak_flops(device, c.bf16 and device.type == "cuda")
+        flops_per_step: int | None = None
         t_start = time.perf_counter()
         window: deque[float] = deque(maxlen=max(c.throughput_window, 1))
         global_batch = c.batch_size * info.world_size
@@ -306,26 +311,32 @@ class Trainer:
                 error = None
                 # BatchNorm statistics change in the forward pass: keep them to undo a diverged step
                 saved_buffers = [b.detach().clone() for b in self.model.buffers()]
-                try:
-                    with self._autocast():
-                        total, terms = self.task.loss(train_model, batch, step + 1)
-                    values = {k: float(v.detach()) for k, v in terms.items()}
-                    check_finite_loss(total, values, step + 1, lr=lr)
-                except NonFiniteLossError as e:
-                    error = e
-                try:
-                    self._agree(error, step + 1)
-                    optimizer.zero_grad(set_to_none=True)
-                    total.backward()
-                    max_norm = c.grad_clip if c.grad_clip > 0 else math.inf
-                    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-                    check_finite_loss(total, values, step + 1, grad_norm=grad_norm, lr=lr)
-                except NonFiniteLossError:
-                    optimizer.zero_grad(set_to_none=True)
-                    with torch.no_grad():
-                        for buffer, saved in zip(self.model.buffers(), saved_buffers):
-                            buffer.copy_(saved)
-                    raise
+                counting = flops_per_step is None  # the first update of this run is counted
+                counter = flop_counter.FlopCounterMode(display=False) if counting else None
+                with counter or contextlib.nullcontext():
+                    try:
+                        with self._autocast():
+                            total, terms = self.task.loss(train_model, batch, step + 1)
+                        values = {k: float(v.detach()) for k, v in terms.items()}
+                        check_finite_loss(total, values, step + 1, lr=lr)
+                    except NonFiniteLossError as e:
+                        error = e
+                    try:
+                        self._agree(error, step + 1)
+                        optimizer.zero_grad(set_to_none=True)
+                        total.backward()
+                        max_norm = c.grad_clip if c.grad_clip > 0 else math.inf
+                        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+                        check_finite_loss(total, values, step + 1, grad_norm=grad_norm, lr=lr)
+                    except NonFiniteLossError:
+                        optimizer.zero_grad(set_to_none=True)
+                        with torch.no_grad():
+                            for buffer, saved in zip(self.model.buffers(), saved_buffers):
+                                buffer.copy_(saved)
+                        raise
+                if counter is not None:
+                    flops_per_step = counter.get_total_flops()
+                    self.flops_per_step = flops_per_step
                 optimizer.step()
                 step += 1
                 self.step = step
@@ -338,11 +349,14 @@ class Trainer:
                 window.append(step_time)
                 mean_time = sum(window) / len(window)
                 lrs = {g.get("name", str(i)): g["lr"] for i, g in enumerate(optimizer.param_groups)}
+                achieved = flops_per_step / mean_time if flops_per_step else None
                 yield StepEvent(step=step, total_steps=c.total_steps, epoch=epoch, loss=loss_value,
                                 losses=values, lr=lr, lrs=lrs, grad_norm=grad_norm,
                                 images_per_s=global_batch / mean_time, step_time_s=step_time,
                                 memory_mib=_peak_memory_mib(device), elapsed_s=time.perf_counter() - t_start,
-                                eta_s=(c.total_steps - step) * mean_time)
+                                eta_s=(c.total_steps - step) * mean_time,
+                                tflops_per_s=achieved / 1e12 if achieved else None,
+                                mfu=model_flops_utilization(flops_per_step, mean_time, peak) if achieved else None)
                 if info.is_main and self.val_data is not None and c.eval_every and step % c.eval_every == 0:
                     event = self._evaluate(step, epoch)
                     if event is not None:

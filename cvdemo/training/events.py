@@ -12,7 +12,8 @@ Order within one run::
 Units: losses are unweighted per term (DETR: ``loss_ce``, ``loss_bbox``, ``loss_giou``, the logged-only
 ``class_error`` and ``cardinality_error``, and the same with ``_0``, ``_1``... for the auxiliary decoder
 layers; classification: ``loss_ce``, ``accuracy``), ``loss`` is the weighted total that was back-propagated;
-times in seconds; memory in MiB (peak CUDA memory on a GPU, peak resident memory of the process on the CPU).
+times in seconds; memory in MiB (peak CUDA memory on a GPU, peak resident memory of the process on the CPU);
+FLOPs counted on the run's first update (`cvdemo.training.flops`).
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ class StepEvent(TrainingEvent):
     memory_mib: float
     elapsed_s: float  # since the run (or resume) started
     eta_s: float  # for the remaining steps at the smoothed step time
+    tflops_per_s: float | None = None  # per device: counted FLOPs of a step / smoothed step time, in 1e12
+    mfu: float | None = None  # tflops_per_s / the device's peak (`cvdemo.training.flops`); None: peak unknown
 
 
 @dataclass(frozen=True)

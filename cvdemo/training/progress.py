@@ -62,7 +62,8 @@ class ConsoleReporter:
         bar = "=" * filled + (">" if filled < self.width else "") + " " * max(self.width - filled - 1, 0)
         return (f"step {event.step}/{event.total_steps} [{bar}] {100 * frac:3.0f}% loss {event.loss:.4f} "
                 f"lr {event.lr:.2e} {event.images_per_s:.1f} img/s "
-                f"{format_duration(event.elapsed_s)}<{format_duration(event.eta_s)}")
+                + (f"MFU {100 * event.mfu:.1f}% " if event.mfu is not None else "")
+                + f"{format_duration(event.elapsed_s)}<{format_duration(event.eta_s)}")
 
     def _write_line(self, line: str) -> None:
         if self._bar_visible:
