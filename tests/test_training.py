@@ -536,3 +536,20 @@ def test_torchrun_two_processes_match_one_process_with_the_double_batch(tmp_path
     a, b = cvdemo.models.load(tmp_path / "ddp"), cvdemo.models.load(tmp_path / "one")
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_gpu_run_script_trains_and_writes_both_cards_on_a_cpu(tmp_path):
+    """training/gpu_run.sh (the prepared one-call GPU retraining) runs end to end with tiny numbers."""
+    env = {**os.environ, "DEVICE": "cpu", "VIT_STEPS": "2", "VIT_BATCH": "4", "DETR_STEPS": "1",
+           "DETR_BATCH": "2", "EVAL_IMAGES": "8", "WORKERS": "0", "MINUTES": "4", "PYTHON": sys.executable}
+    env.pop("CVDEMO_PEAK_TFLOPS", None)
+    done = subprocess.run(["bash", "training/gpu_run.sh", str(tmp_path)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("vit-shapes", "detr-shapes"):
+        folder = tmp_path / "checkpoints" / name
+        assert isinstance(cvdemo.models.load(folder), ViT if name == "vit-shapes" else DETR)
+        card = (folder / "README.md").read_text()
+        assert "--out runs/" in card and str(tmp_path) not in card  # the card's command is the portable one
+        assert "GFLOP per image" in card
+    assert "Top-1 accuracy" in done.stdout and "COCO evaluation" in done.stdout

@@ -35,13 +35,14 @@ COCO_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", 
 
 
 def _read_log(path: Path) -> tuple[dict, list[dict], list[dict], float]:
-    """(first start event, step events, eval events, wall time summed over the log's resumed segments)."""
+    """(first start event (its ``total_steps`` the last segment's), step events, eval events, wall time summed
+    over the log's resumed segments)."""
     start, steps, evals, finishes = None, [], [], []
     for line in path.read_text().splitlines():
         event = json.loads(line)
         kind = event.get("event")
-        if kind == "start" and start is None:
-            start = event
+        if kind == "start":  # the first one, with the step count planned by the last (resumed) segment
+            start = event if start is None else {**start, "total_steps": event["total_steps"]}
         elif kind == "step":
             steps.append(event)
         elif kind == "eval":
@@ -142,10 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{config['warmup_steps']} warm-up steps, gradient clipping {config['grad_clip']:g}, "
               f"batch {start['batch_size']}, "
               f"{steps[-1]['step']:,} steps, horizontal flips p={config['hflip']:g}, seed {config['seed']}."
+              + (f" Stopped at step {steps[-1]['step']:,} of the {start['total_steps']:,} its schedule was planned for "
+                 "(the learning rate had not decayed to its end)."
+                 if steps[-1]["step"] < start["total_steps"] else "")
               + (f" {args.history}" if args.history else ""), "",
               "## Hardware and time", "",
               f"{_hardware()}, {config['device']}, torch {torch.__version__}. Wall time {wall_s / 60:.0f} min "
-              f"(median {median_rate:.0f} images/s, shared with other work), evaluation of the fresh set "
+              f"(median {median_rate:.0f} images/s"
+              + (", shared with other work" if config["device"] == "cpu" else "") + "), evaluation of the fresh set "
               f"{eval_s:.0f} s." + (f" {compute}" if compute else ""), "",
               "## Results on the fresh set", ""]
     if is_detr:
