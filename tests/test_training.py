@@ -553,3 +553,43 @@ def test_gpu_run_script_trains_and_writes_both_cards_on_a_cpu(tmp_path):
         assert "--out runs/" in card and str(tmp_path) not in card  # the card's command is the portable one
         assert "GFLOP per image" in card
     assert "Top-1 accuracy" in done.stdout and "COCO evaluation" in done.stdout
+
+
+# --- the tiny DETR's backbone starts from the shipped detr-shapes -------------------------------------------
+
+def test_tiny_detr_starts_its_backbone_from_the_shipped_checkpoint_and_nothing_else():
+    from cvdemo.training.presets import DETR_TRAINING_PRESETS, build_detr
+
+    shipped = cvdemo.models.load(REPO / "checkpoints" / "detr-shapes")
+    torch.manual_seed(1)  # not the shipped run's seed (its first decoder layer's v_proj never changes: tgt = 0)
+    model = build_detr(DETR_TRAINING_PRESETS["tiny"])
+    ours, theirs = model.state_dict(), shipped.state_dict()
+    backbone = [k for k in ours if k.startswith("backbone.")]
+    assert backbone and all(torch.equal(ours[k], theirs[k]) for k in backbone)
+    rest = [k for k in ours if not k.startswith("backbone.") and ours[k].is_floating_point()]
+    assert not any(torch.equal(ours[k], theirs[k]) for k in rest if ours[k].abs().sum() > 0)  # fresh
+    torch.manual_seed(0)
+    scratch = build_detr(DETR_TRAINING_PRESETS["tiny"], backbone_init=None)
+    assert not torch.equal(scratch.state_dict()[backbone[0]], theirs[backbone[0]])
+    assert DETR_TRAINING_PRESETS["small"].backbone_init is None  # the shipped checkpoint itself: from scratch
+
+
+def test_backbone_init_refuses_a_vit_and_another_backbone(tmp_path):
+    from cvdemo.training.presets import init_detr_backbone
+
+    with pytest.raises(CheckpointError, match="ViT, not a DETR"):
+        init_detr_backbone(tiny_detr(), REPO / "checkpoints" / "vit-shapes")
+    other = DETR(DETRConfig(**{**DETR_PRESETS["detr-tiny"], "backbone": "resnet34"}, num_classes=6,
+                            id2label=ID2LABEL))
+    cvdemo.models.save(other, tmp_path / "r34")
+    with pytest.raises(CheckpointError, match=r"\(resnet34, 2 stages\) does not fit this model's \(resnet18"):
+        init_detr_backbone(tiny_detr(), tmp_path / "r34")
+
+
+def test_cli_backbone_init_default_and_none_are_recorded(tmp_path):
+    common = ["--preset", "tiny", "--num-train-images", "8", "--num-val-images", "2", "--batch-size", "2",
+              "--steps", "1", "--eval-every", "0", "--no-progress"]
+    assert cli_run("detr", common + ["--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["backbone_init"] == "checkpoints/detr-shapes"
+    assert cli_run("detr", common + ["--out", str(tmp_path / "b"), "--backbone-init", "none"]) == 0
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["backbone_init"] is None

@@ -84,6 +84,11 @@ def build_parser(kind: str) -> argparse.ArgumentParser:
     model = parser.add_argument_group("model")
     model.add_argument("--init", type=str, metavar="MODEL",
                        help="start from these weights (a folder or hf:<id>) instead of a fresh model")
+    if kind == "detr":
+        inits = ", ".join(f"{p.name}: {p.backbone_init or 'none'}" for p in presets.values())
+        model.add_argument("--backbone-init", type=str, metavar="MODEL",
+                           help="a DETR (folder or hf:<id>) whose backbone starts the fresh model's, as DETR "
+                                f"starts from an ImageNet ResNet; 'none' for a random backbone ({inits})")
 
     def preset_values(field: str, text: str) -> str:
         values = ", ".join(f"{p.name}: {p.train_config().to_dict()[field]}" for p in presets.values())
@@ -160,13 +165,27 @@ def _run_record(args: argparse.Namespace, preset: TrainingPreset, train, val) ->
     else:
         data = {"source": "coco", "train": str(args.train), "val": None if args.val is None else str(args.val),
                 "num_train_images": len(train), "num_val_images": None if val is None else len(val)}
-    return {"preset": preset.name, "data": data, "init": args.init, "resume": bool(args.resume),
+    return {"preset": preset.name, "data": data, "init": args.init,
+            "backbone_init": _backbone_init(args, preset) if hasattr(args, "backbone_init") else None,
+            "resume": bool(args.resume),
             "argv": sys.argv[1:]}
+
+
+def _backbone_init(args: argparse.Namespace, preset: TrainingPreset) -> str | None:
+    """The DETR backbone's source: --backbone-init ('none': random), else the preset's; None with --init."""
+    given = getattr(args, "backbone_init", None)
+    if args.init is not None:
+        return None
+    if given is None:
+        return preset.backbone_init
+    return None if given.lower() == "none" else given
 
 
 def _model(kind: str, args: argparse.Namespace, preset: TrainingPreset, id2label: dict[int, str]):
     if args.init is None:
-        return build_detr(preset, id2label) if kind == "detr" else build_vit(preset, id2label)
+        if kind == "vit":
+            return build_vit(preset, id2label)
+        return build_detr(preset, id2label, backbone_init=_backbone_init(args, preset))
     model = cvdemo.models.load(args.init)
     have = {int(k): v for k, v in model.config.id2label.items()}
     if have != id2label:
