@@ -20,6 +20,7 @@ from cvdemo.models.vit import ViTConfig
 from cvdemo.models.vit_transforms import vit_transform
 from cvdemo.training.divergence import check_finite_outputs
 from cvdemo.training.events import ClassPrediction
+from cvdemo.training.feature_hint import FeatureHint
 from cvdemo.training.task import Batch
 
 __all__ = ["ClassificationTask"]
@@ -38,15 +39,19 @@ class ClassificationTask:
     Args:
         config: the model's `ViTConfig` (classes, input size, normalisation).
         label_smoothing: CE label smoothing (0 = plain CE).
+        hint: an optional `FeatureHint`: its weighted MSE is added to the CE (logged as ``loss_hint``) and its
+            head trains in a third parameter group, "hint_head". The head is not part of the model: a resumed
+            run starts it afresh (the optimizer moments are restored).
     """
 
     name = "classification"
 
-    def __init__(self, config: ViTConfig, *, label_smoothing: float = 0.0) -> None:
+    def __init__(self, config: ViTConfig, *, label_smoothing: float = 0.0, hint: FeatureHint | None = None) -> None:
         if config.num_classes < 1:
             raise ValueError("a ViT without a head (num_classes=0) cannot be trained for classification")
         self.config = config
         self.label_smoothing = label_smoothing
+        self.hint = hint
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -60,24 +65,37 @@ class ClassificationTask:
                      samples=samples)
 
     def loss(self, model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """(CE, {"loss_ce", "accuracy"}); accuracy is the batch's top-1 in [0, 1], logged only."""
-        logits = model(**batch.inputs)["logits"].float()
+        """(CE [+ hint weight x hint MSE], {"loss_ce", "accuracy"[, "loss_hint"]}); accuracy is the batch's
+        top-1 in [0, 1], logged only."""
+        if self.hint is None:
+            outputs, hint_loss = model(**batch.inputs), None
+        else:
+            outputs, hint_loss = self.hint.loss(model, batch.inputs["pixel_values"])
+        logits = outputs["logits"].float()
         check_finite_outputs({"logits": logits}, step)
-        loss = F.cross_entropy(logits, batch.targets, label_smoothing=self.label_smoothing)
+        ce = F.cross_entropy(logits, batch.targets, label_smoothing=self.label_smoothing)
         accuracy = (logits.detach().argmax(-1) == batch.targets).float().mean()
-        return loss, {"loss_ce": loss, "accuracy": accuracy}
+        if hint_loss is None:
+            return ce, {"loss_ce": ce, "accuracy": accuracy}
+        return ce + self.hint.weight * hint_loss, {"loss_ce": ce, "loss_hint": hint_loss, "accuracy": accuracy}
 
     def param_groups(self, model: nn.Module, lr: float, backbone_lr: float | None,
                      weight_decay: float) -> list[dict]:
-        """"decay" (matrices and convolutions) and "no_decay" (biases, norms, pos_embed, cls_token), both
+        """"decay" (matrices and convolutions) and "no_decay" (biases, norms, pos_embed, cls_token) [and
+        "hint_head", with a hint, moved to the model's device], all
         at ``lr`` (a ViT has no separate backbone; ``backbone_lr`` is ignored)."""
         decay, no_decay = [], []
         for name, p in _unwrap(model).named_parameters():
             if not p.requires_grad:
                 continue
             (no_decay if p.ndim <= 1 or name in _NO_DECAY_NAMES else decay).append(p)
-        return [{"name": "decay", "params": decay, "lr": lr, "weight_decay": weight_decay},
-                {"name": "no_decay", "params": no_decay, "lr": lr, "weight_decay": 0.0}]
+        groups = [{"name": "decay", "params": decay, "lr": lr, "weight_decay": weight_decay},
+                  {"name": "no_decay", "params": no_decay, "lr": lr, "weight_decay": 0.0}]
+        if self.hint is not None:
+            self.hint.to(next(_unwrap(model).parameters()).device)
+            groups.append({"name": "hint_head", "params": list(self.hint.head.parameters()), "lr": lr,
+                           "weight_decay": 0.0})
+        return groups
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, dataset, device: torch.device, batch_size: int = 64,

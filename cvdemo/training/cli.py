@@ -29,7 +29,6 @@ import cvdemo.models
 from cvdemo.datasets.structure import DatasetError
 from cvdemo.models.loading import CheckpointError
 from cvdemo.training import distributed
-from cvdemo.training.classification import ClassificationTask
 from cvdemo.training.data import CocoFolderDataset
 from cvdemo.training.detection import DetectionTask
 from cvdemo.training.divergence import NonFiniteLossError
@@ -43,6 +42,7 @@ from cvdemo.training.presets import (
     TrainingPreset,
     build_detr,
     build_vit,
+    build_vit_task,
 )
 from cvdemo.training.progress import ConsoleReporter
 
@@ -84,6 +84,11 @@ def build_parser(kind: str) -> argparse.ArgumentParser:
     model = parser.add_argument_group("model")
     model.add_argument("--init", type=str, metavar="MODEL",
                        help="start from these weights (a folder or hf:<id>) instead of a fresh model")
+    if kind == "vit":
+        hints = ", ".join(f"{p.name}: {(p.feature_hint or {}).get('teacher') or 'none'}" for p in presets.values())
+        model.add_argument("--hint-from", type=str, metavar="MODEL",
+                           help="a DETR (folder or hf:<id>) whose frozen backbone gives the feature-hint loss "
+                                f"(cvdemo.training.feature_hint); 'none' for plain cross-entropy ({hints})")
     if kind == "detr":
         inits = ", ".join(f"{p.name}: {p.backbone_init or 'none'}" for p in presets.values())
         model.add_argument("--backbone-init", type=str, metavar="MODEL",
@@ -167,8 +172,22 @@ def _run_record(args: argparse.Namespace, preset: TrainingPreset, train, val) ->
                 "num_train_images": len(train), "num_val_images": None if val is None else len(val)}
     return {"preset": preset.name, "data": data, "init": args.init,
             "backbone_init": _backbone_init(args, preset) if hasattr(args, "backbone_init") else None,
+            "hint_from": (_hint_teacher(args, preset) if hasattr(args, "hint_from") else None),
             "resume": bool(args.resume),
             "argv": sys.argv[1:]}
+
+
+def _hint_teacher(args: argparse.Namespace, preset: TrainingPreset) -> str | None:
+    given = _hint_from(args)
+    return (preset.feature_hint or {}).get("teacher") if given == "preset" else given
+
+
+def _hint_from(args: argparse.Namespace) -> str | None:
+    """The ViT's hint teacher: --hint-from ('none': no hint), else the preset's."""
+    given = getattr(args, "hint_from", None)
+    if given is None:
+        return "preset"
+    return None if given.lower() == "none" else given
 
 
 def _backbone_init(args: argparse.Namespace, preset: TrainingPreset) -> str | None:
@@ -221,7 +240,7 @@ def run(kind: str, argv: Sequence[str] | None = None) -> int:
         train, val, id2label = _datasets(args, preset, data_task)
         torch.manual_seed(config.seed)
         model = _model(kind, args, preset, id2label)
-        task = DetectionTask(model.config) if kind == "detr" else ClassificationTask(model.config)
+        task = DetectionTask(model.config) if kind == "detr" else build_vit_task(preset, model, _hint_from(args))
         resume = out / "checkpoint" if args.resume else None
         if resume is not None and not resume.is_dir():
             raise CheckpointError(f"--resume: {resume} does not exist; run once without --resume first")

@@ -33,10 +33,12 @@ from cvdemo.datasets.shapes import CATEGORIES, ShapesConfig, ShapesDataset
 from cvdemo.models.detr import DETR, DETR_PRESETS, DETRConfig
 from cvdemo.models.loading import CheckpointError
 from cvdemo.models.vit import ViT, ViTConfig
+from cvdemo.training.classification import ClassificationTask
 from cvdemo.training.engine import TrainConfig
+from cvdemo.training.feature_hint import FeatureHint
 
 __all__ = ["DETR_TRAINING_PRESETS", "VIT_TRAINING_PRESETS", "TrainingPreset", "build_detr", "build_vit",
-           "init_detr_backbone", "shapes_id2label"]
+           "build_vit_task", "init_detr_backbone", "shapes_id2label"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ class TrainingPreset:
     num_train_images: int
     num_val_images: int
     data_seed: int = 0  # training images use this seed, validation images data_seed + 1
+    feature_hint: dict[str, Any] | None = None  # ViT: FeatureHint from {"teacher": DETR whose backbone
+    #   teaches, "block": hinted block, "weight": loss factor}; None: CE only
     backbone_init: str | None = None  # DETR: a model (folder relative to the repository, or hf:<id>) whose
     #   backbone starts this one's, as DETR starts from an ImageNet ResNet; None: a random backbone
     extra: dict[str, Any] = field(default_factory=dict)
@@ -93,16 +97,41 @@ def build_detr(preset: TrainingPreset, id2label: dict[int, str] | None = None,
     return model
 
 
+def _load_detr(source: str | Path, what: str) -> DETR:
+    """The DETR at ``source`` (a folder, relative paths tried against the repository root too, or hf:<id>)."""
+    if str(source).startswith("hf:"):
+        donor = cvdemo.models.load(str(source))
+    else:
+        path = Path(source)
+        if not path.exists() and (REPO_ROOT / path).exists():
+            path = REPO_ROOT / path
+        donor = cvdemo.models.load(path)
+    if not isinstance(donor, DETR):
+        raise CheckpointError(f"{what} {source}: that is a {type(donor).__name__}, not a DETR")
+    return donor
+
+
+def build_vit_task(preset: TrainingPreset, model: ViT, hint_from: str | None = _PRESET) -> ClassificationTask:
+    """The `ClassificationTask` of the preset's recipe for ``model``: with the preset's feature hint, its
+    teacher from ``hint_from`` (default: the preset's; None: no hint)."""
+    spec = dict(preset.feature_hint or {})
+    teacher = spec.get("teacher") if hint_from == _PRESET else hint_from
+    if teacher is None:
+        return ClassificationTask(model.config)
+    donor = _load_detr(teacher, "hint teacher")
+    c = model.config
+    hint = FeatureHint(donor.backbone, donor.config.image_mean, donor.config.image_std, c.image_mean, c.image_std,
+                       c.embed_dim, c.patch_size, block=int(spec.get("block", 1)),
+                       weight=float(spec.get("weight", 1.0)))
+    log.info("feature hint from %s's backbone on block %d (weight %g)", teacher, hint.block, hint.weight)
+    return ClassificationTask(c, hint=hint)
+
+
 def init_detr_backbone(model: DETR, source: str | Path) -> None:
     """Copy the backbone weights (and BatchNorm statistics) of the DETR at ``source`` (a folder, relative
     paths tried against the repository root too, or hf:<id>) into ``model``; the rest stays as it is.
     Raises `CheckpointError` when the source is not a DETR with the same backbone."""
-    path = Path(source)
-    if not str(source).startswith("hf:") and not path.exists() and (REPO_ROOT / path).exists():
-        path = REPO_ROOT / path
-    donor = cvdemo.models.load(str(source) if str(source).startswith("hf:") else path)
-    if not isinstance(donor, DETR):
-        raise CheckpointError(f"backbone init {source}: that is a {type(donor).__name__}, not a DETR")
+    donor = _load_detr(source, "backbone init")
     ours, theirs = model.backbone.state_dict(), donor.backbone.state_dict()
     mismatch = sorted(k for k in ours.keys() | theirs.keys()
                       if k not in ours or k not in theirs or ours[k].shape != theirs[k].shape)
@@ -165,9 +194,11 @@ VIT_TRAINING_PRESETS: dict[str, TrainingPreset] = {
     ),
     "small": TrainingPreset(
         name="small",
-        description="the shipped checkpoint: one shape per 64 px image, 4 blocks of width 128",
+        description="the shipped checkpoint: one shape per 64 px image, 4 blocks of width 128, hinted by "
+                    "detr-shapes' backbone",
         model=_VIT_MODEL,
         shapes=_VIT_SHAPES,
+        feature_hint={"teacher": "checkpoints/detr-shapes", "block": 1, "weight": 1.0},
         train=dict(total_steps=7500, batch_size=64, lr=1e-3, weight_decay=0.05, grad_clip=1.0,
                    schedule="cosine", warmup_steps=500, hflip=0.5, eval_every=1000, eval_batch_size=128,
                    checkpoint_every=500),

@@ -29,6 +29,7 @@ from cvdemo.training.presets import (
     TrainingPreset,
     build_detr,
     build_vit,
+    build_vit_task,
 )
 from cvdemo.ui.i18n import DEFAULT_LOCALE, LOCALES
 from cvdemo.ui.texts.train import T
@@ -152,7 +153,8 @@ def build_setup(request: TrainRequest, *, locale: str = DEFAULT_LOCALE) -> Train
                                 steps=steps, batch=batch, device=request.device,
                                 data=T.text(data_key, loc, **data_fields))
                     for loc in LOCALES}
-    return TrainingSetup(model=model, task=task_class(model.config), train_data=train, val_data=val,
+    task = build_vit_task(preset, model) if request.kind == "vit" else task_class(model.config)
+    return TrainingSetup(model=model, task=task, train_data=train, val_data=val,
                          config=config, description=descriptions.get(locale, descriptions[DEFAULT_LOCALE]),
                          locale=locale, descriptions=descriptions)
 
