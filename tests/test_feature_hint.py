@@ -122,3 +122,17 @@ def test_small_preset_is_hinted_by_the_shipped_detr_and_can_go_without(tmp_path,
         cli_run("vit", common + ["--out", str(tmp_path / "c"), "--hint-from", "checkpoints/vit-shapes"])
     assert stopped.value.code == 2
     assert "hint teacher checkpoints/vit-shapes: that is a ViT, not a DETR" in capsys.readouterr().err
+
+
+def test_the_train_tab_trains_the_small_vit_with_its_hint_and_plots_it():
+    from cvdemo.training import Trainer as _Trainer
+    from cvdemo.ui.training_setup import TrainRequest, build_setup
+    from cvdemo.ui.training_view import RunView
+
+    setup = build_setup(TrainRequest(kind="vit", preset="small", length=2, batch_size=4, snapshot_every=0,
+                                     num_train_images=8, num_val_images=2))
+    assert setup.task.hint is not None  # the same recipe as the CLI
+    events = list(_Trainer(setup.model, setup.task, setup.train_data, setup.val_data, setup.config).run())
+    view = RunView()
+    view.consume(events)
+    assert "batch loss_hint" in {t.get("name") for t in view.figure_dict()["data"]}

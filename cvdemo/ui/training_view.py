@@ -164,6 +164,7 @@ class RunView:
                                      line={"color": TERM_COLORS[term], "dash": "dot", "width": 1}))
         else:
             for name, color, label in (("loss_ce", TERM_COLORS["loss_ce"], T.text("trace_batch", loc, name="loss_ce")),
+                                       ("loss_hint", "#9467bd", T.text("trace_batch", loc, name="loss_hint")),
                                        ("accuracy", "#d62728", T.text("trace_batch_accuracy", loc))):
                 if name in self.terms:
                     data.append(line("2", self.terms[name], label, line={"color": color}))
