@@ -23,6 +23,8 @@ Why these numbers (measured on a shared 2-core CPU, one thread; see the model ca
   feature hint (`cvdemo.training.feature_hint`): block 1's tokens predict the shipped ``detr-shapes``
   backbone's 8x8 feature map (stride 8 = the patch size), whose features already ignore colour. The shipped
   ViT is a plain ViT; the hint exists only in training. (0.36 vs 0.25 after ~700 steps in a side-by-side trial.)
+  ``tiny`` (2 blocks of width 96) uses the same hint on its last block, so the live demo's accuracy rises
+  within minutes (0.33 on validation after 900 steps, 3 min on one shared core).
 """
 
 from __future__ import annotations
@@ -188,9 +190,11 @@ _VIT_SHAPES = dict(image_size=64, task="classify", min_size=0.35, max_size=0.85)
 VIT_TRAINING_PRESETS: dict[str, TrainingPreset] = {
     "tiny": TrainingPreset(
         name="tiny",
-        description="live CPU demo: one shape per 64 px image, 2 blocks of width 96",
+        description="live CPU demo: one shape per 64 px image, 2 blocks of width 96, hinted by detr-shapes' "
+                    "backbone",
         model={**_VIT_MODEL, "embed_dim": 96, "depth": 2, "num_heads": 3},
         shapes=_VIT_SHAPES,
+        feature_hint={"teacher": "checkpoints/detr-shapes", "block": 1, "weight": 1.0},
         train=dict(total_steps=2000, batch_size=32, lr=1e-3, weight_decay=0.05, grad_clip=1.0,
                    schedule="cosine", warmup_steps=100, hflip=0.5, eval_every=200, eval_batch_size=64,
                    snapshot_every=25, num_snapshot_images=8, checkpoint_every=200),

@@ -29,8 +29,10 @@ tabs.""",
                          "取自 ImageNet 预训练）；损失在第一分钟内下降，约 3 分钟出现第一批正确的框*"),
     "preset_detr_small": ("*the shipped checkpoint: 1-4 shapes at 128 px, sizes 0.15-0.6 of the image*",
                           "*随附检查点的配方：128 像素图像中 1–4 个形状，尺寸为图像的 0.15–0.6*"),
-    "preset_vit_tiny": ("*live CPU demo: one shape per 64 px image, 2 blocks of width 96*",
-                        "*CPU 现场演示：每张 64 像素图像一个形状，2 个宽度为 96 的 Transformer 块*"),
+    "preset_vit_tiny": ("*live CPU demo: one shape per 64 px image, 2 blocks of width 96, hinted by detr-shapes' "
+                        "backbone*",
+                        "*CPU 现场演示：每张 64 像素图像一个形状，2 个宽度为 96 的 Transformer 块，"
+                        "由 detr-shapes 的主干网络提供特征提示*"),
     "preset_vit_small": ("*the shipped checkpoint: one shape per 64 px image, 4 blocks of width 128, hinted by "
                          "detr-shapes' backbone*",
                          "*随附检查点的配方：每张 64 像素图像一个形状，4 个宽度为 128 的 Transformer 块，"
