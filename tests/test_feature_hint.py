@@ -117,6 +117,12 @@ def test_small_preset_is_hinted_by_the_shipped_detr_and_can_go_without(tmp_path,
     assert json.loads((tmp_path / "a" / "run.json").read_text())["hint_from"] == "checkpoints/detr-shapes"
     log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert "loss_hint" in [r for r in log if r["event"] == "step"][0]["losses"]
+    from training.model_card import main as card_main
+
+    assert card_main([str(tmp_path / "a"), "--out", str(tmp_path / "card"), "--preset", "small", "--command", "x",
+                      "--eval-images", "4"]) == 0
+    card = (tmp_path / "card" / "README.md").read_text()
+    assert "tokens after block 1 predict the frozen `checkpoints/detr-shapes` backbone's feature map" in card
     assert cli_run("vit", common + ["--out", str(tmp_path / "b"), "--hint-from", "none"]) == 0
     assert json.loads((tmp_path / "b" / "run.json").read_text())["hint_from"] is None
     with pytest.raises(SystemExit) as stopped:

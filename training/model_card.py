@@ -143,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{config['warmup_steps']} warm-up steps, gradient clipping {config['grad_clip']:g}, "
               f"batch {start['batch_size']}, "
               f"{steps[-1]['step']:,} steps, horizontal flips p={config['hflip']:g}, seed {config['seed']}."
+              + _init_sentence(args.run, preset)
               + (f" Stopped at step {steps[-1]['step']:,} of the {start['total_steps']:,} its schedule was planned for "
                  "(the learning rate had not decayed to its end)."
                  if steps[-1]["step"] < start["total_steps"] else "")
@@ -200,6 +201,24 @@ def _compute_line(steps: list[dict], batch_size: int, world_size: int, device: s
             f"{_median(tflops):.2f} TFLOP/s per device"
             + (f", MFU {100 * _median(mfus):.1f} %" if mfus else " (no peak known for this device: no MFU)")
             + f"; {where} {memory:,.0f} MiB.")
+
+
+def _init_sentence(run: Path, preset) -> str:
+    """What run.json says about a DETR backbone init or a ViT feature hint, as a sentence ("" if neither)."""
+    try:
+        record = json.loads((run / "run.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    parts = []
+    if record.get("backbone_init"):
+        parts.append(f" The backbone started from `{record['backbone_init']}`'s (the rest from scratch).")
+    if record.get("hint_from"):
+        spec = preset.feature_hint or {}
+        parts.append(f" Feature hint (`cvdemo.training.feature_hint`): the tokens after block {spec.get('block', 1)} "
+                     f"predict the frozen `{record['hint_from']}` backbone's feature map through a linear head "
+                     f"(loss weight {spec.get('weight', 1.0):g}) used only in training; the model shipped here is "
+                     "a plain ViT.")
+    return "".join(parts)
 
 
 def _data_seed(run: Path, given: int | None, preset_seed: int) -> int:
