@@ -23,7 +23,7 @@ from cvdemo.training.presets import DETR_TRAINING_PRESETS, VIT_TRAINING_PRESETS
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 EVAL_SEED = 777  # the cards' evaluation seed; training used 0 and validation 1
-VIT_MIN_ACCURACY = 0.22  # chance is 1/6; the card states the measured value
+VIT_MIN_ACCURACY = 0.98  # the project's goal (the card: 0.999 on 2000 images); chance is 1/6
 DETR_MIN_AP = 0.70  # the project's goal (the card: 0.727 on 500 images); an untrained DETR scores ~0.00
 
 
