@@ -162,7 +162,7 @@ DETR_TRAINING_PRESETS: dict[str, TrainingPreset] = {
     "tiny": TrainingPreset(
         name="tiny",
         description="live CPU demo: 1-3 large shapes at 128 px, the backbone from detr-shapes (as DETR's from "
-                    "ImageNet); loss falls in the first minute, first right boxes in about 3",
+                    "ImageNet); loss falls in the first minute, first right boxes in about 3 minutes",
         model=_DETR_TINY_MODEL,
         shapes=dict(image_size=128, min_objects=1, max_objects=3, min_size=0.2, max_size=0.6),
         backbone_init="checkpoints/detr-shapes",

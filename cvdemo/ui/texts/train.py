@@ -24,7 +24,7 @@ tabs.""",
     "preset_small": ("small", "small（小型）"),
     # the presets' descriptions in italics (`cvdemo.training.presets`; the English is theirs, word for word)
     "preset_detr_tiny": ("*live CPU demo: 1-3 large shapes at 128 px, the backbone from detr-shapes (as DETR's "
-                         "from ImageNet); loss falls in the first minute, first right boxes in about 3*",
+                         "from ImageNet); loss falls in the first minute, first right boxes in about 3 minutes*",
                          "*CPU 现场演示：128 像素图像中 1–3 个大形状，主干网络取自 detr-shapes（如同 DETR 的主干"
                          "取自 ImageNet 预训练）；损失在第一分钟内下降，约 3 分钟出现第一批正确的框*"),
     "preset_detr_small": ("*the shipped checkpoint: 1-4 shapes at 128 px, sizes 0.15-0.6 of the image*",
