@@ -12,7 +12,8 @@ teacher.
 Contract: ``FeatureHint.loss(model, pixel_values)`` with the student's normalised ``pixel_values``
 [B, 3, H, W] (the teacher's input is rebuilt from them with each model's mean/std) runs the student's forward
 pass once and returns (its output dict, MSE between head(tokens after ``block``) [B, T, C] and the teacher's
-features [B, T, C] standardised per channel over the batch).
+features [B, T, C] standardised per channel over the batch; under DistributedDataParallel over the global
+batch, so N processes train as one).
 """
 
 from __future__ import annotations
@@ -22,6 +23,24 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["FeatureHint"]
+
+
+def _world_size() -> int:
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _global_mean_std(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and (unbiased) std of ``tokens`` [B, T, C] over every process's batch, so that N
+    processes standardise as one process with the whole global batch would: each [1, 1, C]."""
+    flat = tokens.reshape(-1, tokens.shape[-1]).double()
+    packed = torch.cat([flat.new_tensor([flat.shape[0]]), flat.sum(0), flat.square().sum(0)])
+    torch.distributed.all_reduce(packed)
+    count, total, squares = packed[0], packed[1:1 + flat.shape[1]], packed[1 + flat.shape[1]:]
+    mean = total / count
+    var = (squares - count * mean.square()) / (count - 1)
+    shape = (1, 1, -1)
+    return mean.view(shape).to(tokens.dtype), var.clamp_min(0).sqrt().view(shape).to(tokens.dtype)
 
 
 class FeatureHint(nn.Module):
@@ -67,8 +86,11 @@ class FeatureHint(nn.Module):
         pixels = pixel_values.float() * self.student_std + self.student_mean  # [0, 1]
         features = self.teacher((pixels - self.teacher_mean) / self.teacher_std).float()  # (B, C, h, w)
         tokens = features.flatten(2).transpose(1, 2)  # (B, h * w, C)
-        mean = tokens.mean(dim=(0, 1), keepdim=True)
-        std = tokens.std(dim=(0, 1), keepdim=True)
+        if _world_size() > 1:
+            mean, std = _global_mean_std(tokens)
+        else:
+            mean = tokens.mean(dim=(0, 1), keepdim=True)
+            std = tokens.std(dim=(0, 1), keepdim=True)
         return (tokens - mean) / (std + 1e-3)
 
     def loss(self, model: nn.Module, pixel_values: torch.Tensor) -> tuple[dict, torch.Tensor]:
