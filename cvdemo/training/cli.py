@@ -172,21 +172,16 @@ def _run_record(args: argparse.Namespace, preset: TrainingPreset, train, val) ->
                 "num_train_images": len(train), "num_val_images": None if val is None else len(val)}
     return {"preset": preset.name, "data": data, "init": args.init,
             "backbone_init": _backbone_init(args, preset) if hasattr(args, "backbone_init") else None,
-            "hint_from": (_hint_teacher(args, preset) if hasattr(args, "hint_from") else None),
+            "hint_from": _hint_teacher(args, preset) if hasattr(args, "hint_from") else None,
             "resume": bool(args.resume),
             "argv": sys.argv[1:]}
 
 
 def _hint_teacher(args: argparse.Namespace, preset: TrainingPreset) -> str | None:
-    given = _hint_from(args)
-    return (preset.feature_hint or {}).get("teacher") if given == "preset" else given
-
-
-def _hint_from(args: argparse.Namespace) -> str | None:
     """The ViT's hint teacher: --hint-from ('none': no hint), else the preset's."""
     given = getattr(args, "hint_from", None)
     if given is None:
-        return "preset"
+        return (preset.feature_hint or {}).get("teacher")
     return None if given.lower() == "none" else given
 
 
@@ -240,7 +235,10 @@ def run(kind: str, argv: Sequence[str] | None = None) -> int:
         train, val, id2label = _datasets(args, preset, data_task)
         torch.manual_seed(config.seed)
         model = _model(kind, args, preset, id2label)
-        task = DetectionTask(model.config) if kind == "detr" else build_vit_task(preset, model, _hint_from(args))
+        if kind == "detr":
+            task = DetectionTask(model.config)
+        else:
+            task = build_vit_task(preset, model, _hint_teacher(args, preset))
         resume = out / "checkpoint" if args.resume else None
         if resume is not None and not resume.is_dir():
             raise CheckpointError(f"--resume: {resume} does not exist; run once without --resume first")
