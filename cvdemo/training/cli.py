@@ -177,22 +177,23 @@ def _run_record(args: argparse.Namespace, preset: TrainingPreset, train, val) ->
             "argv": sys.argv[1:]}
 
 
-def _hint_teacher(args: argparse.Namespace, preset: TrainingPreset) -> str | None:
-    """The ViT's hint teacher: --hint-from ('none': no hint), else the preset's."""
-    given = getattr(args, "hint_from", None)
+def _chosen_model(given: str | None, default: str | None) -> str | None:
+    """A ``--x MODEL|none`` option's value: the default when not given, None for 'none'."""
     if given is None:
-        return (preset.feature_hint or {}).get("teacher")
+        return default
     return None if given.lower() == "none" else given
+
+
+def _hint_teacher(args: argparse.Namespace, preset: TrainingPreset) -> str | None:
+    """The ViT's hint teacher: --hint-from, else the preset's."""
+    return _chosen_model(getattr(args, "hint_from", None), (preset.feature_hint or {}).get("teacher"))
 
 
 def _backbone_init(args: argparse.Namespace, preset: TrainingPreset) -> str | None:
-    """The DETR backbone's source: --backbone-init ('none': random), else the preset's; None with --init."""
-    given = getattr(args, "backbone_init", None)
+    """The DETR backbone's source: --backbone-init, else the preset's; None with --init (whole weights)."""
     if args.init is not None:
         return None
-    if given is None:
-        return preset.backbone_init
-    return None if given.lower() == "none" else given
+    return _chosen_model(getattr(args, "backbone_init", None), preset.backbone_init)
 
 
 def _model(kind: str, args: argparse.Namespace, preset: TrainingPreset, id2label: dict[int, str]):
