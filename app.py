@@ -20,10 +20,13 @@ import gradio as gr
 from cvdemo.ui.attention_tab import build_attention_tab
 from cvdemo.ui.concepts_tab import build_concepts_tab
 from cvdemo.ui.detect_tab import build_detect_tab
+from cvdemo.ui.errors import answers
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
 from cvdemo.ui.i18n import gradio_i18n
 from cvdemo.ui.match_tab import build_match_tab
-from cvdemo.ui.models_registry import ModelRegistry, ModelSpec, default_model_specs
+from cvdemo.models.registry import ModelRegistry, ModelSpec
+from cvdemo.ui import gradio_cache, sessions
+from cvdemo.ui.models import default_model_specs
 from cvdemo.ui.texts.app import T
 from cvdemo.ui.train_tab import build_train_tab
 
@@ -31,6 +34,8 @@ ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
 QUEUE_SIZE = 32  # requests waiting at most; more get "queue full" instead of waiting minutes
 MAX_FILE_SIZE = "100mb"  # a COCO-val-sized results json is ~80 MB
+# Gradio's cache (uploads and outputs): every CACHE_SWEEP_S, files older than CACHE_MAX_AGE_S are deleted
+CACHE_SWEEP_S, CACHE_MAX_AGE_S = 600, 3600
 
 CSS = """
 .gradio-container {max-width: 1400px !important}
@@ -41,6 +46,8 @@ CSS = """
 def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = None) -> gr.Blocks:
     """The whole app. models: what the dropdowns offer (default: the shipped checkpoints, then Hub models)."""
     registry = ModelRegistry(default_model_specs() if models is None else models, device=device)
+    gradio_cache.install()  # identical concurrent answers are all complete (see cvdemo/ui/gradio_cache.py)
+    sessions.on_session_end(registry.drop_owner)  # models a session saved go with it
     with gr.Blocks(title="cvdemo: inside DETR and ViT") as demo:
         gr.Markdown(T("header"))
         with gr.Tabs():
@@ -57,6 +64,7 @@ def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = N
                 build_train_tab(registry, EXAMPLES)
             with gr.Tab(T("tab_concepts"), id="concepts", elem_id="tab-concepts"):
                 build_concepts_tab()
+        demo.unload(answers(sessions.end_session))  # a closed browser tab frees its results, folders and saved models
     # Model events share concurrency_id="gpu" with a limit of 1; cheap redraws may run beside them.
     demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
     return demo
@@ -68,6 +76,7 @@ def launch_settings() -> dict:
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_SIZE,
+        delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S),
         enable_monitoring=False,
         allowed_paths=[str(EXAMPLES)],  # nothing else of this folder is served
         theme=gr.themes.Soft(),
