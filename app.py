@@ -48,7 +48,7 @@ def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = N
     registry = ModelRegistry(default_model_specs() if models is None else models, device=device)
     gradio_cache.install()  # identical concurrent answers are all complete (see cvdemo/ui/gradio_cache.py)
     sessions.on_session_end(registry.drop_owner)  # models a session saved go with it
-    with gr.Blocks(title="cvdemo: inside DETR and ViT") as demo:
+    with gr.Blocks(title="cvdemo: inside DETR and ViT", delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as demo:
         gr.Markdown(T("header"))
         with gr.Tabs():
             with gr.Tab(T("tab_detect"), id="detect", elem_id="tab-detect"):
@@ -76,7 +76,6 @@ def launch_settings() -> dict:
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_SIZE,
-        delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S),
         enable_monitoring=False,
         allowed_paths=[str(EXAMPLES)],  # nothing else of this folder is served
         theme=gr.themes.Soft(),
