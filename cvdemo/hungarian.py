@@ -9,11 +9,12 @@ Production matching uses scipy (``cvdemo.matching``); this is the readable versi
 The algorithm, as a learner sees it (``k = min(n, m)``; the *short side* is the rows when
 ``n <= m``, the columns otherwise):
 
-1. ``row_reduction``: subtract from each line of the short side its minimum. Every
-   assignment uses each of those lines exactly once, so this changes every assignment's cost
-   by the same amount and never changes which one is best. On a square matrix,
-   ``column_reduction`` does the same for columns. On a rectangular one it is skipped: not
-   every line of the long side is used, so subtracting from one would favour it.
+1. ``reduce_rows`` (``reduce_columns`` when the columns are the short side): subtract from each
+   line of the short side its minimum. Every assignment uses each of those lines exactly once,
+   so this changes every assignment's cost by the same amount and never changes which one is
+   best. On a square matrix, ``reduce_columns`` follows and does the same for columns. On a
+   rectangular one the long side is not reduced: not every line of it is used, so subtracting
+   from one would favour it.
 2. ``star``: star zeros, at most one per row and per column. Starred zeros are the
    current partial assignment.
 3. ``cover``: cover every long-side line that holds a star. When ``k`` lines are covered the
@@ -30,9 +31,15 @@ The algorithm, as a learner sees it (``k = min(n, m)``; the *short side* is the 
 
 Rectangular matrices are handled without padding: the algorithm runs on the short side as
 described (internally on the transpose when ``n > m``), while every recorded step is given in
-the original orientation, with the explanations naming rows and columns as the user sees them.
-Only the short side is reduced, which keeps the result optimal (the dual values of unused
-long-side lines stay 0).
+the original orientation: its kind, its numbers and its text name rows and columns as the user
+sees them. Only the short side is reduced, which keeps the result optimal (the dual values of
+unused long-side lines stay 0).
+
+Each step is structured data: a ``kind``, the numbers of that step in ``fields`` (see
+:class:`HungarianStep`), and the matrix state. Its text is derived from those fields in one
+place, :meth:`HungarianStep.messages`: catalog keys with format fields (``cvdemo.messages.Message``,
+worded in any language by the UI's catalog ``cvdemo/ui/texts/match.py``, whose English is
+``STEP_TEXTS``), and :attr:`HungarianStep.explanation`, the same sentences in English.
 
 Floating point: values within ``tol`` of zero after a subtraction are set to exactly 0, with
 ``tol = 8 * k * eps * (max - min of the cost)``, and ``tol = 0`` for integer-valued matrices
@@ -44,16 +51,19 @@ a power of two (exact) so that no sum overflows.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-__all__ = ["HungarianStep", "hungarian_steps"]
+from cvdemo.messages import Message
+
+__all__ = ["STEP_KINDS", "STEP_TEXTS", "HungarianStep", "hungarian_steps"]
 
 STEP_KINDS = (
     "start",
-    "row_reduction",
-    "column_reduction",
+    "reduce_rows",
+    "reduce_columns",
     "star",
     "cover",
     "prime",
@@ -62,34 +72,149 @@ STEP_KINDS = (
     "done",
 )
 
+TEXT_NAMESPACE = "match"  # the UI catalog that words the steps: key "match.<name>" for each name below
+MAX_PAIRS_SHOWN = 12  # pairs of the final assignment written out in its text
 
-@dataclass
+# The English text of every sentence a step can say, by catalog name; format fields as in `HungarianStep.messages`.
+STEP_TEXTS: dict[str, str] = {
+    "step_start_wide": "The cost matrix, {k} assignments to make. Each row gets a column; there are more columns "
+    "than rows, so columns are not reduced.",
+    "step_start_square": "The cost matrix, {k} assignments to make. Each row gets a column.",
+    "step_start_tall": "The cost matrix, {k} assignments to make. There are more rows than columns, so each column "
+    "gets a row; rows are not reduced.",
+    "step_rescaled": "Values were multiplied by 2^-{shift} (exact) so that no sum overflows.",
+    "step_reduce_rows": "Subtract each row's smallest value from that row: every row now has a zero, and every "
+    "assignment's cost drops by the same amount.",
+    "step_reduce_columns": "Subtract each column's smallest value from that column: every column now has a zero, "
+    "and every assignment's cost drops by the same amount.",
+    "step_reduce_columns_square": "Subtract each column's smallest value from that column: the matrix is square, "
+    "so every column is used once too.",
+    "step_star_in_rows": "Star a zero in each row if no other star shares its column: {count} starred zeros, no two "
+    "in the same row or column (a partial assignment).",
+    "step_star_in_columns": "Star a zero in each column if no other star shares its row: {count} starred zeros, no "
+    "two in the same row or column (a partial assignment).",
+    "step_cover_columns_done": "Cover each column that holds a starred zero: {count} covered; every row has a "
+    "starred zero: that is an optimal assignment.",
+    "step_cover_columns_more": "Cover each column that holds a starred zero: {count} covered; {k} are needed, so "
+    "look for more zeros.",
+    "step_cover_rows_done": "Cover each row that holds a starred zero: {count} covered; every column has a starred "
+    "zero: that is an optimal assignment.",
+    "step_cover_rows_more": "Cover each row that holds a starred zero: {count} covered; {k} are needed, so look for "
+    "more zeros.",
+    "step_prime_row_star": "Prime the uncovered zero at ({r}, {c}). Its row has a star at ({sr}, {sc}): cover this "
+    "row and uncover that star's column.",
+    "step_prime_row_free": "Prime the uncovered zero at ({r}, {c}). Its row has no star: an augmenting path starts "
+    "here.",
+    "step_prime_column_star": "Prime the uncovered zero at ({r}, {c}). Its column has a star at ({sr}, {sc}): cover "
+    "this column and uncover that star's row.",
+    "step_prime_column_free": "Prime the uncovered zero at ({r}, {c}). Its column has no star: an augmenting path "
+    "starts here.",
+    "step_adjust": "No uncovered zero: the smallest uncovered value is {h:.6g}. Subtract it from every uncovered "
+    "value and add it to every value covered twice: stars and primes stay zero, a new zero appears.",
+    "step_augment": "Augmenting path {path}: star its primed zeros, unstar its starred ones ({stars} stars now), "
+    "erase all primes and uncover every line.",
+    "step_done": "Optimal assignment {pairs}: total cost {total:.6g} in the original matrix.",
+    "step_done_empty": "Optimal assignment (empty): total cost {total:.6g} in the original matrix.",
+}
+
+
+def _cells(cells) -> str:
+    """Cells ``[(row, column), ...]`` as a learner reads them: ``(0, 1), (2, 3)``."""
+    return ", ".join(f"({r}, {c})" for r, c in cells)
+
+
+@dataclass(frozen=True)
 class HungarianStep:
     """One step of :func:`hungarian_steps`, in the cost matrix's own orientation ``[n, m]``.
 
     Attributes:
-        kind: one of ``STEP_KINDS``.
-        explanation: one line for a learner; indices are 0-based ``(row, column)``.
+        kind: one of ``STEP_KINDS``; ``reduce_rows`` / ``reduce_columns`` name the lines that were reduced
+            as the user sees them (a matrix with more rows than columns has its columns reduced).
+        fields: the numbers of this step; indices are 0-based ``(row, column)``:
+
+            * ``start``: ``rows`` n, ``columns`` m, ``k`` = min(n, m) assignments to make, ``shift``: the
+              values were multiplied by ``2**-shift`` so that no sum overflows (0: not rescaled).
+            * ``reduce_rows`` / ``reduce_columns``: ``minima`` (``float64[n]`` / ``float64[m]``, the value
+              subtracted from each line), ``square``: True for the columns of a square matrix, reduced after
+              its rows.
+            * ``star``: ``count`` starred zeros, ``cells`` ``[(row, column), ...]``; ``lines``: "rows" or
+              "columns", the short side that was scanned.
+            * ``cover``: ``lines`` ("columns" or "rows": the long side), ``count`` covered, ``k`` needed.
+            * ``prime``: ``cell`` (row, column) primed; ``line`` ("row" or "column", the short side it lies
+              on); ``star``: the (row, column) of the star on that line, or None (an augmenting path starts).
+            * ``adjust``: ``h``, the smallest uncovered value, moved.
+            * ``augment``: ``path`` ``[(row, column), ...]``: primed, starred, primed, ..., primed; ``stars``
+              now.
+            * ``done``: ``pairs`` ``[(row, column), ...]`` of the optimal assignment, ``total`` its cost in
+              the original matrix.
         matrix: ``float64[n, m]``, the reduced matrix after this step (read-only; steps that do
             not change it share the same array).
         starred: ``bool[n, m]``, starred zeros (the current partial assignment).
         primed: ``bool[n, m]``, primed zeros.
         covered_rows: ``bool[n]``.
         covered_cols: ``bool[m]``.
-        min_uncovered: for ``adjust``, the smallest uncovered value that was moved.
-        path: for ``augment``, the alternating path ``[(row, column), ...]``: primed, starred,
-            primed, ..., primed.
     """
 
     kind: str
-    explanation: str
     matrix: np.ndarray
     starred: np.ndarray
     primed: np.ndarray
     covered_rows: np.ndarray
     covered_cols: np.ndarray
-    min_uncovered: float | None = None
-    path: list[tuple[int, int]] | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def min_uncovered(self) -> float | None:
+        """For ``adjust``, the smallest uncovered value that was moved; else None."""
+        return self.fields["h"] if self.kind == "adjust" else None
+
+    @property
+    def path(self) -> list[tuple[int, int]] | None:
+        """For ``augment``, the alternating path ``[(row, column), ...]``; else None."""
+        return self.fields["path"] if self.kind == "augment" else None
+
+    def messages(self) -> tuple[Message, ...]:
+        """What this step says, as catalog keys (``"match.step_..."``) with their format fields; its
+        sentences in order. The only place where a step's fields become text."""
+        f = self.fields
+
+        def say(name: str, **values: Any) -> Message:
+            return Message(f"{TEXT_NAMESPACE}.step_{name}", values)
+
+        kind = self.kind
+        if kind == "start":
+            shape = "tall" if f["rows"] > f["columns"] else "square" if f["rows"] == f["columns"] else "wide"
+            start = say(f"start_{shape}", k=f["k"])
+            return (start, say("rescaled", shift=f["shift"])) if f["shift"] else (start,)
+        if kind in ("reduce_rows", "reduce_columns"):
+            return (say(kind + ("_square" if f["square"] else "")),)
+        if kind == "star":
+            return (say(f"star_in_{f['lines']}", count=f["count"]),)
+        if kind == "cover":
+            return (say(f"cover_{f['lines']}_{'done' if f['count'] == f['k'] else 'more'}", count=f["count"],
+                        k=f["k"]),)
+        if kind == "prime":
+            (r, c), star = f["cell"], f["star"]
+            if star is None:
+                return (say(f"prime_{f['line']}_free", r=r, c=c),)
+            return (say(f"prime_{f['line']}_star", r=r, c=c, sr=star[0], sc=star[1]),)
+        if kind == "adjust":
+            return (say("adjust", h=f["h"]),)
+        if kind == "augment":
+            return (say("augment", path=" -> ".join(f"({r}, {c})" for r, c in f["path"]), stars=f["stars"]),)
+        if kind == "done":
+            pairs = f["pairs"]
+            if not pairs:
+                return (say("done_empty", total=f["total"]),)
+            shown = _cells(pairs[:MAX_PAIRS_SHOWN]) + (" ..." if len(pairs) > MAX_PAIRS_SHOWN else "")
+            return (say("done", pairs=shown, total=f["total"]),)
+        raise ValueError(f"unknown step kind {kind!r}; expected one of {STEP_KINDS}")
+
+    @property
+    def explanation(self) -> str:
+        """This step in one line of English for a learner (the sentences of :meth:`messages`)."""
+        prefix = TEXT_NAMESPACE + "."
+        return " ".join(STEP_TEXTS[m.key.removeprefix(prefix)].format(**m.fields) for m in self.messages())
 
 
 def _check_cost(cost) -> np.ndarray:
@@ -114,12 +239,11 @@ class _Munkres:
         self.transposed = cost.shape[0] > cost.shape[1]
         work = cost.T.copy() if self.transposed else cost.copy()
         self.k, self.m = work.shape
-        self.scale_note = ""
+        self.shift = 0  # the values are multiplied by 2**-shift
         peak = float(np.abs(work).max()) if work.size else 0.0
         if peak > 2.0**800:
-            shift = math.ceil(math.log2(peak)) - 800
-            work = np.ldexp(work, -shift)
-            self.scale_note = f" Values were multiplied by 2^-{shift} (exact) so that no sum overflows."
+            self.shift = math.ceil(math.log2(peak)) - 800
+            work = np.ldexp(work, -self.shift)
         integral = bool(np.all(work == np.round(work))) and float(np.abs(work).max(initial=0)) < 2.0**50
         spread = float(work.max() - work.min()) if work.size else 0.0
         self.tol = 0.0 if integral else 8.0 * max(self.k, 1) * np.finfo(np.float64).eps * spread
@@ -142,7 +266,11 @@ class _Munkres:
         """Internal (short, long) indices -> the user's (row, column)."""
         return (int(j), int(i)) if self.transposed else (int(i), int(j))
 
-    def record(self, kind: str, explanation: str, **extra) -> None:
+    def stars(self) -> list[tuple[int, int]]:
+        """The starred cells as the user's (row, column), sorted."""
+        return sorted(self.at(i, j) for i, j in np.argwhere(self.star))
+
+    def record(self, kind: str, **fields) -> None:
         if self._snapshot is None:
             self._snapshot = self._orient(self.matrix)
             self._snapshot.flags.writeable = False
@@ -150,13 +278,12 @@ class _Munkres:
         self.steps.append(
             HungarianStep(
                 kind=kind,
-                explanation=explanation,
                 matrix=self._snapshot,
                 starred=self._orient(self.star),
                 primed=self._orient(self.prime),
                 covered_rows=rows.copy(),
                 covered_cols=cols.copy(),
-                **extra,
+                fields=fields,
             )
         )
 
@@ -172,21 +299,15 @@ class _Munkres:
     # --- the algorithm --------------------------------------------------------------
 
     def reduce(self) -> None:
-        self.matrix -= self.matrix.min(axis=1, keepdims=True)
+        minima = self.matrix.min(axis=1, keepdims=True)
+        self.matrix -= minima
         self._changed()
-        self.record(
-            "row_reduction",
-            f"Subtract each {self.short}'s smallest value from that {self.short}: every {self.short} now has "
-            f"a zero, and every assignment's cost drops by the same amount.",
-        )
+        self.record(f"reduce_{self.short}s", minima=minima[:, 0].copy(), square=False)
         if self.k == self.m:
-            self.matrix -= self.matrix.min(axis=0, keepdims=True)
+            minima = self.matrix.min(axis=0, keepdims=True)
+            self.matrix -= minima
             self._changed()
-            self.record(
-                "column_reduction",
-                f"Subtract each {self.long}'s smallest value from that {self.long}: the matrix is square, so "
-                f"every {self.long} is used once too.",
-            )
+            self.record(f"reduce_{self.long}s", minima=minima[0].copy(), square=True)
 
     def star_initial(self) -> None:
         col_has_star = np.zeros(self.m, dtype=bool)
@@ -195,23 +316,13 @@ class _Munkres:
             if free.size:
                 self.star[i, free[0]] = True
                 col_has_star[free[0]] = True
-        count = int(self.star.sum())
-        self.record(
-            "star",
-            f"Star a zero in each {self.short} if no other star shares its {self.long}: "
-            f"{count} starred zeros, "
-            f"no two in the same row or column (a partial assignment).",
-        )
+        self.record("star", count=int(self.star.sum()), cells=self.stars(), lines=self.short + "s")
 
     def cover_starred(self) -> bool:
         """Step 3; returns True when the assignment is complete."""
         self.col_cov[:] = self.star.any(axis=0)
         count = int(self.col_cov.sum())
-        if count == self.k:
-            tail = "every " + self.short + " has a starred zero: that is an optimal assignment."
-        else:
-            tail = f"{self.k} are needed, so look for more zeros."
-        self.record("cover", f"Cover each {self.long} that holds a starred zero: {count} covered; {tail}")
+        self.record("cover", lines=self.long + "s", count=count, k=self.k)
         return count == self.k
 
     def find_uncovered_zero(self) -> tuple[int, int] | None:
@@ -231,35 +342,20 @@ class _Munkres:
         self.matrix[uncovered] -= h
         self.matrix[np.ix_(self.row_cov, self.col_cov)] += h
         self._changed(uncovered)
-        self.record(
-            "adjust",
-            f"No uncovered zero: the smallest uncovered value is {h:.6g}. Subtract it from every uncovered "
-            "value and add it to every value covered twice: stars and primes stay zero, a new zero appears.",
-            min_uncovered=h,
-        )
+        self.record("adjust", h=h)
 
     def prime_zero(self, i: int, j: int) -> bool:
         """Step 4 on the zero (i, j); returns True when an augmenting path starts there."""
         self.prime[i, j] = True
-        r, c = self.at(i, j)
         star_cols = np.flatnonzero(self.star[i])
+        star = None
         if star_cols.size:
             s = int(star_cols[0])
             self.row_cov[i] = True
             self.col_cov[s] = False
-            sr, sc = self.at(i, s)
-            self.record(
-                "prime",
-                f"Prime the uncovered zero at ({r}, {c}). Its {self.short} has a star at ({sr}, {sc}): cover "
-                f"this {self.short} and uncover that star's {self.long}.",
-            )
-            return False
-        self.record(
-            "prime",
-            f"Prime the uncovered zero at ({r}, {c}). Its {self.short} has no star: "
-            "an augmenting path starts here.",
-        )
-        return True
+            star = self.at(i, s)
+        self.record("prime", cell=self.at(i, j), line=self.short, star=star)
+        return star is None
 
     def augment(self, i: int, j: int) -> None:
         path = [(i, j)]
@@ -276,23 +372,11 @@ class _Munkres:
         self.prime[:] = False
         self.row_cov[:] = False
         self.col_cov[:] = False
-        user_path = [self.at(pi, pj) for pi, pj in path]
-        shown = " -> ".join(f"({r}, {c})" for r, c in user_path)
-        self.record(
-            "augment",
-            f"Augmenting path {shown}: star its primed zeros, unstar its starred ones "
-            f"({int(self.star.sum())} stars now), erase all primes and uncover every line.",
-            path=user_path,
-        )
+        self.record("augment", path=[self.at(pi, pj) for pi, pj in path], stars=int(self.star.sum()))
 
     def run(self) -> None:
-        orientation = (
-            "There are more rows than columns, so each column gets a row; rows are not reduced."
-            if self.transposed
-            else "Each row gets a column"
-            + ("." if self.k == self.m else "; there are more columns than rows, so columns are not reduced.")
-        )
-        self.record("start", f"The cost matrix, {self.k} assignments to make. {orientation}{self.scale_note}")
+        rows, columns = (self.m, self.k) if self.transposed else (self.k, self.m)
+        self.record("start", rows=rows, columns=columns, k=self.k, shift=self.shift)
         if self.k == 0:
             return
         self.reduce()
@@ -325,12 +409,9 @@ def hungarian_steps(cost) -> tuple[np.ndarray, np.ndarray, list[HungarianStep]]:
     cost = _check_cost(cost)
     solver = _Munkres(cost)
     solver.run()
-    pairs = sorted(solver.at(i, j) for i, j in np.argwhere(solver.star))
+    pairs = solver.stars()
     rows = np.array([r for r, _ in pairs], dtype=np.int64)
     cols = np.array([c for _, c in pairs], dtype=np.int64)
     total = float(cost[rows, cols].sum()) if rows.size else 0.0
-    shown = ", ".join(f"({r}, {c})" for r, c in pairs[:12]) + (" ..." if len(pairs) > 12 else "")
-    solver.record(
-        "done", f"Optimal assignment {shown or '(empty)'}: total cost {total:.6g} in the original matrix."
-    )
+    solver.record("done", pairs=pairs, total=total)
     return rows, cols, solver.steps

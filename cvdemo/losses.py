@@ -36,7 +36,7 @@ from torch import nn
 from cvdemo.boxes import box_cxcywh_to_xyxy, generalized_box_iou_xyxy_elementwise
 from cvdemo.matching import HungarianMatcher
 
-__all__ = ["LOSS_NAMES", "QueryBreakdown", "SetCriterion"]
+__all__ = ["LOSS_NAMES", "LossBreakdown", "QueryBreakdown", "SetCriterion"]
 
 LOSS_NAMES = ("labels", "boxes", "cardinality")
 _AUX_SUFFIX = re.compile(r"_\d+$")
@@ -68,6 +68,23 @@ class QueryBreakdown:
     l1: np.ndarray
     giou: np.ndarray
     total: np.ndarray
+
+
+@dataclass
+class LossBreakdown:
+    """The loss of one matching of the main outputs, per query and in total (numbers, for display).
+
+    Attributes:
+        per_image: a :class:`QueryBreakdown` per image.
+        losses: the unweighted losses this criterion computes, as floats (``loss_ce``, ``class_error``,
+            ``loss_bbox``, ``loss_giou``, ``cardinality_error``: those of its ``losses``), as ``forward``
+            returns them for the main outputs.
+        total: ``weighted_total(losses)``; the sum of every image's ``QueryBreakdown.total``.
+    """
+
+    per_image: list[QueryBreakdown]
+    losses: dict[str, float]
+    total: float
 
 
 def _batch_index(indices: Indices) -> tuple[torch.Tensor, torch.Tensor]:
@@ -280,3 +297,20 @@ class SetCriterion(nn.Module):
                 )
             )
         return result
+
+    @torch.no_grad()
+    def loss_breakdown(self, outputs: dict, targets: list[dict], indices: Indices | None = None) -> LossBreakdown:
+        """For display: the losses of the main outputs (not ``aux_outputs``) with their weighted total, and each
+        query's part of it (:meth:`per_query_breakdown`). Pass ``indices`` to reuse a matching."""
+        main = {k: v for k, v in outputs.items() if k != "aux_outputs"}
+        if indices is None:
+            indices = self.matcher(main, targets)
+        num_boxes = self.num_boxes(targets, main["pred_logits"].device)
+        losses: dict[str, torch.Tensor] = {}
+        for name in self.losses:
+            losses.update(self.get_loss(name, main, targets, indices, num_boxes))
+        return LossBreakdown(
+            per_image=self.per_query_breakdown(main, targets, indices),
+            losses={k: float(v) for k, v in losses.items()},
+            total=float(self.weighted_total(losses)),
+        )

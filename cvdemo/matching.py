@@ -41,7 +41,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from cvdemo.boxes import box_cxcywh_to_xyxy, box_iou_xyxy, generalized_box_iou_xyxy
 
-__all__ = ["HungarianMatcher", "IoUAssignment", "MatchCosts", "greedy_iou_assignment", "nms_xyxy"]
+__all__ = ["HungarianMatcher", "IoUAssignment", "MatchCosts", "max_iou_assignment", "nms_xyxy"]
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ def _as_numpy(x) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
-def greedy_iou_assignment(
+def max_iou_assignment(
     pred_boxes_xyxy,
     gt_boxes_xyxy,
     iou_threshold: float = 0.5,

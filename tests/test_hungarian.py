@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from cvdemo.hungarian import STEP_KINDS, HungarianStep, hungarian_steps
+from cvdemo.hungarian import STEP_KINDS, STEP_TEXTS, HungarianStep, hungarian_steps
+from cvdemo.messages import Message
 
 
 def random_cost(rng: np.random.Generator, n: int, m: int, family: int) -> np.ndarray:
@@ -79,6 +80,7 @@ def check_steps(cost: np.ndarray, rows: np.ndarray, cols: np.ndarray, steps: lis
             free = np.ix_(~previous.covered_rows, ~previous.covered_cols)
             assert step.min_uncovered == pytest.approx(previous.matrix[free].min(), abs=1e-9 * spread)
             assert step.min_uncovered > 0
+        check_fields(cost, step, previous)
         if step.kind == "augment":
             path = step.path
             assert len(path) % 2 == 1
@@ -87,6 +89,44 @@ def check_steps(cost: np.ndarray, rows: np.ndarray, cols: np.ndarray, steps: lis
             assert all(star[r, c] for r, c in path[::2])  # primes became stars
             assert int(star.sum()) == int(previous.starred.sum()) + 1
         previous = step
+
+
+def check_fields(cost: np.ndarray, step: HungarianStep, previous: HungarianStep | None) -> None:
+    """A step's numbers (its ``fields``) agree with its matrices, and its text is made of them alone."""
+    n, m = cost.shape
+    f = step.fields
+    if step.kind == "start":
+        assert (f["rows"], f["columns"], f["k"]) == (n, m, min(n, m))
+    elif step.kind in ("reduce_rows", "reduce_columns"):
+        axis = 1 if step.kind == "reduce_rows" else 0
+        assert len(f["minima"]) == (n if axis == 1 else m)
+        assert f["square"] == (n == m and step.kind == "reduce_columns")
+        before = previous.matrix.min(axis=axis)
+        np.testing.assert_allclose(f["minima"], before, rtol=0, atol=1e-9 * (np.ptp(cost) + 1))
+    elif step.kind == "star":
+        assert f["count"] == int(step.starred.sum()) and f["cells"] == [tuple(c) for c in np.argwhere(step.starred)]
+        assert f["lines"] == ("columns" if n > m else "rows")
+    elif step.kind == "cover":
+        covered = step.covered_rows if f["lines"] == "rows" else step.covered_cols
+        assert f["count"] == int(covered.sum()) and f["k"] == min(n, m)
+        assert f["lines"] == ("rows" if n > m else "columns")
+    elif step.kind == "prime":
+        r, c = f["cell"]
+        assert step.primed[r, c] and not previous.primed[r, c] and step.matrix[r, c] == 0
+        assert f["line"] == ("column" if n > m else "row")
+        if f["star"] is not None:
+            sr, sc = f["star"]
+            assert step.starred[sr, sc] and (sr == r if f["line"] == "row" else sc == c)
+    elif step.kind == "augment":
+        assert f["stars"] == int(step.starred.sum())
+    elif step.kind == "done":
+        pairs = [tuple(c) for c in np.argwhere(step.starred)] if min(n, m) else []
+        assert f["pairs"] == pairs
+        assert f["total"] == pytest.approx(sum(cost[r, c] for r, c in pairs), rel=1e-12, abs=1e-300)
+    messages = step.messages()
+    assert messages and all(isinstance(msg, Message) and msg.key.startswith("match.step_") for msg in messages)
+    english = [STEP_TEXTS[msg.key.removeprefix("match.")].format(**msg.fields) for msg in messages]
+    assert step.explanation == " ".join(english)
 
 
 def test_random_matrices_match_scipy_and_steps_are_consistent():
@@ -133,7 +173,7 @@ def test_known_example_and_orientation_of_steps():
     rows, cols, steps = hungarian_steps(cost)
     np.testing.assert_array_equal(cols, [1, 0, 2])  # 1 + 2 + 2 = 5 is the unique optimum
     kinds = [s.kind for s in steps]
-    assert kinds[:3] == ["start", "row_reduction", "column_reduction"]
+    assert kinds[:3] == ["start", "reduce_rows", "reduce_columns"]
     np.testing.assert_array_equal(steps[1].matrix, cost - cost.min(1, keepdims=True))
     # Tall matrix: each column gets a row; steps are reported in the caller's orientation.
     tall = np.array([[5.0, 9.0], [1.0, 7.0], [8.0, 2.0], [6.0, 6.0]])
@@ -141,9 +181,10 @@ def test_known_example_and_orientation_of_steps():
     np.testing.assert_array_equal(rows, [1, 2])
     np.testing.assert_array_equal(cols, [0, 1])
     assert all(s.matrix.shape == (4, 2) for s in steps)
-    assert "column_reduction" not in [s.kind for s in steps]
-    # only the short side (columns here) is reduced
+    # only the short side (columns here) is reduced, and the step says so in the caller's orientation
+    assert steps[1].kind == "reduce_columns" and "reduce_rows" not in [s.kind for s in steps]
     np.testing.assert_array_equal(steps[1].matrix, tall - tall.min(0, keepdims=True))
+    np.testing.assert_array_equal(steps[1].fields["minima"], tall.min(0))
 
 
 def test_extreme_magnitudes():
@@ -196,3 +237,26 @@ def test_decimal_costs_give_no_rounding_residue_steps():
                 adjusts += 1
                 assert step.min_uncovered > 0.005
     assert adjusts > 100  # the case is actually exercised
+
+
+def test_every_step_text_is_said_and_the_text_follows_the_fields():
+    """Every sentence of STEP_TEXTS occurs on small matrices, and a step's text changes only with its fields."""
+    rng = np.random.default_rng(5)
+    said = set()
+    for trial in range(600):
+        n, m = (int(v) for v in rng.integers(0, 6, 2))
+        cost = random_cost(rng, n, m, trial % 7)
+        said |= {msg.key for step in hungarian_steps(cost)[2] for msg in step.messages()}
+    said |= {msg.key for msg in hungarian_steps(np.ones((2, 3)) * 2.0**900)[2][0].messages()}
+    assert said == {f"match.{name}" for name in STEP_TEXTS}
+    steps = hungarian_steps(np.array([[1.0, 2.0, 3.0], [3.0, 1.0, 2.0]]) * 2.0**900)[2]
+    assert steps[0].fields["shift"] == 102 and steps[0].explanation.endswith(
+        "Values were multiplied by 2^-102 (exact) so that no sum overflows.")
+    done = hungarian_steps(np.array([[5.0, 1.0], [1.0, 5.0], [9.0, 9.0]]))[2][-1]
+    assert done.kind == "done" and done.fields == {"pairs": [(0, 1), (1, 0)], "total": 2.0}
+    assert done.explanation == "Optimal assignment (0, 1), (1, 0): total cost 2 in the original matrix."
+    big = hungarian_steps(np.eye(14))[2][-1]
+    assert len(big.fields["pairs"]) == 14 and big.explanation.count("(") == 12 and " ..." in big.explanation
+    empty = hungarian_steps(np.zeros((0, 3)))[2]
+    assert [s.kind for s in empty] == ["start", "done"]
+    assert empty[-1].explanation == "Optimal assignment (empty): total cost 0 in the original matrix."

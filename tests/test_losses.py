@@ -180,6 +180,28 @@ def test_per_query_breakdown_adds_up_to_the_weighted_loss():
     assert grand_total == pytest.approx(criterion.weighted_total(main).item(), abs=1e-5)
 
 
+def test_loss_breakdown_is_the_main_outputs_loss_with_its_per_query_parts():
+    outputs = random_outputs(2, 7, seed=16, aux=2)
+    targets = random_targets([3, 1], seed=17)
+    criterion = make_criterion()
+    losses = criterion(outputs, targets)
+    view = criterion.loss_breakdown(outputs, targets)
+    assert set(view.losses) == {"loss_ce", "class_error", "loss_bbox", "loss_giou", "cardinality_error"}
+    for key, value in view.losses.items():
+        assert value == pytest.approx(losses[key].item(), abs=1e-6), key
+    assert view.total == pytest.approx(criterion.weighted_total({k: losses[k] for k in WEIGHTS}).item(), abs=1e-5)
+    assert sum(b.total.sum() for b in view.per_image) == pytest.approx(view.total, abs=1e-5)
+    # with a given matching (not the optimal one) the numbers follow that matching
+    main = {k: v for k, v in outputs.items() if k != "aux_outputs"}
+    other = [(torch.tensor([4, 5, 6]), torch.tensor([0, 1, 2])), (torch.tensor([0]), torch.tensor([0]))]
+    forced = criterion.loss_breakdown(outputs, targets, other)
+    num_boxes = criterion.num_boxes(targets, torch.device("cpu"))
+    boxes = criterion.get_loss("boxes", main, targets, other, num_boxes)
+    assert forced.losses["loss_bbox"] == pytest.approx(boxes["loss_bbox"].item(), abs=1e-6)
+    assert forced.per_image[0].matched_gt.tolist() == [-1, -1, -1, -1, 0, 1, 2]
+    assert sum(b.total.sum() for b in forced.per_image) == pytest.approx(forced.total, abs=1e-5)
+
+
 def test_weighted_total_uses_aux_fallback_and_explicit_weights():
     outputs = random_outputs(2, 6, seed=8, aux=2)
     targets = random_targets([1, 2], seed=9)

@@ -1,7 +1,8 @@
-"""The Matching tab: its session code returns exactly what the library computes, `/match` answers through
-gradio_client on a launched demo holding only this tab, and a real browser steps through the Hungarian
-algorithm to its last step; in English and, for a Chinese browser or request, Simplified Chinese (the Hungarian
-steps' explanations rebuilt from their fields). Tiny random DETRs built here; no network.
+"""The Matching tab: its run (`cvdemo.matching_run`) returns exactly what the library computes, `/match` answers
+through gradio_client on a launched demo holding only this tab (values only the API can send refused by name), and
+a real browser steps through the Hungarian algorithm to its last step; in English and, for a Chinese browser or
+request, Simplified Chinese (the Hungarian steps worded from their structured messages). Tiny random DETRs built
+here; no network.
 """
 
 from __future__ import annotations
@@ -19,19 +20,22 @@ from gradio_client.exceptions import AppError
 from scipy.optimize import linear_sum_assignment
 
 import cvdemo.models
+from cvdemo import matching_run as mr
 from cvdemo.datasets.shapes_draw import SHAPE_NAMES
-from cvdemo.hungarian import hungarian_steps
+from cvdemo.ground_truth_text import GROUND_TRUTH_TEXTS, GroundTruthError, format_ground_truth, parse_ground_truth
+from cvdemo.hungarian import STEP_KINDS, STEP_TEXTS, hungarian_steps
 from cvdemo.images import load_image_rgb
 from cvdemo.losses import SetCriterion
-from cvdemo.matching import HungarianMatcher, greedy_iou_assignment
+from cvdemo.matching import HungarianMatcher, max_iou_assignment
 from cvdemo.models import DETR, DETRConfig
 from cvdemo.models.image_processing import prepare_detr_inputs
+from cvdemo.models.registry import ModelRegistry, ModelSpec
 from cvdemo.ui import match_tab
-from cvdemo.ui import matching_session as ms
+from cvdemo.ui import matching_views as views
+from cvdemo.ui.errors import translate
 from cvdemo.ui.i18n import gradio_i18n
 from cvdemo.ui.match_tab import SHAPES, UPLOAD, build_match_tab
-from cvdemo.ui.matching_figures import cost_figure, step_figure
-from cvdemo.ui.models_registry import ModelRegistry, ModelSpec
+from cvdemo.ui.matching_figures import cost_figure, label_name, step_figure
 from cvdemo.ui.texts import match as match_texts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -51,9 +55,9 @@ def tiny_detr(seed: int = 0) -> DETR:
 @pytest.fixture(scope="module")
 def model_and_run():
     model = tiny_detr()
-    image, boxes, labels = ms.validation_sample(VAL_INDEX)
+    image, boxes, labels = mr.validation_sample(VAL_INDEX)
     assert len(labels) == 3
-    return model, ms.run_matching_model(model, image, boxes, labels, "tiny", "validation image")
+    return model, mr.run_matching_model(model, image, boxes, labels, "tiny", VAL_INDEX)
 
 
 def model_outputs(model: DETR, image: np.ndarray) -> dict:
@@ -82,9 +86,10 @@ def test_costs_and_assignment_are_the_librarys(model_and_run):
     out = model_outputs(model, run.image)
     matcher = HungarianMatcher(1, 5, 2)
     ref = matcher.cost_terms(out, run.targets())[0]
-    m = ms.match(run, run.num_layers - 1)
+    m = mr.match(run, run.num_layers - 1)
     for key in ("class", "bbox", "giou", "total"):
-        torch.testing.assert_close(m.costs[key], ref[key])
+        assert isinstance(m.costs[key], np.ndarray)  # the UI gets numpy
+        np.testing.assert_allclose(m.costs[key], ref[key].double().numpy(), rtol=1e-6, atol=1e-7)
     rows, cols = linear_sum_assignment(ref.total.double().numpy())
     np.testing.assert_array_equal(m.pred_idx, rows)
     np.testing.assert_array_equal(m.tgt_idx, cols)
@@ -94,52 +99,52 @@ def test_costs_and_assignment_are_the_librarys(model_and_run):
 @pytest.mark.parametrize("weights", [(1, 0, 0), (0, 5, 0), (0, 0, 2), (3.5, 1, 0.5)])
 def test_new_weights_re_solve_on_the_weighted_total(model_and_run, weights):
     _, run = model_and_run
-    base = ms.match(run, 1)  # an aux layer
-    m = ms.match(run, 1, weights)
-    terms = base.costs.to_numpy()
+    base = mr.match(run, 1)  # an aux layer
+    m = mr.match(run, 1, weights)
+    terms = base.costs
     total = weights[0] * terms["class"] + weights[1] * terms["bbox"] + weights[2] * terms["giou"]
-    np.testing.assert_allclose(m.costs.total.double().numpy(), total, rtol=1e-5, atol=1e-6)
-    rows, cols = linear_sum_assignment(m.costs.total.double().numpy())
+    np.testing.assert_allclose(m.costs["total"], total, rtol=1e-5, atol=1e-6)
+    rows, cols = linear_sum_assignment(m.costs["total"])
     np.testing.assert_array_equal(m.pred_idx, rows)
     np.testing.assert_array_equal(m.tgt_idx, cols)
     # the steps walk to the same assignment
-    steps = ms.solve_steps(m)
+    steps = mr.solve_steps(m)
     assert steps[0].kind == "start" and steps[-1].kind == "done"
     starred = np.argwhere(steps[-1].starred)
     np.testing.assert_array_equal(starred[:, 0], m.pred_idx)
     np.testing.assert_array_equal(starred[:, 1], m.tgt_idx)
     assert "Optimal assignment" in steps[-1].explanation
     with pytest.raises(ValueError, match="all matcher costs are 0"):
-        ms.match(run, 1, (0, 0, 0))
+        mr.match(run, 1, (0, 0, 0))
 
 
 def test_per_query_losses_equal_set_criterion(model_and_run):
     model, run = model_and_run
     out = model_outputs(model, run.image)
-    crit = SetCriterion(6, HungarianMatcher(1, 5, 2), ms.LOSS_WEIGHTS, eos_coef=0.1, losses=("labels", "boxes"))
+    crit = SetCriterion(6, HungarianMatcher(1, 5, 2), mr.LOSS_WEIGHTS, eos_coef=0.1, losses=("labels", "boxes"))
     ref_losses = crit(out, run.targets())
     for layer, suffix in ((run.num_layers - 1, ""), (0, "_0"), (1, "_1")):
-        view = ms.losses(run, ms.match(run, layer))
+        view = mr.matching_loss(run, mr.match(run, layer))
         for key in ("loss_ce", "loss_bbox", "loss_giou"):
             assert view.losses[key] == pytest.approx(float(ref_losses[key + suffix]), rel=1e-5)
     main = {k: v for k, v in out.items() if k in ("pred_logits", "pred_boxes")}
     ref = crit.per_query_breakdown(main, run.targets())[0]
-    view = ms.losses(run, ms.match(run, run.num_layers - 1))
+    view = mr.matching_loss(run, mr.match(run, run.num_layers - 1))
     for field in ("matched_gt", "target_class", "ce", "ce_weight", "l1", "giou", "total"):
         np.testing.assert_allclose(getattr(view.breakdown, field), getattr(ref, field), rtol=1e-5, equal_nan=True)
-    assert view.losses["total"] == pytest.approx(float(ref.total.sum()), rel=1e-5)
-    assert view.losses["total"] == pytest.approx(float(crit.weighted_total(
+    assert view.total == pytest.approx(float(ref.total.sum()), rel=1e-5)
+    assert view.total == pytest.approx(float(crit.weighted_total(
         {k: ref_losses[k] for k in ("loss_ce", "loss_bbox", "loss_giou")})), rel=1e-5)
 
 
 def test_layers_and_one_to_many_come_from_the_library(model_and_run):
     _, run = model_and_run
-    per_layer = ms.matches_per_layer(run, (1, 5, 2))
+    per_layer = mr.matches_per_layer(run, (1, 5, 2))
     for layer in range(run.num_layers):
-        m = ms.match(run, layer)
+        m = mr.match(run, layer)
         np.testing.assert_array_equal(per_layer[layer, m.tgt_idx], m.pred_idx)
-    otm = ms.one_to_many(run, run.num_layers - 1, iou_threshold=0.1)
-    ref = greedy_iou_assignment(run.pred_boxes_xyxy(run.num_layers - 1), run.gt_boxes_xyxy, iou_threshold=0.1)
+    otm = mr.one_to_many(run, run.num_layers - 1, iou_threshold=0.1)
+    ref = max_iou_assignment(run.pred_boxes_xyxy(run.num_layers - 1), run.gt_boxes_xyxy, iou_threshold=0.1)
     np.testing.assert_array_equal(otm.assignment.gt_index, ref.gt_index)
     assert not otm.nms_kept[~ref.positive].any()
     assert otm.duplicates == int(np.maximum(ref.positives_per_gt - 1, 0).sum())
@@ -156,36 +161,50 @@ def test_layers_and_one_to_many_come_from_the_library(model_and_run):
     ("\n".join(["circle 1 1 5 5"] * 9), "9 ground-truth boxes but the model has only 8 queries"),
 ])
 def test_ground_truth_text_errors_say_what_is_wrong(text, message):
-    with pytest.raises(ms.GroundTruthError, match=message):
-        ms.parse_ground_truth(text, LABELS, (100, 128), max_objects=8)
+    with pytest.raises(GroundTruthError, match=message) as error:
+        parse_ground_truth(text, LABELS, (100, 128), max_objects=8)
+    assert error.value.key.startswith("match.gt_") and translate(error.value, "en") == str(error.value)
+
+
+def test_ground_truth_that_is_not_text_or_too_long_to_repeat():
+    with pytest.raises(GroundTruthError, match="must be text") as error:
+        parse_ground_truth(12, LABELS, (100, 128))
+    assert error.value.fields == {"kind": "int"}
+    with pytest.raises(GroundTruthError, match=r"line 1 \('\[{59}…'\): expected 5 values"):
+        parse_ground_truth("[" * 5000, LABELS, (100, 128))
 
 
 def test_ground_truth_text_round_trips():
-    boxes, labels = ms.parse_ground_truth("Star, 1, 2, 30, 40  # comment\n\n5 0 0 128 100", LABELS, (100, 128))
+    boxes, labels = parse_ground_truth("Star, 1, 2, 30, 40  # comment\n\n5 0 0 128 100", LABELS, (100, 128))
     np.testing.assert_array_equal(labels, [3, 5])
     np.testing.assert_array_equal(boxes, [[1, 2, 30, 40], [0, 0, 128, 100]])
-    again = ms.parse_ground_truth(ms.format_ground_truth(boxes, labels, LABELS), LABELS, (100, 128))
+    again = parse_ground_truth(format_ground_truth(boxes, labels, LABELS), LABELS, (100, 128))
     np.testing.assert_array_equal(again[0], boxes)
     np.testing.assert_array_equal(again[1], labels)
 
 
 def test_validation_labels_follow_the_models_classes():
-    image, boxes, labels = ms.validation_sample(VAL_INDEX)
+    image, boxes, labels = mr.validation_sample(VAL_INDEX)
     reversed_names = {5 - k: name for k, name in LABELS.items()}
-    _, _, mapped = ms.validation_sample(VAL_INDEX, reversed_names)
+    _, _, mapped = mr.validation_sample(VAL_INDEX, reversed_names)
     np.testing.assert_array_equal(mapped, 5 - labels)
-    with pytest.raises(ms.GroundTruthError, match="does not know the shapes"):
-        ms.validation_sample(VAL_INDEX, {0: "person", 1: "bicycle"})
+    with pytest.raises(GroundTruthError, match="does not know the shapes"):
+        mr.validation_sample(VAL_INDEX, {0: "person", 1: "bicycle"})
     with pytest.raises(IndexError, match="pick 0 to 199"):
-        ms.validation_sample(200)
+        mr.validation_sample(200)
 
 
-def test_session_and_figures_do_not_import_gradio():
-    for module in ("matching_session.py", "matching_figures.py"):
-        tree = ast.parse((ROOT / "cvdemo" / "ui" / module).read_text())
+def test_run_views_and_figures_import_neither_gradio_nor_torch():
+    """The run and its texts are core modules (no gradio); the views and figures get numpy (no torch)."""
+    for module, banned in (("matching_run.py", {"gradio"}), ("ground_truth_text.py", {"gradio"}),
+                           ("ui/matching_views.py", {"gradio", "torch", "torchvision"}),
+                           ("ui/matching_figures.py", {"gradio", "torch", "torchvision"}),
+                           ("ui/match_tab.py", {"torch", "torchvision"})):
+        tree = ast.parse((ROOT / "cvdemo" / module).read_text())
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-        assert not any(name.split(".")[0] == "gradio" for name in imported), module
+        assert not {name.split(".")[0] for name in imported} & banned, module
+    assert not (ROOT / "cvdemo" / "ui" / "matching_session.py").exists()
 
 
 # --- the launched tab --------------------------------------------------------------------------------
@@ -195,7 +214,9 @@ def test_session_and_figures_do_not_import_gradio():
 def demo_url(tmp_path_factory, serve):
     root = tmp_path_factory.mktemp("match-models")
     registry = ModelRegistry([ModelSpec("tiny-detr", str(cvdemo.models.save(tiny_detr(), root / "detr")), "detect",
-                                        "test DETR")], device="cpu")
+                                        "test DETR"),
+                              ModelSpec("tiny-vit", str(root / "vit"), "classify", "a classifier, never loaded")],
+                             device="cpu")
     with gr.Blocks() as demo:
         build_match_tab(registry, ROOT / "examples")
     demo.queue(default_concurrency_limit=4)
@@ -231,6 +252,74 @@ def test_match_endpoint_on_a_shapes_image_and_bad_uploads(demo_url, tmp_path):
     assert "2 objects, 8 queries" in result[1] and "your image" in result[1]
 
 
+GOOD = (SHAPES, VAL_INDEX, None, "", "tiny-detr", 1.0, 5.0, 2.0)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({4: "tiny-vit"}, r"'tiny-vit' is an image classifier \(ViT\); this needs a DETR detector"),
+    ({4: "no-such-model"}, r"Unknown model 'no-such-model'"),
+    ({1: -3}, r"Validation image must be in \[0, 199\] \(got -3\)"),
+    ({1: 10**9}, r"Validation image must be in \[0, 199\]"),
+    ({1: "x"}, r"Validation image must be a number"),
+    ({1: 2.5}, r"Validation image must be a whole number"),
+    ({5: -5.0}, r"Weight of the class term −p must be in \[0, 10\] \(got -5.0\)"),
+    ({6: "five"}, r"Weight of the L1 term must be a number in \[0, 10\] \(got 'five'\)"),
+    ({7: None}, r"Weight of the −GIoU term must be a number"),
+    ({5: 0, 6: 0, 7: 0}, r"All three cost weights are 0"),
+    ({0: "Somewhere else"}, r"Image must be one of: Shapes validation image, Your image \+ boxes"),
+    ({0: UPLOAD}, r"(?i)no image|choose an image|upload"),
+])
+def test_match_refuses_values_only_the_api_can_send(demo_url, change, message):
+    client = Client(demo_url, verbose=False)
+    args = [change.get(i, value) for i, value in enumerate(GOOD)]
+    with pytest.raises(AppError, match=message) as error:
+        client.predict(*args, api_name="/match")
+    assert "error id" not in str(error.value)
+
+
+def test_rematch_checks_its_values_and_says_when_the_run_was_dropped(demo_url):
+    client = Client(demo_url, verbose=False)
+    client.predict(*GOOD, api_name="/match")
+    for args, message in (((9, 1, 5, 2), r"Decoder layer must be in \[1, 3\] \(got 9\)"),
+                          (("2", 1, 5, 2), r"Decoder layer must be a number"),
+                          ((3, 11, 5, 2), r"Weight of the class term −p must be in \[0, 10\]")):
+        with pytest.raises(AppError, match=message):
+            client.predict(*args, api_name="/rematch")
+    assert "decoder layer 3 of 3" in client.predict(None, 1, 5, 2, api_name="/rematch")[1]  # None: the last layer
+    store = match_tab.MATCHING_RUNS
+    saved = store.max_runs
+    store.max_runs = 1
+    try:
+        store.put("someone else", match_tab.ShownMatching(*_tiny_shown()))  # evicts this client's run
+        with pytest.raises(AppError, match="no longer kept on the server"):
+            client.predict(2, 1, 5, 2, api_name="/rematch")
+    finally:
+        store.max_runs = saved
+
+
+def _tiny_shown():
+    image, boxes, labels = mr.validation_sample(1)
+    run = mr.run_matching_model(tiny_detr(), image, boxes, labels, "tiny", 1)
+    return run, mr.solve_steps(mr.match(run, run.num_layers - 1))
+
+
+def test_handlers_run_without_a_browser(model_and_run):
+    """The module-level handlers work from the session's token alone (no Gradio event): /rematch re-solves and
+    keeps the new steps for the step buttons."""
+    _, run = model_and_run
+    token = match_tab.MATCHING_RUNS.put("handler-test", match_tab.ShownMatching(run, []))
+    outputs = match_tab.rematch(token, 2, 0, 5, 0, None)
+    assert len(outputs) == match_tab.VIEW_COUNT and "decoder layer 2 of 3" in outputs[1]
+    steps = match_tab.MATCHING_RUNS.get(token).steps
+    assert steps and steps[-1].kind == "done"
+    i, _, text = match_tab.step_forward(token, 0, None)
+    assert i == 1 and text.startswith(f"**Step 2 of {len(steps)}")
+    assert match_tab.step_back(token, 0, None)[0] == 0 and match_tab.step_to(token, 10**6, None)[0] == len(steps) - 1
+    *_, timer = match_tab.tick(token, len(steps) - 2, None)
+    assert timer.active is False  # Play stops at the last step
+    match_tab.MATCHING_RUNS.drop_session("handler-test")
+
+
 def test_browser_steps_to_the_end(demo_url, browser_page):
     page, errors = browser_page
     page.goto(demo_url)
@@ -259,65 +348,66 @@ def test_browser_steps_to_the_end(demo_url, browser_page):
 # --- English and Simplified Chinese ------------------------------------------------------------------------
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-MATCH_SOURCES = ("match_tab.py", "matching_session.py", "matching_figures.py")
+MATCH_SOURCES = ("match_tab.py", "matching_views.py", "matching_figures.py")
 
 
 @pytest.mark.parametrize("shape, integral", [((8, 3), False), ((3, 7), False), ((5, 5), False), ((6, 6), True),
                                              ((9, 2), True), ((1, 1), False), ((0, 3), False)])
-def test_step_explanations_are_rebuilt_from_the_steps_fields(shape, integral):
+def test_steps_are_worded_from_their_messages_in_both_languages(shape, integral):
     rng = np.random.default_rng(sum(shape))
     for _ in range(20):
         cost = rng.integers(0, 4, shape) if integral else rng.random(shape)
         steps = hungarian_steps(cost)[2]
-        for i, step in enumerate(steps):
-            # the rebuild words the step exactly as the library does, so the Chinese says the same thing
-            assert ms._rebuild_explanation(steps, i, "en") == step.explanation
-            assert ms.step_explanation(steps, i, "en") == step.explanation
-            chinese = ms.step_explanation(steps, i, "zh-CN")
+        for step in steps:
+            # the catalog's English is the library's, so the Chinese says the same thing
+            assert views.step_text(step, "en") == step.explanation
+            chinese = views.step_text(step, "zh-CN")
             assert CJK.search(chinese) and chinese != step.explanation, (step.kind, chinese)
-            assert CJK.search(ms.step_kind(step, "zh-CN"))
-    assert ms.step_kind(hungarian_steps(np.ones((4, 2)))[2][1], "en") == "column reduction"  # queries × GT
-    assert ms.step_kind(hungarian_steps(np.ones((2, 4)))[2][1], "en") == "row reduction"
+            assert CJK.search(views.step_kind(step, "zh-CN"))
+    assert views.step_kind(hungarian_steps(np.ones((4, 2)))[2][1], "en") == "column reduction"  # queries × GT
+    assert views.step_kind(hungarian_steps(np.ones((2, 4)))[2][1], "en") == "row reduction"
 
 
-def test_a_step_the_rebuild_cannot_word_keeps_the_librarys_english():
+def test_every_step_is_worded_in_chinese_the_rescaled_start_too():
     steps = hungarian_steps(np.array([[1.0, 2.0, 3.0], [3.0, 1.0, 2.0]]) * 2.0 ** 900)[2]  # rescaled by the solver
-    assert "2^-" in steps[0].explanation
-    assert ms.step_explanation(steps, 0, "zh-CN") == steps[0].explanation
-    assert CJK.search(ms.step_explanation(steps, 1, "zh-CN"))  # the other steps are still translated
+    assert "2^-102" in steps[0].explanation
+    chinese = views.step_text(steps[0], "zh-CN")
+    assert "2^-102" in chinese and "以免求和溢出" in chinese and chinese.startswith("代价矩阵")
+    assert all(CJK.search(views.step_text(step, "zh-CN")) for step in steps)
 
 
 def test_tab_text_and_figures_follow_the_locale(model_and_run):
     _, run = model_and_run
-    m = ms.match(run, run.num_layers - 1)
-    view = ms.losses(run, m)
+    m = mr.match(run, run.num_layers - 1)
+    loss = mr.matching_loss(run, m)
     english = cost_figure(run, m, "en").to_plotly_json()
     chinese = cost_figure(run, m, "zh-CN").to_plotly_json()
     titles = [a["text"] for a in chinese["layout"]["annotations"]]
     assert "总代价 = 1·类别 + 5·L1 + 2·(−GIoU)" in titles and CJK.search(chinese["layout"]["title"]["text"])
     assert "total = 1·class + 5·L1 + 2·(−GIoU)" in [a["text"] for a in english["layout"]["annotations"]]
     assert "总代价" in chinese["data"][3]["hovertemplate"] and "total" in english["data"][3]["hovertemplate"]
-    steps = ms.solve_steps(m)
+    steps = mr.solve_steps(m)
     assert CJK.search(step_figure(run, steps[1], "zh-CN").layout.title.text)
     assert step_figure(run, steps[1]).layout.title.text.startswith("Reduced cost")
 
-    assert "**3 个目标，8 个查询**：3 个已匹配" in match_tab._summary(run, m, [], "zh-CN")
-    assert "**3 objects, 8 queries:** 3 matched" in match_tab._summary(run, m, [], "en")
-    rows = match_tab._loss_rows(run, m, view, "zh-CN")
+    assert "**3 个目标，8 个查询**：3 个已匹配" in views.summary(run, m, [], "zh-CN")
+    assert "**3 objects, 8 queries:** 3 matched" in views.summary(run, m, [], "en")
+    assert "shapes validation image 0" in views.summary(run, m, [], "en")
+    rows = views.loss_rows(run, m, loss, "zh-CN")
     assert rows["headers"][:3] == ["查询", "匹配到", "目标类别"]
-    assert match_tab._loss_rows(run, m, view, "en")["headers"] == match_tab.LOSS_COLUMNS
+    assert views.loss_rows(run, m, loss, "en")["headers"] == match_tab.LOSS_COLUMNS
     assert "无目标" in [row[2] for row in rows["data"]]  # the unmatched queries' target
-    assert "加权总损失" in match_tab._loss_totals(view, "zh-CN")
-    table, note = match_tab._layers_table(run, m.weights, "zh-CN")
+    assert "加权总损失" in views.loss_totals(loss, "zh-CN")
+    table, note = views.layers_table(run, m.weights, "zh-CN")
     assert table["headers"] == ["真值", "1（辅助输出）", "2（辅助输出）", "3（最后一层：模型的输出）"]
     assert "与最后一层不同" in note
-    *_, compare, text = match_tab._comparison(run, m, "zh-CN")
+    *_, compare, text = views.comparison(run, m, "zh-CN")
     assert compare["headers"][0] == "真值" and "**一对一**（匈牙利）" in text
-    assert match_tab._comparison(run, m, "en")[2]["headers"] == match_tab.COMPARE_COLUMNS
-    _, _, step_text = match_tab._step_view(run, steps, len(steps) - 1, "zh-CN")
+    assert views.comparison(run, m, "en")[2]["headers"] == match_tab.COMPARE_COLUMNS
+    _, _, step_text = views.step_view(run, steps, len(steps) - 1, "zh-CN")
     assert step_text.startswith(f"**第 {len(steps)} 步（共 {len(steps)} 步）· 完成**") and "最优分配" in step_text
-    assert run.label_name(run.num_classes, "zh-CN") == "无目标" and run.label_name(99, "zh-CN") == "类别 99"
-    assert run.label_name(run.num_classes) == "no object"
+    assert label_name(run, run.num_classes, "zh-CN") == "无目标" and label_name(run, 99, "zh-CN") == "类别 99"
+    assert label_name(run, run.num_classes) == "no object"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -327,15 +417,23 @@ def test_tab_text_and_figures_follow_the_locale(model_and_run):
     ("square 0 0 20 200", "超出了图像范围，图像为 128×100 像素"),
 ])
 def test_ground_truth_errors_in_chinese(text, message):
-    with pytest.raises(ms.GroundTruthError, match=message):
-        ms.parse_ground_truth(text, LABELS, (100, 128), max_objects=8, locale="zh-CN")
-    with pytest.raises(IndexError, match="验证图像 200 不存在"):
-        ms.validation_sample(200, locale="zh-CN")
+    with pytest.raises(GroundTruthError) as error:
+        parse_ground_truth(text, LABELS, (100, 128), max_objects=8)
+    assert re.search(message, translate(error.value, "zh-CN"))
+    with pytest.raises(IndexError) as error:
+        mr.validation_sample(200)
+    assert "验证图像 200 不存在" in translate(error.value, "zh-CN")
 
 
 def test_every_text_of_the_catalog_is_used():
+    """A text is used by the tab's modules, or it is a message of the core (whose English it must be)."""
+    texts = match_texts.T.texts
+    core = {**mr.RUN_TEXTS, **GROUND_TRUTH_TEXTS, **STEP_TEXTS}
+    assert {name: texts[name][0] for name in core} == core
+    kinds = {f"kind_{kind}" for kind in STEP_KINDS}  # worded as f"kind_{step.kind}"
+    assert kinds <= set(texts)
     source = "\n".join((ROOT / "cvdemo" / "ui" / name).read_text() for name in MATCH_SOURCES)
-    unused = [key for key in match_texts.T.texts if f'"{key}"' not in source]
+    unused = [key for key in texts if key not in core and key not in kinds and f'"{key}"' not in source]
     assert not unused, f"catalog 'match' has unused texts: {unused}"
 
 

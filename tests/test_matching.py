@@ -10,7 +10,7 @@ from scipy.optimize import linear_sum_assignment
 from torchvision.models.detection._utils import Matcher as TorchvisionMatcher
 from transformers.loss.loss_for_object_detection import HungarianMatcher as HFMatcher
 
-from cvdemo.matching import HungarianMatcher, IoUAssignment, MatchCosts, greedy_iou_assignment, nms_xyxy
+from cvdemo.matching import HungarianMatcher, IoUAssignment, MatchCosts, max_iou_assignment, nms_xyxy
 
 
 def make_batch(sizes, num_queries=20, num_classes=7, seed=0, dtype=torch.float32):
@@ -167,7 +167,7 @@ def random_xyxy(n, g, scale=100.0):
 
 
 @pytest.mark.parametrize("low, allow_low", [(None, False), (0.3, False), (None, True), (0.3, True)])
-def test_greedy_assignment_matches_torchvision_matcher(low, allow_low):
+def test_max_iou_assignment_matches_torchvision_matcher(low, allow_low):
     g = torch.Generator().manual_seed(6)
     for _ in range(20):
         gts = random_xyxy(5, g)
@@ -177,7 +177,7 @@ def test_greedy_assignment_matches_torchvision_matcher(low, allow_low):
         jitter = gts.repeat(4, 1) + torch.randn(20, 4, generator=g) * 0.15 * wh
         preds = torch.cat([jitter, random_xyxy(30, g)]).double()
         gts = gts.double()
-        ours = greedy_iou_assignment(
+        ours = max_iou_assignment(
             preds, gts, iou_threshold=0.5, low_threshold=low, allow_low_quality_matches=allow_low
         )
         ref_matcher = TorchvisionMatcher(
@@ -189,7 +189,7 @@ def test_greedy_assignment_matches_torchvision_matcher(low, allow_low):
         np.testing.assert_array_equal(ours.positives_per_gt, np.bincount(ref[ref >= 0].numpy(), minlength=5))
 
 
-def test_greedy_gives_duplicates_where_hungarian_gives_one_query_per_object():
+def test_max_iou_assignment_gives_duplicates_where_hungarian_gives_one_query_per_object():
     gt_xyxy = torch.tensor([[10.0, 10.0, 50.0, 50.0], [60.0, 60.0, 90.0, 95.0]])
     preds_xyxy = torch.tensor(
         [
@@ -200,11 +200,11 @@ def test_greedy_gives_duplicates_where_hungarian_gives_one_query_per_object():
             [0.0, 0.0, 5.0, 5.0],
         ]
     )
-    greedy = greedy_iou_assignment(preds_xyxy, gt_xyxy, iou_threshold=0.5)
-    assert isinstance(greedy, IoUAssignment)
-    assert greedy.gt_index.tolist() == [0, 0, 0, 1, -1]
-    assert greedy.positives_per_gt.tolist() == [3, 1]
-    assert greedy.positive.tolist() == [True, True, True, True, False]
+    one_to_many = max_iou_assignment(preds_xyxy, gt_xyxy, iou_threshold=0.5)
+    assert isinstance(one_to_many, IoUAssignment)
+    assert one_to_many.gt_index.tolist() == [0, 0, 0, 1, -1]
+    assert one_to_many.positives_per_gt.tolist() == [3, 1]
+    assert one_to_many.positive.tolist() == [True, True, True, True, False]
     # NMS with the scores keeps one box per object ...
     scores = torch.tensor([0.9, 0.8, 0.7, 0.95, 0.1])
     keep = nms_xyxy(preds_xyxy, scores, 0.5)
@@ -222,15 +222,15 @@ def test_greedy_gives_duplicates_where_hungarian_gives_one_query_per_object():
     assert src[tgt == 1].item() == 3 and src[tgt == 0].item() in (0, 1, 2)
 
 
-def test_greedy_edge_cases():
+def test_max_iou_assignment_edge_cases():
     preds = np.array([[0.0, 0.0, 1.0, 1.0], [5.0, 5.0, 6.0, 6.0]])
-    empty = greedy_iou_assignment(preds, np.zeros((0, 4)))
+    empty = max_iou_assignment(preds, np.zeros((0, 4)))
     assert empty.gt_index.tolist() == [-1, -1] and empty.positives_per_gt.shape == (0,)
     # a GT that overlaps no prediction takes none (torchvision would hand it every IoU-0 prediction)
-    far = greedy_iou_assignment(preds, np.array([[50.0, 50.0, 60.0, 60.0]]))
+    far = max_iou_assignment(preds, np.array([[50.0, 50.0, 60.0, 60.0]]))
     assert far.gt_index.tolist() == [-1, -1]
     # a low-quality best match is kept for its GT when allowed
-    low = greedy_iou_assignment(preds, np.array([[0.5, 0.5, 2.0, 2.0]]), iou_threshold=0.7)
+    low = max_iou_assignment(preds, np.array([[0.5, 0.5, 2.0, 2.0]]), iou_threshold=0.7)
     assert low.gt_index.tolist() == [0, -1]
     with pytest.raises(ValueError, match="low_threshold"):
-        greedy_iou_assignment(preds, preds, iou_threshold=0.3, low_threshold=0.5)
+        max_iou_assignment(preds, preds, iou_threshold=0.3, low_threshold=0.5)

@@ -1,333 +1,339 @@
 """The Matching tab: how DETR assigns one query to each ground-truth object (Hungarian matching), and the loss.
 
-`/match` (source, validation index, image, ground truth, model, three cost weights) runs the model once and
-keeps every decoder layer's predictions in a `gr.State`; the weight sliders, the decoder layer and the
-Hungarian step controls then only recompute from that state with the `cvdemo` library. Text in English or
-Simplified Chinese (`cvdemo/ui/texts/match.py`), following the browser's language.
+`/match` (source, validation index, image, ground truth, model, three cost weights) runs the model once
+(`cvdemo.matching_run.run_matching_model`) and keeps the run in a bounded per-session store (`MATCHING_RUNS`; the
+page's `gr.State` holds its token); the weight sliders (`/rematch`), the decoder layer and the Hungarian step
+controls then only recompute from that run with the library, through the tab's views (`cvdemo.ui.matching_views`).
+Text in English or Simplified Chinese (`cvdemo/ui/texts/match.py`), following the browser's language.
+
+Read apart: `layout()` creates the components; the handlers are module-level functions (the registry and the
+model runner given by `cvdemo.ui.binding.bind`), each wrapped with `answers` when `wire()` connects them. Values
+only the API can send are checked on entry (`cvdemo.ui.validate`, `cvdemo.ui.models.require_task`).
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 
+from cvdemo import matching_run as mr
+from cvdemo.ground_truth_text import GroundTruthError, format_ground_truth, ground_truth_for_image
 from cvdemo.hungarian import HungarianStep
-from cvdemo.ui import matching_session as ms
+from cvdemo.matching_run import MatchRun
+from cvdemo.models.registry import ModelRegistry
+from cvdemo.ui import matching_views as views
+from cvdemo.ui import sessions, validate
+from cvdemo.ui.binding import bind
+from cvdemo.ui.errors import answers, translate
 from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
-from cvdemo.ui.matching_figures import cost_figure, matching_image, one_to_many_image, step_figure
-from cvdemo.ui.model_calls import call_model
-from cvdemo.ui.models_registry import ModelRegistry, model_note
-from cvdemo.ui.texts.common import T as C
+from cvdemo.ui.models import call_model, model_note, require_task
+from cvdemo.ui.texts import common
 from cvdemo.ui.texts.match import T
 from cvdemo.ui.uploads import load_upload
 from cvdemo.ui.zerogpu import gpu_task
 
-STATE_SECONDS = 1800  # a session's run is dropped after 30 minutes without use
+STATE_SECONDS = 1800  # a page's token is dropped after 30 minutes without use (the store may drop the run sooner)
+# a run is ~0.1 MB on a shapes image, up to ~7 MB on a large upload (image, every layer's logits, the steps)
+MATCHING_RUNS = sessions.store("match", max_runs=64, max_bytes=256 * 2**20, per_session=2)
 # the Image radio's values (the API's `source` input, the same in every language) and their texts' keys
 SHAPES, UPLOAD = "Shapes validation image", "Your image + boxes"
 SOURCE_KEYS = {SHAPES: "source_shapes", UPLOAD: "source_upload"}
-LOSS_COLUMN_KEYS = ["col_query", "col_matched_to", "col_target_class", "col_p_target", "col_neg_p", "col_neg_log_p",
-                    "col_ce_weight", "col_l1", "col_giou", "col_share"]
-COMPARE_COLUMN_KEYS = ["col_gt", "col_positives", "col_kept", "col_hungarian"]
-LOSS_COLUMNS = [T.text(key) for key in LOSS_COLUMN_KEYS]  # in English
-COMPARE_COLUMNS = [T.text(key) for key in COMPARE_COLUMN_KEYS]
+MAX_WEIGHT = 10.0  # the weight sliders' range is [0, MAX_WEIGHT]
 PLAY_SECONDS = 0.8
+LOSS_COLUMNS, COMPARE_COLUMNS = views.LOSS_COLUMNS, views.COMPARE_COLUMNS
 
 
-def _source_choices(locale: str) -> list[tuple[str, str]]:
-    return [(T.text(key, locale), value) for value, key in SOURCE_KEYS.items()]
+@dataclass
+class ShownMatching:
+    """What a session keeps in `MATCHING_RUNS`: its run, and the Hungarian steps of the matching shown now
+    (replaced by `rematch` when the weights or the layer change; the store keeps the size counted at `put`, which
+    the run's arrays dominate)."""
 
-
-def _columns(keys: list[str], locale: str) -> list[str]:
-    return [T.text(key, locale) for key in keys]
-
-
-def _weights(w_cls, w_l1, w_giou, locale: str) -> tuple[float, float, float]:
-    weights = (float(w_cls), float(w_l1), float(w_giou))
-    if not any(weights):
-        raise gr.Error(T.text("weights_zero", locale), title=T.text("weights_title", locale))
-    return weights
-
-
-def _layer_choices(num_layers: int, locale: str) -> list[tuple[str, int]]:
-    """Decoder layers, 1-based; the last is the model's output, the others its aux outputs."""
-    return [(T.text("layer_last", locale, i=i) if i == num_layers else T.text("layer_aux", locale, i=i), i)
-            for i in range(1, num_layers + 1)]
-
-
-def _layer_index(run: ms.MatchRun, layer) -> int:
-    return min(max(int(layer or run.num_layers), 1), run.num_layers) - 1
-
-
-def _gt_name(run: ms.MatchRun, k: int, locale: str) -> str:
-    return f"GT {k} · {run.label_name(run.gt_labels[k], locale)}"
-
-
-def _summary(run: ms.MatchRun, m: ms.Matching, notes: list[str], locale: str) -> str:
-    n, q = len(run.gt_labels), run.num_queries
-    h, w = run.image.shape[:2]
-    objects = T.text("objects_one" if n == 1 else "objects_many", locale, n=n)
-    text = (T.text("summary", locale, objects=objects, q=q, matched=len(m.pred_idx),
-                   unmatched=q - len(m.pred_idx), cost=m.total_cost, layer=m.layer + 1, layers=run.num_layers)
-            + "  \n" + T.text("summary_run", locale, source=html.escape(run.source), w=w, h=h,
-                              model=run.model_name, ms=run.model_ms))
-    if notes:
-        text += "  \n*" + html.escape("; ".join(notes)) + "*"
-    return text
-
-
-def _loss_rows(run: ms.MatchRun, m: ms.Matching, view: ms.LossView, locale: str) -> dict:
-    b = view.breakdown
-    probs = run.probs(m.layer)
-    cls_cost = m.costs.cls.numpy()
-    order = list(m.pred_idx[np.argsort(m.tgt_idx)]) + [q for q in range(run.num_queries) if b.matched_gt[q] < 0]
-    rows = []
-    for q in order:
-        k, target = int(b.matched_gt[q]), int(b.target_class[q])
-        matched = k >= 0
-        rows.append([f"q{q}", _gt_name(run, k, locale) if matched else "—",
-                     run.label_name(target, locale), round(float(probs[q, target]), 3),
-                     round(float(cls_cost[q, k]), 3) if matched else "",
-                     round(float(b.ce[q]), 3), round(float(b.ce_weight[q]), 3),
-                     round(float(b.l1[q]), 3) if matched else "", round(1 - float(b.giou[q]), 3) if matched else "",
-                     round(float(b.total[q]), 4)])
-    return {"headers": _columns(LOSS_COLUMN_KEYS, locale), "data": rows}
-
-
-def _loss_totals(view: ms.LossView, locale: str) -> str:
-    lo = view.losses
-    w = ms.LOSS_WEIGHTS
-    return T.text("loss_totals", locale, ce=lo["loss_ce"], bbox=lo["loss_bbox"], giou=lo["loss_giou"],
-                  w_ce=w["loss_ce"], w_bbox=w["loss_bbox"], w_giou=w["loss_giou"], total=lo["total"])
-
-
-def _layers_table(run: ms.MatchRun, weights, locale: str) -> tuple[dict, str]:
-    per_layer = ms.matches_per_layer(run, weights)  # [L, n]
-    last = per_layer[-1]
-    headers = [T.text("col_gt", locale)] + [c[0] for c in _layer_choices(run.num_layers, locale)]
-    differs = " " + T.text("differs_from_last", locale)
-    rows = [[_gt_name(run, k, locale)]
-            + [f"q{per_layer[layer, k]}" + ("" if per_layer[layer, k] == last[k] else differs)
-               for layer in range(run.num_layers)] for k in range(len(run.gt_labels))]
-    changed = int((per_layer[:-1] != last).sum())
-    note = T.text("layers_note", locale, changed=changed, total=per_layer[:-1].size)
-    return {"headers": headers, "data": rows}, note
-
-
-def _comparison(run: ms.MatchRun, m: ms.Matching, locale: str):
-    otm = ms.one_to_many(run, m.layer)
-    rows = []
-    none = T.text("none", locale)
-    for k in range(len(run.gt_labels)):
-        positives = np.flatnonzero(otm.assignment.gt_index == k)
-        kept = [q for q in positives if otm.nms_kept[q]]
-        hungarian = m.pred_idx[m.tgt_idx == k]
-        rows.append([_gt_name(run, k, locale),
-                     " ".join(f"q{q}" for q in positives) or none, " ".join(f"q{q}" for q in kept) or none,
-                     " ".join(f"q{q}" for q in hungarian)])
-
-    def duplicates(count: int) -> str:
-        return T.text("duplicates_one" if count == 1 else "duplicates_many", locale, n=count)
-
-    text = T.text("comparison", locale, iou=ms.IOU_THRESHOLD, positives=int(otm.assignment.positive.sum()),
-                  n=len(run.gt_labels), duplicates=duplicates(otm.duplicates), kept=int(otm.nms_kept.sum()),
-                  duplicates_after=duplicates(otm.duplicates_after_nms), matched=len(m.pred_idx))
-    table = {"headers": _columns(COMPARE_COLUMN_KEYS, locale), "data": rows}
-    return one_to_many_image(run, m.layer, otm), matching_image(run, m, show_unmatched=False), table, text
-
-
-def _step_view(run: ms.MatchRun, steps: list[HungarianStep], index, locale: str) -> tuple:
-    i = min(max(int(index or 0), 0), len(steps) - 1)
-    step = steps[i]
-    text = (T.text("step_header", locale, i=i + 1, n=len(steps), kind=ms.step_kind(step, locale)) + "  \n"
-            + html.escape(ms.step_explanation(steps, i, locale)) + "  \n" + T.text("step_indices", locale))
-    return i, step_figure(run, step, locale), text
-
-
-def _views(run: ms.MatchRun, layer: int, weights, notes: list[str], locale: str) -> tuple:
-    """Everything derived from a run, for one layer and cost weights (the outputs of `VIEW_OUTPUTS` order)."""
-    m = ms.match(run, layer, weights)
-    steps = ms.solve_steps(m)
-    i, step_fig, step_text = _step_view(run, steps, 0, locale)
-    view = ms.losses(run, m)
-    layers, layers_note = _layers_table(run, weights, locale)
-    otm_img, oto_img, compare_rows, compare_text = _comparison(run, m, locale)
-    return (matching_image(run, m), _summary(run, m, notes, locale), cost_figure(run, m, locale), steps,
-            gr.Slider(minimum=0, maximum=len(steps) - 1, value=i, step=1), step_fig, step_text,
-            _loss_rows(run, m, view, locale), _loss_totals(view, locale), layers, layers_note, otm_img, oto_img,
-            compare_rows, compare_text)
+    run: MatchRun
+    steps: list[HungarianStep]
 
 
 def build_match_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     """Lay out the tab inside the current gr.Blocks / gr.Tab context and wire its events.
 
-    examples_dir: unused for now (the tab generates its own validation images); kept for the tabs' common
-    signature."""
+    examples_dir: unused (the tab generates its own validation images); kept for the tabs' common signature."""
     names = registry.names("detect")
-    num_val = len(ms.validation_set())
+    wire(layout(names), registry, names)
+
+
+# ---------------------------------------------------------------- layout
+
+def layout(names: list[str]) -> SimpleNamespace:
+    """Create the tab's components; returns them by name."""
+    ui = SimpleNamespace()
     gr.Markdown(T("intro"))
-    run_state = gr.State(None, time_to_live=STATE_SECONDS)
-    steps_state = gr.State(None, time_to_live=STATE_SECONDS)
+    ui.run_state = gr.State(None, time_to_live=STATE_SECONDS)  # the token of the run in MATCHING_RUNS
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            model = gr.Dropdown(names, value=names[0] if names else None, label=C("model"), elem_id="match-model")
-            # the model's note is written in the user's language on page load (`localize`)
-            note = gr.Markdown("" if names else C("no_detection_model"))
-            source = gr.Radio(_source_choices(DEFAULT_LOCALE), value=SHAPES, label=T("source_label"),
-                              elem_id="match-source")
-            val_index = gr.Slider(0, num_val - 1, value=0, step=1, label=T("val_index_label"),
-                                  info=T("val_index_info_any"), elem_id="match-index")
-            image_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], height=220,
-                                label=T("image_label"), visible=False, elem_id="match-input")
-            gt_text = gr.Textbox(lines=4, max_lines=12, label=T("gt_label"), info=T("gt_help"),
-                                 placeholder=T("gt_placeholder"), elem_id="match-gt")
-            with gr.Group():
-                w_cls = gr.Slider(0, 10, value=ms.DEFAULT_WEIGHTS[0], step=0.5, label=T("weight_class"))
-                w_l1 = gr.Slider(0, 10, value=ms.DEFAULT_WEIGHTS[1], step=0.5, label=T("weight_l1"))
-                w_giou = gr.Slider(0, 10, value=ms.DEFAULT_WEIGHTS[2], step=0.5, label=T("weight_giou"))
-            layer = gr.Dropdown([], label=T("layer_label"), info=T("layer_info"), elem_id="match-layer")
-            match_btn = gr.Button(T("match_button"), variant="primary", elem_id="match-button")
+            _input_controls(ui, names)
         with gr.Column(scale=3, min_width=360):
-            match_img = gr.Image(label=T("match_image_label"), interactive=False, format="png",
-                                 elem_id="match-output", buttons=["fullscreen"])
-            summary = gr.Markdown(elem_id="match-summary")
-    cost_plot = gr.Plot(label=T("cost_plot_label"), elem_id="match-costs")
+            ui.match_img = gr.Image(label=T("match_image_label"), interactive=False, format="png",
+                                    elem_id="match-output", buttons=["fullscreen"])
+            ui.summary = gr.Markdown(elem_id="match-summary")
+    ui.cost_plot = gr.Plot(label=T("cost_plot_label"), elem_id="match-costs")
+    _step_controls(ui)
+    _result_views(ui)
+    return ui
 
+
+def _input_controls(ui: SimpleNamespace, names: list[str]) -> None:
+    ui.model = gr.Dropdown(names, value=names[0] if names else None, label=common.T("model"), elem_id="match-model")
+    # the model's note is written in the user's language on page load (`localize`)
+    ui.note = gr.Markdown("" if names else common.T("no_detection_model"))
+    ui.source = gr.Radio(source_choices(DEFAULT_LOCALE), value=SHAPES, label=T("source_label"),
+                         elem_id="match-source")
+    ui.val_index = gr.Slider(0, len(mr.validation_set()) - 1, value=0, step=1, label=T("val_index_label"),
+                             info=T("val_index_info_any"), elem_id="match-index")
+    ui.image_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], height=220,
+                           label=T("image_label"), visible=False, elem_id="match-input")
+    ui.gt_text = gr.Textbox(lines=4, max_lines=12, label=T("gt_label"), info=T("gt_help"),
+                            placeholder=T("gt_placeholder"), elem_id="match-gt")
+    with gr.Group():
+        ui.w_cls = gr.Slider(0, MAX_WEIGHT, value=mr.DEFAULT_WEIGHTS[0], step=0.5, label=T("weight_class"))
+        ui.w_l1 = gr.Slider(0, MAX_WEIGHT, value=mr.DEFAULT_WEIGHTS[1], step=0.5, label=T("weight_l1"))
+        ui.w_giou = gr.Slider(0, MAX_WEIGHT, value=mr.DEFAULT_WEIGHTS[2], step=0.5, label=T("weight_giou"))
+    ui.layer = gr.Dropdown([], label=T("layer_label"), info=T("layer_info"), elem_id="match-layer")
+    ui.match_btn = gr.Button(T("match_button"), variant="primary", elem_id="match-button")
+
+
+def _step_controls(ui: SimpleNamespace) -> None:
     gr.Markdown(T("steps_heading"))
     with gr.Row():
-        back_btn = gr.Button(T("back_button"), size="sm", elem_id="match-back")
-        step_btn = gr.Button(T("step_button"), size="sm", variant="primary", elem_id="match-step")
-        play_btn = gr.Button(T("play_button"), size="sm", elem_id="match-play")
-        pause_btn = gr.Button(T("pause_button"), size="sm", elem_id="match-pause")
-        step_slider = gr.Slider(0, 1, value=0, step=1, label=T("step_slider_label"), scale=3,
-                                elem_id="match-step-index")
+        ui.back_btn = gr.Button(T("back_button"), size="sm", elem_id="match-back")
+        ui.step_btn = gr.Button(T("step_button"), size="sm", variant="primary", elem_id="match-step")
+        ui.play_btn = gr.Button(T("play_button"), size="sm", elem_id="match-play")
+        ui.pause_btn = gr.Button(T("pause_button"), size="sm", elem_id="match-pause")
+        ui.step_slider = gr.Slider(0, 1, value=0, step=1, label=T("step_slider_label"), scale=3,
+                                   elem_id="match-step-index")
     with gr.Row(equal_height=False):
-        step_plot = gr.Plot(show_label=False, scale=3, elem_id="match-step-plot")
-        step_text = gr.Markdown(elem_id="match-step-text")
-    timer = gr.Timer(PLAY_SECONDS, active=False)
+        ui.step_plot = gr.Plot(show_label=False, scale=3, elem_id="match-step-plot")
+        ui.step_text = gr.Markdown(elem_id="match-step-text")
+    ui.timer = gr.Timer(PLAY_SECONDS, active=False)
 
+
+def _result_views(ui: SimpleNamespace) -> None:
     gr.Markdown(T("loss_heading"))
-    loss_table = gr.Dataframe(headers=LOSS_COLUMNS, interactive=False, max_height=320, elem_id="match-losses")
-    loss_totals = gr.Markdown(elem_id="match-loss-totals")
+    ui.loss_table = gr.Dataframe(headers=LOSS_COLUMNS, interactive=False, max_height=320, elem_id="match-losses")
+    ui.loss_totals = gr.Markdown(elem_id="match-loss-totals")
     gr.Markdown(T("p_vs_log_p"))
-
     gr.Markdown(T("layers_heading"))
-    layers_table = gr.Dataframe(interactive=False, elem_id="match-layers")
-    layers_note = gr.Markdown()
-
+    ui.layers_table = gr.Dataframe(interactive=False, elem_id="match-layers")
+    ui.layers_note = gr.Markdown()
     gr.Markdown(T("compare_heading"))
     with gr.Row():
-        otm_img = gr.Image(label=T("one_to_many_label"), interactive=False, format="png",
-                           elem_id="match-one-to-many")
-        oto_img = gr.Image(label=T("one_to_one_label"), interactive=False, format="png", elem_id="match-one-to-one")
-    compare_table = gr.Dataframe(headers=COMPARE_COLUMNS, interactive=False, elem_id="match-compare")
-    compare_text = gr.Markdown(elem_id="match-compare-text")
+        ui.otm_img = gr.Image(label=T("one_to_many_label"), interactive=False, format="png",
+                              elem_id="match-one-to-many")
+        ui.oto_img = gr.Image(label=T("one_to_one_label"), interactive=False, format="png",
+                              elem_id="match-one-to-one")
+    ui.compare_table = gr.Dataframe(headers=COMPARE_COLUMNS, interactive=False, elem_id="match-compare")
+    ui.compare_text = gr.Markdown(elem_id="match-compare-text")
 
-    view_outputs = [match_img, summary, cost_plot, steps_state, step_slider, step_plot, step_text, loss_table,
-                    loss_totals, layers_table, layers_note, otm_img, oto_img, compare_table, compare_text]
 
-    def note_for(name: str | None, locale: str) -> str:
-        return model_note(registry, name, locale) if names else C.text("no_detection_model", locale)
+VIEW_COUNT = 14  # outputs of `_view_values`
 
-    def localize(request: gr.Request):
-        """On page load: what build time could only write in English, in the user's language."""
-        locale = locale_of(request)
-        return (note_for(names[0] if names else None, locale),
-                gr.Radio(choices=_source_choices(locale), value=SHAPES),
-                gr.Slider(info=T.text("val_index_info", locale, n=num_val)),
-                {"headers": _columns(LOSS_COLUMN_KEYS, locale), "data": []},
-                {"headers": _columns(COMPARE_COLUMN_KEYS, locale), "data": []})
 
+def view_outputs(ui: SimpleNamespace) -> list:
+    """The VIEW_COUNT components `_view_values` fills, in its order."""
+    return [ui.match_img, ui.summary, ui.cost_plot, ui.step_slider, ui.step_plot, ui.step_text, ui.loss_table,
+            ui.loss_totals, ui.layers_table, ui.layers_note, ui.otm_img, ui.oto_img, ui.compare_table,
+            ui.compare_text]
+
+
+def _view_values(v: views.MatchingViews) -> tuple:
+    return (v.matching_image, v.summary, v.cost_figure, gr.Slider(minimum=0, maximum=v.step_count - 1,
+                                                                  value=v.step_index, step=1),
+            v.step_figure, v.step_text, v.loss_table, v.loss_totals, v.layers_table, v.layers_note,
+            v.one_to_many_image, v.one_to_one_image, v.compare_table, v.compare_text)
+
+
+# ---------------------------------------------------------------- checks of the values a handler gets
+
+def source_choices(locale: str) -> list[tuple[str, str]]:
+    return [(T.text(key, locale), value) for value, key in SOURCE_KEYS.items()]
+
+
+def _weights(w_cls, w_l1, w_giou, locale: str) -> tuple[float, float, float]:
+    """The three cost weights, each a number in [0, MAX_WEIGHT], not all 0."""
+    weights = tuple(validate.number(value, name=T.text(key, locale), low=0.0, high=MAX_WEIGHT, locale=locale)
+                    for value, key in ((w_cls, "weight_class"), (w_l1, "weight_l1"), (w_giou, "weight_giou")))
+    if not any(weights):
+        raise gr.Error(T.text("weights_zero", locale), title=T.text("weights_title", locale), print_exception=False)
+    return weights
+
+
+def _layer(run: MatchRun, value, locale: str) -> int:
+    """A 1-based decoder layer from the dropdown or the API (None: the last) -> 0-based index."""
+    if value is None:
+        return run.num_layers - 1
+    return validate.number(value, name=T.text("layer_label", locale), low=1, high=run.num_layers, integer=True,
+                           locale=locale) - 1
+
+
+def _ground_truth_error(error: GroundTruthError, title_key: str, locale: str) -> gr.Error:
+    return gr.Error(html.escape(translate(error, locale), quote=False), title=T.text(title_key, locale),
+                    print_exception=False)
+
+
+# ---------------------------------------------------------------- handlers
+
+def run_match(src, index, image_payload, gt, model_name, wc, wl, wg, request: gr.Request,
+              progress=gr.Progress(), *,  # noqa: B008 - how Gradio asks for a progress tracker
+              registry: ModelRegistry, infer: Callable[..., MatchRun]):
+    """/match: run the model on a validation image (or an upload and its typed boxes) and show the last layer's
+    matching: the views, the ground-truth text, the layer dropdown, the run's token, the Play timer stopped."""
+    locale, owner = locale_of(request), sessions.session_of(request)
+    src = validate.choice(src, list(SOURCE_KEYS), name=T.text("source_label", locale), locale=locale)
+    if src == SHAPES:
+        index = validate.number(index, name=T.text("val_index_label", locale), low=0,
+                                high=len(mr.validation_set()) - 1, integer=True, locale=locale)
+    weights = _weights(wc, wl, wg, locale)
+    model_name = require_task(registry, model_name, "detect", locale, owner)
+    model = call_model(registry, lambda name, _: registry.get(name, owner), model_name, None, progress, locale, owner)
+    id2label, queries = dict(model.config.id2label), int(model.config.num_queries)
+    notes: list[str] = []
+    if src == UPLOAD:
+        loaded = load_upload(image_payload, locale=locale)
+        try:
+            boxes, labels = ground_truth_for_image("" if gt is None else gt, id2label, loaded, queries)
+        except GroundTruthError as e:
+            raise _ground_truth_error(e, "gt_error_title", locale) from None
+        pixels, notes, validation_index = loaded.pixels, list(loaded.notes), None
+    else:
+        try:
+            pixels, boxes, labels = mr.validation_sample(index, id2label)
+        except GroundTruthError as e:
+            raise _ground_truth_error(e, "validation_error_title", locale) from None
+        gt, validation_index = format_ground_truth(boxes, labels, id2label), index
+    run = infer(model_name, pixels, boxes, labels, validation_index, owner)
+    shown = views.views(run, run.num_layers - 1, weights, views.image_notes(notes, run, locale), locale)
+    token = MATCHING_RUNS.put(owner, ShownMatching(run, shown.steps))
+    last = run.num_layers
+    return (*_view_values(shown), gt, gr.Dropdown(choices=views.layer_choices(last, locale), value=last), token,
+            gr.Timer(active=False))
+
+
+def rematch(token, layer, wc, wl, wg, request: gr.Request):
+    """/rematch: the views at other cost weights or another decoder layer, from the session's run (the model does
+    not run again)."""
+    locale = locale_of(request)
+    weights = _weights(wc, wl, wg, locale)
+    if token is None:
+        return (gr.skip(),) * VIEW_COUNT
+    shown = MATCHING_RUNS.get(token)
+    result = views.views(shown.run, _layer(shown.run, layer, locale), weights, [], locale)
+    shown.steps = result.steps
+    return _view_values(result)
+
+
+def _show_step(token, index, delta: int, request: gr.Request) -> tuple:
+    shown = None if token is None else MATCHING_RUNS.get(token)
+    if shown is None or not shown.steps:
+        return gr.skip(), gr.skip(), gr.skip()
+    return views.step_view(shown.run, shown.steps, views.step_index(shown.steps, index) + delta, locale_of(request))
+
+
+def step_forward(token, index, request: gr.Request):
+    """Step ▶: the next Hungarian step."""
+    return _show_step(token, index, 1, request)
+
+
+def step_back(token, index, request: gr.Request):
+    """◀ Back: the previous Hungarian step."""
+    return _show_step(token, index, -1, request)
+
+
+def step_to(token, index, request: gr.Request):
+    """The step slider: that Hungarian step."""
+    return _show_step(token, index, 0, request)
+
+
+def tick(token, index, request: gr.Request):
+    """Play's timer: the next step; the timer stops at the last."""
+    shown = None if token is None else MATCHING_RUNS.get(token)
+    if shown is None or not shown.steps:
+        return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
+    i, fig, text = views.step_view(shown.run, shown.steps, views.step_index(shown.steps, index) + 1,
+                                   locale_of(request))
+    return i, fig, text, gr.Timer(active=i < len(shown.steps) - 1)
+
+
+def play(request: gr.Request):
+    return gr.Timer(active=True)
+
+
+def pause(request: gr.Request):
+    return gr.Timer(active=False)
+
+
+def switch_source(src, request: gr.Request):
+    """The Image radio: the validation slider or the upload, and an empty ground truth for an upload."""
+    return (gr.Slider(visible=src == SHAPES), gr.Image(visible=src == UPLOAD),
+            "" if src == UPLOAD else gr.skip())
+
+
+def show_note(name, request: gr.Request, *, registry: ModelRegistry) -> str:
+    """The note under the model dropdown: what the model is, or why it is not available."""
+    return model_note(registry, name, locale_of(request), sessions.session_of(request))
+
+
+def localize(request: gr.Request, *, registry: ModelRegistry, default_model: str | None):
+    """On page load: what the layout could only write in English, in the user's language."""
+    locale = locale_of(request)
+    note = (model_note(registry, default_model, locale) if default_model
+            else common.T.text("no_detection_model", locale))
+    return (note, gr.Radio(choices=source_choices(locale), value=SHAPES),
+            gr.Slider(info=T.text("val_index_info", locale, n=len(mr.validation_set()))),
+            views.empty_table(views.LOSS_COLUMN_KEYS, locale), views.empty_table(views.COMPARE_COLUMN_KEYS, locale))
+
+
+def model_runner(registry: ModelRegistry) -> Callable[..., MatchRun]:
+    """``infer(name, pixels, boxes, labels, validation_index, owner)``: the registry's model run once on the image
+    (`run_matching_model`), as one GPU task."""
     @gpu_task
-    def infer(name: str, pixels: np.ndarray, boxes: np.ndarray, labels: np.ndarray, src: str) -> ms.MatchRun:
-        return ms.run_matching_model(registry.get(name), pixels, boxes, labels, name, src)
+    def infer(name: str, pixels: np.ndarray, boxes: np.ndarray, labels: np.ndarray, validation_index: int | None,
+              owner: str | None = None) -> MatchRun:
+        return mr.run_matching_model(registry.get(name, owner), pixels, boxes, labels, name, validation_index)
+    return infer
 
-    def run_match(src: str, index, image_payload, gt: str, model_name: str, wc, wl, wg, request: gr.Request,
-                  progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a progress tracker
-        locale = locale_of(request)
-        weights = _weights(wc, wl, wg, locale)
-        notes: list[str] = []
-        detr = call_model(registry, lambda n, _: registry.get(n), model_name, None, progress, locale=locale)
-        if src == UPLOAD:
-            loaded = load_upload(image_payload, locale=locale)
-            pixels, notes = loaded.pixels, list(loaded.notes)
-            shrink = max(pixels.shape[:2]) / max(loaded.original_size)  # < 1 when the upload was downsized
-            size = (round(pixels.shape[0] / shrink), round(pixels.shape[1] / shrink))
-            try:
-                boxes, labels = ms.parse_ground_truth(gt or "", detr.config.id2label, size, detr.config.num_queries,
-                                                      locale=locale)
-            except ms.GroundTruthError as e:
-                raise gr.Error(html.escape(str(e), quote=False), title=T.text("gt_error_title", locale),
-                               print_exception=False) from None
-            boxes = boxes * shrink
-            label = T.text("source_yours", locale)
-        else:
-            try:
-                pixels, boxes, labels = ms.validation_sample(int(index or 0), detr.config.id2label, locale=locale)
-            except (IndexError, ms.GroundTruthError) as e:
-                raise gr.Error(html.escape(str(e), quote=False), title=T.text("validation_error_title", locale),
-                               print_exception=False) from None
-            gt = ms.format_ground_truth(boxes, labels, detr.config.id2label)
-            label = T.text("source_validation", locale, i=int(index or 0))
-        run = infer(model_name, pixels, boxes, labels, label)
-        last = run.num_layers
-        return (*_views(run, last - 1, weights, notes, locale), gt,
-                gr.Dropdown(choices=_layer_choices(last, locale), value=last), run, gr.Timer(active=False))
 
-    def resolve(run: ms.MatchRun | None, layer_value, wc, wl, wg, request: gr.Request):
-        if run is None:
-            return tuple(gr.skip() for _ in view_outputs)
-        locale = locale_of(request)
-        return _views(run, _layer_index(run, layer_value), _weights(wc, wl, wg, locale), [], locale)
+# ---------------------------------------------------------------- wiring
 
-    def show_step(run, steps, index, delta: int, request):
-        if run is None or not steps:
-            return gr.skip(), gr.skip(), gr.skip()
-        return _step_view(run, steps, int(index or 0) + delta, locale_of(request))
-
-    def step_forward(run, steps, index, request: gr.Request):
-        return show_step(run, steps, index, 1, request)
-
-    def step_back(run, steps, index, request: gr.Request):
-        return show_step(run, steps, index, -1, request)
-
-    def step_to(run, steps, index, request: gr.Request):
-        return show_step(run, steps, index, 0, request)
-
-    def tick(run, steps, index, request: gr.Request):
-        if run is None or not steps:
-            return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
-        i, fig, text = _step_view(run, steps, int(index or 0) + 1, locale_of(request))
-        return i, fig, text, gr.Timer(active=i < len(steps) - 1)
-
-    def show_note(name: str | None, request: gr.Request) -> str:
-        return note_for(name, locale_of(request))
-
-    gr.on(None, localize, inputs=None, outputs=[note, source, val_index, loss_table, compare_table],
-          api_visibility="private", show_progress="hidden", queue=False)
-    match_inputs = [source, val_index, image_in, gt_text, model, w_cls, w_l1, w_giou]
-    gr.on([match_btn.click, val_index.release, model.change], run_match, inputs=match_inputs,
-          outputs=[*view_outputs, gt_text, layer, run_state, timer], api_name="match", preprocess=False,
-          concurrency_id="gpu", concurrency_limit=1, show_progress_on=[match_img], trigger_mode="always_last")
-    model.change(show_note, model, note, queue=False, api_visibility="private")
-    source.input(lambda s: (gr.Slider(visible=s == SHAPES), gr.Image(visible=s == UPLOAD),
-                            "" if s == UPLOAD else gr.skip()),
-                 source, [val_index, image_in, gt_text], queue=False, api_visibility="private")
-    # .input / .release (user actions only): /match updating these must not start a second event
-    gr.on([w_cls.release, w_l1.release, w_giou.release, layer.input], resolve,
-          [run_state, layer, w_cls, w_l1, w_giou], view_outputs, show_progress="hidden",
-          trigger_mode="always_last", api_name="rematch", api_visibility="undocumented")
-    step_outputs = [step_slider, step_plot, step_text]
-    step_btn.click(step_forward, [run_state, steps_state, step_slider], step_outputs,
-                   show_progress="hidden", api_visibility="private")
-    back_btn.click(step_back, [run_state, steps_state, step_slider], step_outputs,
-                   show_progress="hidden", api_visibility="private")
-    step_slider.release(step_to, [run_state, steps_state, step_slider],
-                        step_outputs, show_progress="hidden", trigger_mode="always_last", api_visibility="private")
-    play_btn.click(lambda: gr.Timer(active=True), None, timer, queue=False, api_visibility="private")
-    pause_btn.click(lambda: gr.Timer(active=False), None, timer, queue=False, api_visibility="private")
-    timer.tick(tick, [run_state, steps_state, step_slider], [*step_outputs, timer], show_progress="hidden",
-               api_visibility="private")
+def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None:
+    """Connect the components to the handlers."""
+    hidden = {"show_progress": "hidden", "api_visibility": "private"}
+    outputs = view_outputs(ui)
+    # triggers=None: on page load only (no inputs, so no other trigger)
+    gr.on(None, answers(bind(localize, registry=registry, default_model=names[0] if names else None)), inputs=None,
+          outputs=[ui.note, ui.source, ui.val_index, ui.loss_table, ui.compare_table], queue=False, **hidden)
+    gr.on([ui.match_btn.click, ui.val_index.release, ui.model.change],
+          answers(bind(run_match, registry=registry, infer=model_runner(registry))),
+          inputs=[ui.source, ui.val_index, ui.image_in, ui.gt_text, ui.model, ui.w_cls, ui.w_l1, ui.w_giou],
+          outputs=[*outputs, ui.gt_text, ui.layer, ui.run_state, ui.timer], api_name="match", preprocess=False,
+          concurrency_id="gpu", concurrency_limit=1, show_progress_on=[ui.match_img], trigger_mode="always_last")
+    ui.model.change(answers(bind(show_note, registry=registry)), ui.model, ui.note, queue=False,
+                    api_visibility="private")
+    ui.source.input(answers(switch_source), ui.source, [ui.val_index, ui.image_in, ui.gt_text], queue=False,
+                    api_visibility="private")
+    # .input / .release (user actions only): /match updating these must not start a second event. No
+    # preprocessing: `rematch` checks the layer itself, with a message that names the control in the user's language
+    gr.on([ui.w_cls.release, ui.w_l1.release, ui.w_giou.release, ui.layer.input], answers(rematch),
+          [ui.run_state, ui.layer, ui.w_cls, ui.w_l1, ui.w_giou], outputs, show_progress="hidden",
+          trigger_mode="always_last", api_name="rematch", api_visibility="undocumented", preprocess=False)
+    step_inputs, step_outputs = [ui.run_state, ui.step_slider], [ui.step_slider, ui.step_plot, ui.step_text]
+    ui.step_btn.click(answers(step_forward), step_inputs, step_outputs, **hidden)
+    ui.back_btn.click(answers(step_back), step_inputs, step_outputs, **hidden)
+    ui.step_slider.release(answers(step_to), step_inputs, step_outputs, trigger_mode="always_last", **hidden)
+    ui.play_btn.click(answers(play), None, ui.timer, queue=False, api_visibility="private")
+    ui.pause_btn.click(answers(pause), None, ui.timer, queue=False, api_visibility="private")
+    ui.timer.tick(answers(tick), step_inputs, [*step_outputs, ui.timer], **hidden)

@@ -1,10 +1,10 @@
 """Pictures of a matching: cost heatmaps, one Hungarian step, and the assignment drawn on the image.
 
-Plotly figures and RGB uint8 images of what `cvdemo.ui.matching_session` computed; nothing is computed
-again here. Indices are 0-based, as in the Hungarian step explanations: rows are queries ("q3"), columns
+Plotly figures and RGB uint8 images of what `cvdemo.matching_run` computed (numpy arrays); nothing is computed
+again here. Indices are 0-based, as in the Hungarian steps' text: rows are queries ("q3"), columns
 ground-truth objects ("GT 0"). No gradio here. Figure text is in the ``locale`` argument's language; the
-captions drawn into the images stay as they are (class names, and "removed by NMS": the default font has no
-Chinese glyphs).
+captions drawn into the images stay in English (class names, "no object" and "removed by NMS": the default font
+has no Chinese glyphs). `cvdemo.ui.matching_views` composes these with the tab's tables and text.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
 from cvdemo.hungarian import HungarianStep
+from cvdemo.matching_run import Matching, MatchRun, OneToMany
 from cvdemo.ui.i18n import DEFAULT_LOCALE
-from cvdemo.ui.matching_session import Matching, MatchRun, OneToMany
 from cvdemo.ui.texts.match import T
 from cvdemo.visualize import enlarge_for_display
 
@@ -39,12 +39,22 @@ def gt_color(k: int) -> tuple[int, int, int]:
     return GT_COLORS[int(k) % len(GT_COLORS)]
 
 
+def label_name(run: MatchRun, label: int, locale: str = DEFAULT_LOCALE) -> str:
+    """The model's name of class ``label``; "no object" for the no-object class, "class k" for a class without
+    a name (in ``locale``)."""
+    if int(label) == run.num_classes:
+        return T.text("no_object", locale)
+    name = run.class_name(label)
+    return T.text("class_n", locale, k=int(label)) if name is None else name
+
+
+def gt_name(run: MatchRun, k: int, locale: str = DEFAULT_LOCALE) -> str:
+    """"GT k · class" for ground-truth object ``k``."""
+    return f"GT {k} · {label_name(run, run.gt_labels[k], locale)}"
+
+
 def query_names(run: MatchRun) -> list[str]:
     return [f"q{q}" for q in range(run.num_queries)]
-
-
-def gt_names(run: MatchRun, locale: str = DEFAULT_LOCALE) -> list[str]:
-    return [f"GT {k} · {run.label_name(lb, locale)}" for k, lb in enumerate(run.gt_labels)]
 
 
 def _height(rows: int) -> int:
@@ -55,14 +65,14 @@ def cost_figure(run: MatchRun, matching: Matching, locale: str = DEFAULT_LOCALE)
     """Four heatmaps [queries × GT]: the class, L1 and GIoU terms (unweighted) and the weighted total, each
     with the matched cells outlined. Titles and hover labels in ``locale``."""
     w_cls, w_l1, w_giou = matching.weights
-    terms = matching.costs.to_numpy()
+    terms = matching.costs
     titles = [T.text("term_class_title", locale), T.text("term_l1_title", locale), "−GIoU",
               T.text("term_total_title", locale, w_cls=w_cls, w_l1=w_l1, w_giou=w_giou)]
     hover = {"class": T.text("hover_class", locale), "bbox": T.text("hover_bbox", locale),
              "giou": T.text("hover_giou", locale), "total": T.text("hover_total", locale)}
     fig = make_subplots(rows=1, cols=4, shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=titles)
     rows, cols = query_names(run), [f"GT {k}" for k in range(len(run.gt_labels))]
-    show_text = matching.costs.total.numel() <= MAX_TEXT_CELLS
+    show_text = terms["total"].size <= MAX_TEXT_CELLS
     for c, key in enumerate(("class", "bbox", "giou", "total"), start=1):
         z = terms[key]
         fig.add_trace(go.Heatmap(
@@ -169,7 +179,7 @@ def _draw_gt(canvas: _Canvas, run: MatchRun) -> None:
     for k, box in enumerate(run.gt_boxes_xyxy * canvas.scale):
         _rect(draw, box, (0, 0, 0), line * 2 + 2)
         _rect(draw, box, gt_color(k), line * 2)
-        canvas.caption(box, f"GT {k} {run.label_name(run.gt_labels[k])}", gt_color(k))
+        canvas.caption(box, f"GT {k} {label_name(run, run.gt_labels[k])}", gt_color(k))
 
 
 def matching_image(run: MatchRun, matching: Matching, show_unmatched: bool = True) -> np.ndarray:
@@ -194,7 +204,7 @@ def matching_image(run: MatchRun, matching: Matching, show_unmatched: bool = Tru
         draw.line(ends, fill=color, width=line)
         _rect(draw, boxes[q], (0, 0, 0), line + 2)
         _rect(draw, boxes[q], color, line)
-        canvas.caption(boxes[q], f"q{q} {run.label_name(labels[q])} {scores[q]:.2f}", color, below=True)
+        canvas.caption(boxes[q], f"q{q} {label_name(run, labels[q])} {scores[q]:.2f}", color, below=True)
     return canvas.finish()
 
 

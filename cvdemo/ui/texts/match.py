@@ -1,7 +1,62 @@
-"""Text of the Matching tab (`cvdemo/ui/match_tab.py`, `matching_session.py`, `matching_figures.py`), including
-the Chinese wording of the Hungarian solver's step explanations (rebuilt from each step's fields)."""
+"""Text of the Matching tab (`cvdemo/ui/match_tab.py`, `matching_views.py`, `matching_figures.py`), and of the
+messages the core sends it: the Hungarian steps (`cvdemo.hungarian.HungarianStep.messages`, keys "step_..."), the
+ground-truth errors (`cvdemo.ground_truth_text`) and the validation-image errors (`cvdemo.matching_run`). Their
+English is the core's own text (one source), the Chinese is here."""
 
+from cvdemo.ground_truth_text import GROUND_TRUTH_TEXTS
+from cvdemo.hungarian import STEP_TEXTS
+from cvdemo.matching_run import RUN_TEXTS
 from cvdemo.ui.i18n import Catalog
+
+# the Chinese of the core's messages; the English comes from the core (checked in Catalog: same fields)
+_CORE_CHINESE = {
+    # cvdemo.matching_run / cvdemo.ground_truth_text
+    "no_such_validation_image": "验证图像 {index} 不存在：请选择 0 到 {last}",
+    "model_lacks_shapes": "这个模型不认识这些形状（{missing}）：它的类别不同。请选择在形状数据上训练的模型，"
+                          "或者上传一张图像，并用这个模型的类别名输入标注框。",
+    "gt_count": "第 {line} 行（'{text}'）：应有 5 个值 'label x0 y0 x1 y1'，实际为 {count} 个",
+    "gt_numbers": "第 {line} 行（'{text}'）：x0 y0 x1 y1 必须是数字（像素）",
+    "gt_finite": "第 {line} 行：角点坐标必须是有限数值",
+    "gt_inverted": "第 {line} 行：框 {box} 为空或方向颠倒；需要 x0 < x1 且 y0 < y1（先写左上角）",
+    "gt_outside": "第 {line} 行：框 {box} 超出了图像范围，图像为 {w}×{h} 像素（x 在 [0, {w}] 内，y 在 [0, {h}] 内）",
+    "gt_empty": "没有真值框：请为每个目标写一行 'label x0 y0 x1 y1'",
+    "gt_too_many": "有 {count} 个真值框，但模型只有 {queries} 个查询：DETR 为每个目标匹配一个查询，"
+                   "所以最多只能给这么多",
+    "gt_unknown_label": "第 {line} 行：未知类别 '{token}'；这个模型认识的类别为 {known}（或它们的索引 0-{last}）",
+    "gt_not_text": "真值必须是文本：每个目标一行 'label x0 y0 x1 y1'（收到的是 {kind}）",
+    # cvdemo.hungarian: the sentences of the steps
+    "step_start_wide": "代价矩阵：需要做出 {k} 个分配。为每一行分配一列；列数多于行数，因此不对列做归约。",
+    "step_start_square": "代价矩阵：需要做出 {k} 个分配。为每一行分配一列。",
+    "step_start_tall": "代价矩阵：需要做出 {k} 个分配。行数多于列数，因此为每一列分配一行；不对行做归约。",
+    "step_rescaled": "所有数值都乘以了 2^-{shift}（精确运算），以免求和溢出。",
+    "step_reduce_rows": "从每一行中减去该行的最小值：现在每一行都有一个零，而每种分配的代价都减少了同样的量。",
+    "step_reduce_columns": "从每一列中减去该列的最小值：现在每一列都有一个零，而每种分配的代价都减少了同样的量。",
+    "step_reduce_columns_square": "从每一列中减去该列的最小值：矩阵是方阵，所以每一列也恰好被用到一次。",
+    "step_star_in_rows": "在每一行中给一个零标星（前提是它所在的列还没有星号）：共 {count} 个星号零，"
+                         "任意两个都不在同一行或同一列（构成一个部分分配）。",
+    "step_star_in_columns": "在每一列中给一个零标星（前提是它所在的行还没有星号）：共 {count} 个星号零，"
+                            "任意两个都不在同一行或同一列（构成一个部分分配）。",
+    "step_cover_columns_done": "覆盖每个含有星号零的列：已覆盖 {count} 条；每一行都有一个星号零：这就是一个最优分配。",
+    "step_cover_columns_more": "覆盖每个含有星号零的列：已覆盖 {count} 条；需要 {k} 条，因此继续寻找更多的零。",
+    "step_cover_rows_done": "覆盖每个含有星号零的行：已覆盖 {count} 条；每一列都有一个星号零：这就是一个最优分配。",
+    "step_cover_rows_more": "覆盖每个含有星号零的行：已覆盖 {count} 条；需要 {k} 条，因此继续寻找更多的零。",
+    "step_prime_row_star": "给位于 ({r}, {c}) 的未覆盖零标撇。它所在的行在 ({sr}, {sc}) 处有星号："
+                           "覆盖这一行，并取消覆盖该星号所在的列。",
+    "step_prime_row_free": "给位于 ({r}, {c}) 的未覆盖零标撇。它所在的行没有星号：一条增广路径从这里开始。",
+    "step_prime_column_star": "给位于 ({r}, {c}) 的未覆盖零标撇。它所在的列在 ({sr}, {sc}) 处有星号："
+                              "覆盖这一列，并取消覆盖该星号所在的行。",
+    "step_prime_column_free": "给位于 ({r}, {c}) 的未覆盖零标撇。它所在的列没有星号：一条增广路径从这里开始。",
+    "step_adjust": "没有未覆盖的零：未覆盖元素中的最小值为 {h:.6g}。把每个未覆盖元素减去它，"
+                   "再把每个被覆盖两次的元素加上它：星号零和撇号零仍为零，并出现一个新的零。",
+    "step_augment": "增广路径 {path}：把路径上的撇号零改为星号零，去掉路径上原有的星号（现在共 {stars} 个星号），"
+                    "清除所有撇号并取消所有覆盖。",
+    "step_done": "最优分配 {pairs}：在原始矩阵中的总代价为 {total:.6g}。",
+    "step_done_empty": "最优分配（空）：在原始矩阵中的总代价为 {total:.6g}。",
+}
+_CORE_ENGLISH = {**RUN_TEXTS, **GROUND_TRUTH_TEXTS, **STEP_TEXTS}
+if set(_CORE_CHINESE) != set(_CORE_ENGLISH):
+    raise ValueError(f"catalog 'match': the core's messages and their Chinese differ: "
+                     f"{sorted(set(_CORE_CHINESE) ^ set(_CORE_ENGLISH))}")
 
 T = Catalog("match", {
     # --- the layout (static) -------------------------------------------------------------------------
@@ -129,89 +184,21 @@ count for matched queries, divided by the number of objects.""",
     "step_header": ("**Step {i} of {n} · {kind}**", "**第 {i} 步（共 {n} 步）· {kind}**"),
     "step_indices": ("*(row, column) = (query q, ground truth GT k), both from 0*",
                      "*（行, 列）=（查询 q，真值 GT k），均从 0 开始编号*"),
-    # --- matching_session: labels, ground-truth errors ---------------------------------------------------
+    # --- labels ----------------------------------------------------------------------------------------
     "no_object": ("no object", "无目标"),
     "class_n": ("class {k}", "类别 {k}"),
-    "no_such_validation_image": ("validation image {index} does not exist: pick 0 to {last}",
-                                 "验证图像 {index} 不存在：请选择 0 到 {last}"),
-    "model_lacks_shapes": ("this model does not know the shapes ({missing}): its classes are different. Choose a "
-                           "model trained on the shapes, or upload an image and type boxes with this model's labels.",
-                           "这个模型不认识这些形状（{missing}）：它的类别不同。请选择在形状数据上训练的模型，"
-                           "或者上传一张图像，并用这个模型的类别名输入标注框。"),
-    "gt_count": ("line {line} ('{text}'): expected 5 values 'label x0 y0 x1 y1', got {count}",
-                 "第 {line} 行（'{text}'）：应有 5 个值 'label x0 y0 x1 y1'，实际为 {count} 个"),
-    "gt_numbers": ("line {line} ('{text}'): x0 y0 x1 y1 must be numbers (pixels)",
-                   "第 {line} 行（'{text}'）：x0 y0 x1 y1 必须是数字（像素）"),
-    "gt_finite": ("line {line}: the corners must be finite numbers", "第 {line} 行：角点坐标必须是有限数值"),
-    "gt_inverted": ("line {line}: the box {box} is empty or inverted; need x0 < x1 and y0 < y1 (top-left corner "
-                    "first)",
-                    "第 {line} 行：框 {box} 为空或方向颠倒；需要 x0 < x1 且 y0 < y1（先写左上角）"),
-    "gt_outside": ("line {line}: the box {box} lies outside the image, which is {w}×{h} pixels (x in [0, {w}], "
-                   "y in [0, {h}])",
-                   "第 {line} 行：框 {box} 超出了图像范围，图像为 {w}×{h} 像素（x 在 [0, {w}] 内，y 在 [0, {h}] 内）"),
-    "gt_empty": ("no ground-truth boxes: write one 'label x0 y0 x1 y1' line per object",
-                 "没有真值框：请为每个目标写一行 'label x0 y0 x1 y1'"),
-    "gt_too_many": ("{count} ground-truth boxes but the model has only {queries} queries: DETR matches one query "
-                    "per object, so give at most that many",
-                    "有 {count} 个真值框，但模型只有 {queries} 个查询：DETR 为每个目标匹配一个查询，"
-                    "所以最多只能给这么多"),
-    "gt_unknown_label": ("line {line}: unknown label '{token}'; this model knows {known} (or their indices "
-                         "0-{last})",
-                         "第 {line} 行：未知类别 '{token}'；这个模型认识的类别为 {known}（或它们的索引 0-{last}）"),
-    # --- the Hungarian steps: names of the kinds, and the explanations rebuilt from a step's fields ---------
+    "resized_for_model": ("resized to {w}×{h} for the model (its aspect ratio could not be kept)",
+                          "为模型缩放到 {w}×{h}（无法保持其宽高比）"),
+    # --- the Hungarian steps: the names of their kinds (their sentences are the core's messages, below) -----
     "kind_start": ("start", "开始"),
-    "kind_row_reduction": ("row reduction", "行归约"),
-    "kind_column_reduction": ("column reduction", "列归约"),
+    "kind_reduce_rows": ("row reduction", "行归约"),
+    "kind_reduce_columns": ("column reduction", "列归约"),
     "kind_star": ("star", "标星"),
     "kind_cover": ("cover", "覆盖"),
     "kind_prime": ("prime", "标撇"),
     "kind_adjust": ("adjust", "调整"),
     "kind_augment": ("augment", "增广"),
     "kind_done": ("done", "完成"),
-    "row": ("row", "行"),
-    "column": ("column", "列"),
-    "explain_start": ("The cost matrix, {k} assignments to make. {orientation}",
-                      "代价矩阵：需要做出 {k} 个分配。{orientation}"),
-    "orientation_tall": ("There are more rows than columns, so each column gets a row; rows are not reduced.",
-                         "行数多于列数，因此为每一列分配一行；不对行做归约。"),
-    "orientation_square": ("Each row gets a column.", "为每一行分配一列。"),
-    "orientation_wide": ("Each row gets a column; there are more columns than rows, so columns are not reduced.",
-                         "为每一行分配一列；列数多于行数，因此不对列做归约。"),
-    "explain_row_reduction": ("Subtract each {short}'s smallest value from that {short}: every {short} now has a "
-                              "zero, and every assignment's cost drops by the same amount.",
-                              "从每一{short}中减去该{short}的最小值：现在每一{short}都有一个零，而每种分配的代价都减少了"
-                              "同样的量。"),
-    "explain_column_reduction": ("Subtract each {long}'s smallest value from that {long}: the matrix is square, so "
-                                 "every {long} is used once too.",
-                                 "从每一{long}中减去该{long}的最小值：矩阵是方阵，所以每一{long}也恰好被用到一次。"),
-    "explain_star": ("Star a zero in each {short} if no other star shares its {long}: {count} starred zeros, no two "
-                     "in the same row or column (a partial assignment).",
-                     "在每一{short}中给一个零标星（前提是它所在的{long}还没有星号）：共 {count} 个星号零，"
-                     "任意两个都不在同一行或同一列（构成一个部分分配）。"),
-    "explain_cover": ("Cover each {long} that holds a starred zero: {count} covered; {tail}",
-                      "覆盖每个含有星号零的{long}：已覆盖 {count} 条；{tail}"),
-    "cover_complete": ("every {short} has a starred zero: that is an optimal assignment.",
-                       "每一{short}都有一个星号零：这就是一个最优分配。"),
-    "cover_incomplete": ("{k} are needed, so look for more zeros.", "需要 {k} 条，因此继续寻找更多的零。"),
-    "explain_prime_star": ("Prime the uncovered zero at ({r}, {c}). Its {short} has a star at ({sr}, {sc}): cover "
-                           "this {short} and uncover that star's {long}.",
-                           "给位于 ({r}, {c}) 的未覆盖零标撇。它所在的{short}在 ({sr}, {sc}) 处有星号："
-                           "覆盖这一{short}，并取消覆盖该星号所在的{long}。"),
-    "explain_prime_path": ("Prime the uncovered zero at ({r}, {c}). Its {short} has no star: an augmenting path "
-                           "starts here.",
-                           "给位于 ({r}, {c}) 的未覆盖零标撇。它所在的{short}没有星号：一条增广路径从这里开始。"),
-    "explain_adjust": ("No uncovered zero: the smallest uncovered value is {h:.6g}. Subtract it from every "
-                       "uncovered value and add it to every value covered twice: stars and primes stay zero, a new "
-                       "zero appears.",
-                       "没有未覆盖的零：未覆盖元素中的最小值为 {h:.6g}。把每个未覆盖元素减去它，"
-                       "再把每个被覆盖两次的元素加上它：星号零和撇号零仍为零，并出现一个新的零。"),
-    "explain_augment": ("Augmenting path {path}: star its primed zeros, unstar its starred ones ({stars} stars now), "
-                        "erase all primes and uncover every line.",
-                        "增广路径 {path}：把路径上的撇号零改为星号零，去掉路径上原有的星号（现在共 {stars} 个星号），"
-                        "清除所有撇号并取消所有覆盖。"),
-    "explain_done": ("Optimal assignment {pairs}: total cost {total:.6g} in the original matrix.",
-                     "最优分配 {pairs}：在原始矩阵中的总代价为 {total:.6g}。"),
-    "empty_assignment": ("(empty)", "（空）"),
     # --- matching_figures ---------------------------------------------------------------------------------
     "cost_title": ("Matching cost (yellow = cheap, purple = expensive; red outline = the Hungarian assignment)",
                    "匹配代价（黄色 = 低，紫色 = 高；红框 = 匈牙利算法给出的分配）"),
@@ -225,4 +212,6 @@ count for matched queries, divided by the number of objects.""",
     "hover_total": ("total", "总代价"),
     "step_title": ("Reduced cost · ★ starred (assigned) · ′ primed · orange = covered line",
                    "归约后的代价 · ★ 星号零（已分配）· ′ 撇号零 · 橙色 = 被覆盖的行或列"),
+    # --- the core's messages: English from the core, Chinese above ---------------------------------------
+    **{name: (english, _CORE_CHINESE[name]) for name, english in _CORE_ENGLISH.items()},
 })
