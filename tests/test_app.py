@@ -22,6 +22,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 import cvdemo.models
+from cvdemo import detection_run as ds
+from cvdemo import vit_run as vs
 from cvdemo.attention import (
     attention_rollout,
     cls_attention_map,
@@ -32,13 +34,13 @@ from cvdemo.attention import (
 from cvdemo.images import load_image_rgb
 from cvdemo.models import DETR, DETRConfig, post_process_object_detection
 from cvdemo.models.image_processing import prepare_detr_inputs
+from cvdemo.models.registry import ModelRegistry, ModelSpec, ModelUnavailableError
 from cvdemo.models.vit import ViT, ViTConfig
 from cvdemo.models.vit_transforms import vit_transform
+from cvdemo.ui import attention_views, detect_views
 from cvdemo.ui import concept_figures as cf
-from cvdemo.ui import detection_session as ds
-from cvdemo.ui import vit_session as vs
-from cvdemo.ui.detection_figures import class_distribution_figure
-from cvdemo.ui.models_registry import ModelRegistry, ModelSpec, ModelUnavailableError
+from cvdemo.ui.detect_views import class_distribution_figure
+from cvdemo.ui.errors import translate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES_IMAGE = ROOT / "examples" / "shapes" / "shapes-0.png"
@@ -239,7 +241,7 @@ def test_detection_run_matches_post_processing(detr_and_run):
         np.testing.assert_array_equal(run.query_index[run.kept(threshold)], ref["query_index"].numpy())
     np.testing.assert_allclose(run.probs, out["pred_logits"][0].softmax(-1).numpy(), atol=1e-6)
     np.testing.assert_allclose(run.probs.sum(-1), 1.0, atol=1e-5)
-    rows = ds.detection_rows(run, 0.5)
+    rows = detect_views.detection_rows(run, 0.5)
     assert [r[0] for r in rows] == list(range(1, len(run.kept(0.5)) + 1))
 
 
@@ -271,7 +273,7 @@ def test_large_encoder_maps_keep_only_the_mean_over_heads(detr_and_run, monkeypa
     inputs = prepare_detr_inputs(image, model.config)
     with torch.inference_mode():
         out = model(inputs["pixel_values"], None, return_attention=True)
-    size = ds._display_size(run)
+    size = run.display_size
     expected = upsample_heatmap(encoder_attention_at(out["encoder_attentions"][1], out["feature_size"],
                                                      (0.5, 0.5), None)[0], size)
     got = ds.encoder_attention_heatmap(run, (image.shape[1] / 2, image.shape[0] / 2), 1, 3)  # head ignored
@@ -315,12 +317,12 @@ def test_vit_views_match_cvdemo_attention(pos_embed, pool, class_token):
              else cvdemo.models.vit.sincos_pos_embed_2d((4, 4), 32)).detach()
     cos = F.cosine_similarity(table[:, None], table[None], dim=-1).reshape(4, 4, 4, 4)
     np.testing.assert_allclose(run.pos_similarity, cos.numpy(), atol=1e-5)
-    assert vs.top_classes(run, 3) == {SHAPE_NAMES[int(k)]: pytest.approx(float(prob), abs=1e-6)
+    assert attention_views.top_classes(run, 3) == {SHAPE_NAMES[int(k)]: pytest.approx(float(prob), abs=1e-6)
                                       for prob, k in zip(*out["logits"][0].softmax(-1).topk(3))}
-    picture, caption = vs.patch_grid_view(run)
+    picture, caption = attention_views.patch_grid_view(run)
     assert picture.shape == (448, 448, 3)
     assert "4×4 = 16 patches" in caption and f"= {16 + p} tokens" in caption
-    assert vs.position_similarity_view(run).shape[:2] == (4 * 138 - 2, 4 * 138 - 2)  # 4 tiles of 136 px
+    assert attention_views.position_similarity_view(run).shape[:2] == (4 * 138 - 2, 4 * 138 - 2)  # 4 tiles of 136 px
 
 
 # ---------------------------------------------------------------- English and Simplified Chinese
@@ -396,24 +398,26 @@ def test_detection_figure_and_session_text_in_both_languages(detr_and_run):
     assert en.layout.title.text.startswith("Class probabilities of each query (best 10 of 10")
     coco_like = class_distribution_figure(ds.run_detr(tiny_detr(91), run.image), 0.5, locale="zh-CN")
     assert coco_like.data[0].x[-2:] == ("其他类别", "无目标")
-    assert run.label_name(99, "zh-CN") == "类别 99" and run.label_name(99) == "class 99"
-    assert run.label_name(0, "zh-CN") == "circle"  # the model's own class names are not translated
+    assert detect_views.label_text(run, 99, "zh-CN") == "类别 99" and detect_views.label_text(run, 99) == "class 99"
+    assert detect_views.label_text(run, 0, "zh-CN") == "circle"  # the model's own class names are not translated
+    assert run.class_name(0) == "circle" and run.class_name(99) is None  # the run itself holds data, no words
 
 
 def test_vit_session_text_in_both_languages():
     run = vs.run_vit(tiny_vit(pool="avg", class_token=False), load_image_rgb(SHAPES_IMAGE))
-    assert run.readout("zh-CN") == "从图像块词元的平均读出类别"
-    assert run.readout() == "classified from the average of the patch tokens"
-    caption = vs.patch_grid_view(run, locale="zh-CN")[1]
+    assert attention_views.readout_text(run, "zh-CN") == "从图像块词元的平均读出类别"
+    assert attention_views.readout_text(run) == "classified from the average of the patch tokens"
+    caption = attention_views.patch_grid_view(run, locale="zh-CN")[1]
     assert caption == "32×32 的输入被切成 4×4 = 16 个 8×8 像素的图像块；每块成为一个词元（按阅读顺序编号）= 16 个词元。"
-    assert vs.patch_grid_view(run)[1].endswith("(numbered in reading order) = 16 tokens.")
+    assert attention_views.patch_grid_view(run)[1].endswith("(numbered in reading order) = 16 tokens.")
     run.id2label.pop(0)
-    assert "类别 0" in vs.top_classes(run, 6, locale="zh-CN") and "class 0" in vs.top_classes(run, 6)
+    assert "类别 0" in attention_views.top_classes(run, 6, locale="zh-CN")
+    assert "class 0" in attention_views.top_classes(run, 6)
 
 
 @pytest.mark.parametrize("namespace, sources", [
-    ("detect", ["detect_tab.py", "detection_session.py", "detection_figures.py"]),
-    ("attention", ["attention_tab.py", "vit_session.py"])])
+    ("detect", ["detect_tab.py", "detect_views.py"]),
+    ("attention", ["attention_tab.py", "attention_views.py"])])
 def test_every_text_of_the_tab_catalogs_is_used(namespace, sources):
     catalog = importlib.import_module(f"cvdemo.ui.texts.{namespace}").T
     code = "".join((ROOT / "cvdemo" / "ui" / name).read_text() for name in sources)
@@ -448,7 +452,7 @@ def test_registry_errors_are_specific(model_dirs):
                               ModelSpec("gone", str(model_dirs["missing"]), "classify")], device="cpu")
     with pytest.raises(ModelUnavailableError, match="an image classifier; it cannot be used for detection"):
         registry.get("vit-as-detector")
-    assert "does not exist yet" in registry.unavailable_reason("gone")
+    assert "does not exist yet" in translate(registry.unavailable_reason("gone"))  # a Message, worded by the UI
     with pytest.raises(ModelUnavailableError, match="does not exist yet"):
         registry.get("gone")
     with pytest.raises(ModelUnavailableError, match="Unknown model"):

@@ -16,8 +16,8 @@ from PIL import Image
 
 import cvdemo.models
 from cvdemo.models import DETR, DETRConfig
+from cvdemo.models.registry import ModelSpec
 from cvdemo.models.vit import ViT, ViTConfig
-from cvdemo.ui.models_registry import ModelSpec
 from cvdemo.visualize import class_color
 
 ROOT = Path(__file__).resolve().parents[1]

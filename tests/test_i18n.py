@@ -17,9 +17,9 @@ import torch
 import cvdemo.models
 from cvdemo.models import DETR, ViT
 from cvdemo.models.detr import DETRConfig
+from cvdemo.models.registry import ModelSpec
 from cvdemo.models.vit import ViTConfig
 from cvdemo.ui.i18n import Catalog, catalogs, gradio_i18n, locale_of, parse_accept_language, translations
-from cvdemo.ui.models_registry import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")

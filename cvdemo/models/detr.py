@@ -26,11 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from cvdemo.models.backbone import ResNetBackbone
+from cvdemo.models.image_processing import IMAGENET_MEAN, IMAGENET_STD
 from cvdemo.models.position_encoding import build_position_encoding
 from cvdemo.models.transformer import Transformer
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass

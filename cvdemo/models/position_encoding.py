@@ -7,12 +7,16 @@ encodes one axis and the second half the other.
   positions along y then x, normalised to [0, 2*pi]; channels = [pos_y, pos_x].
 - `PositionEmbeddingLearned`: one learned row and one learned column embedding (at most 50 each);
   channels = [col (x), row (y)], as in DETR.
+
+`sine_position_encoding_2d(rows, cols, d_model)` is DETR's sine encoding of an unpadded grid as a numpy array
+(for figures and other code that does no tensor work).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -70,6 +74,15 @@ class PositionEmbeddingLearned(nn.Module):
         y_emb = self.row_embed(torch.arange(h, device=mask.device))  # (h, F)
         pos = torch.cat([x_emb.unsqueeze(0).expand(h, w, -1), y_emb.unsqueeze(1).expand(h, w, -1)], dim=-1)
         return pos.permute(2, 0, 1).unsqueeze(0).expand(b, -1, -1, -1)
+
+
+def sine_position_encoding_2d(rows: int, cols: int, d_model: int) -> np.ndarray:
+    """DETR's sine encoding (`PositionEmbeddingSine(d_model // 2, normalize=True)`) of an unpadded rows x cols
+    grid: float64 [d_model, rows, cols], channels [pos_y, pos_x]."""
+    if rows < 1 or cols < 1 or d_model < 4 or d_model % 4:
+        raise ValueError(f"need rows, cols >= 1 and d_model a multiple of 4, got {rows}, {cols}, {d_model}")
+    mask = torch.ones(1, rows, cols, dtype=torch.bool)
+    return PositionEmbeddingSine(d_model // 2, normalize=True)(mask)[0].double().numpy()
 
 
 def build_position_encoding(kind: str, d_model: int) -> nn.Module:

@@ -21,7 +21,8 @@ def vit_transform(image: Image.Image | np.ndarray, config: ViTConfig,
                   size: int | tuple[int, int] | None = None) -> torch.Tensor:
     """Image -> pixel_values [1, 3, H, W] float32, normalised with config.image_mean / image_std.
 
-    image: a PIL image (converted to RGB) or a uint8 array, HxWx3 (RGB) or HxW (grey).
+    image: a PIL image (converted to RGB) or a uint8 array, HxWx3 (RGB) or HxW (grey), of any aspect ratio (an
+        8000x12 banner or a single pixel too: the whole image is stretched to the input size).
     size: output (H, W) or side; default config.image_size. Must be a multiple of the patch size
         (a larger size gives a larger patch grid; the model resamples its position embedding).
     """
@@ -33,6 +34,8 @@ def vit_transform(image: Image.Image | np.ndarray, config: ViTConfig,
             image = np.repeat(image[:, :, None], 3, axis=2)
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected an HxWx3 RGB (or HxW grey) array, got shape {image.shape}")
+        if 0 in image.shape:
+            raise ValueError(f"the image has no pixels (shape {image.shape})")
         image = Image.fromarray(np.ascontiguousarray(image))  # uint8 HxWx3 -> RGB
     elif not isinstance(image, Image.Image):
         raise TypeError(f"expected a PIL image or a numpy uint8 array, got {type(image).__name__}")

@@ -1,33 +1,43 @@
 """The Attention tab: a ViT's top-5 classes, attention rollout, raw CLS attention, patches and positions.
 
-`/rollout` (image, model, head fusion, discard ratio, start layer) runs the model once and keeps the
-attention maps in a `gr.State`; changing the rollout settings, layer or head only recomputes from them.
-Text is in the browser's language (`cvdemo/ui/texts/attention.py`).
+`/rollout` (image, model, head fusion, discard ratio, start layer) runs the model once (`cvdemo.vit_run.run_vit`)
+and keeps the run in a bounded per-session store (`VIT_RUNS`; the page's `gr.State` holds its token); changing
+the rollout settings, layer or head only recomputes from it, through the tab's views
+(`cvdemo.ui.attention_views`). Text is in the browser's language (`cvdemo/ui/texts/attention.py`).
+
+Read apart: `layout()` creates the components; the handlers are module-level functions (the registry and the model
+runner given by `cvdemo.ui.binding.bind`), each wrapped with `answers` when `wire()` connects them. Values only
+the API can send are checked on entry (`cvdemo.ui.validate`, `cvdemo.ui.models.require_task`).
 """
 
 from __future__ import annotations
 
-import html
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
-import numpy as np
 
-from cvdemo.attention import HEAD_FUSIONS
-from cvdemo.ui import vit_session as vs
-from cvdemo.ui.choices import MEAN, head_choices, layer_choices, parse_head, parse_layer
+from cvdemo import vit_run
+from cvdemo.models.registry import ModelRegistry
+from cvdemo.ui import attention_views as views
+from cvdemo.ui import sessions, validate
+from cvdemo.ui.binding import bind
+from cvdemo.ui.choices import MEAN, head_choices, head_index, layer_choices, layer_index, parse_layer
+from cvdemo.ui.errors import answers
 from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
-from cvdemo.ui.model_calls import call_model
-from cvdemo.ui.models_registry import ModelRegistry, model_note
+from cvdemo.ui.models import call_model, model_note, require_task
 from cvdemo.ui.texts import common
 from cvdemo.ui.texts.attention import T
 from cvdemo.ui.uploads import image_examples, load_upload
 from cvdemo.ui.zerogpu import gpu_task
-from cvdemo.visualize import overlay_heatmap
+from cvdemo.vit_run import HEAD_FUSIONS, ClassificationRun
 
 STATE_SECONDS = 1800
 FUSION_KEYS = {"mean": "fusion_mean", "max": "fusion_max", "min": "fusion_min"}  # HEAD_FUSIONS -> catalog key
+# one run holds the image and every layer's attention: ~25 MB for ViT-B/16 at 224, well under 1 MB for vit-shapes
+VIT_RUNS = sessions.store("vit", max_runs=64, max_bytes=192 * 2**20, per_session=2)
 
 
 def fusion_choices(locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]:
@@ -35,129 +45,186 @@ def fusion_choices(locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]:
     return [(T.text(FUSION_KEYS[f], locale), f) for f in HEAD_FUSIONS]
 
 
-def _rollout_view(run: vs.ClassificationRun, fusion: str, discard: float, start_layer: int) -> np.ndarray:
-    grid = vs.rollout_heatmap(run, fusion, float(discard), parse_layer(start_layer, run.num_layers))
-    return overlay_heatmap(vs.display_image(run), vs.upsample_to_display(run, grid))
-
-
-def _cls_view(run: vs.ClassificationRun, layer: int, head: str | None) -> np.ndarray:
-    grid = vs.layer_attention_heatmap(run, parse_layer(layer, run.num_layers), parse_head(head))
-    return overlay_heatmap(vs.display_image(run), vs.upsample_to_display(run, grid))
-
-
 def build_attention_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     """Lay out the tab inside the current gr.Blocks / gr.Tab context and wire its events."""
     names = registry.names("classify")
+    wire(layout(names, examples_dir), registry, names)
+
+
+# ---------------------------------------------------------------- layout
+
+def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
+    """Create the tab's components; returns them by name."""
+    ui = SimpleNamespace()
     gr.Markdown(T("intro"))
-    run_state = gr.State(None, time_to_live=STATE_SECONDS)
+    ui.run_state = gr.State(None, time_to_live=STATE_SECONDS)  # the token of the run in VIT_RUNS
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            model = gr.Dropdown(names, value=names[0] if names else None, label=common.T("model"),
-                                elem_id="vit-model")
+            ui.model = gr.Dropdown(names, value=names[0] if names else None, label=common.T("model"),
+                                   elem_id="vit-model")
             # the model's note is written in the user's language when the page loads (`localize`)
-            note = gr.Markdown("" if names else common.T("no_vit_model"))
-            image_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], height=260,
-                                label=T("image_input"), elem_id="vit-input")
-            run_btn = gr.Button(T("classify_button"), variant="primary")
-            image_examples(image_in, examples_dir / "shapes-classify", T("examples_shapes"),
+            ui.note = gr.Markdown("" if names else common.T("no_vit_model"))
+            ui.image_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], height=260,
+                                   label=T("image_input"), elem_id="vit-input")
+            ui.run_btn = gr.Button(T("classify_button"), variant="primary")
+            image_examples(ui.image_in, examples_dir / "shapes-classify", T("examples_shapes"),
                            examples_dir / "photos", T("examples_photos"))
         with gr.Column(scale=3, min_width=360):
-            top5 = gr.Label(num_top_classes=5, label=T("top5"))
-            summary = gr.Markdown(elem_id="vit-summary")
+            ui.top5 = gr.Label(num_top_classes=5, label=T("top5"))
+            ui.summary = gr.Markdown(elem_id="vit-summary")
     with gr.Row(equal_height=False):
         with gr.Column():
             gr.Markdown(T("rollout_heading"))
             with gr.Row():
-                fusion = gr.Radio(fusion_choices(), value="mean", label=T("head_fusion"), min_width=200)
-                start_layer = gr.Dropdown(layer_choices(12), value=1, label=T("start_layer"), min_width=200,
-                                          info=T("start_layer_info"))
-            discard = gr.Slider(0.0, 0.99, value=0.0, step=0.01, label=T("discard_ratio"),
-                                info=T("discard_info"))
-            rollout_img = gr.Image(interactive=False, format="jpeg", show_label=False, elem_id="vit-rollout")
+                ui.fusion = gr.Radio(fusion_choices(), value="mean", label=T("head_fusion"), min_width=200)
+                ui.start_layer = gr.Dropdown(layer_choices(12), value=1, label=T("start_layer"), min_width=200,
+                                             info=T("start_layer_info"))
+            ui.discard = gr.Slider(0.0, 0.99, value=0.0, step=0.01, label=T("discard_ratio"),
+                                   info=T("discard_info"))
+            ui.rollout_img = gr.Image(interactive=False, format="jpeg", show_label=False, elem_id="vit-rollout")
         with gr.Column():
             gr.Markdown(T("raw_heading"))
             with gr.Row():
-                layer = gr.Dropdown(layer_choices(12), value=12, label=T("layer"))
-                head = gr.Dropdown(head_choices(12), value=MEAN, label=T("head"))
-            cls_img = gr.Image(interactive=False, format="jpeg", show_label=False)
+                ui.layer = gr.Dropdown(layer_choices(12), value=12, label=T("layer"))
+                ui.head = gr.Dropdown(head_choices(12), value=MEAN, label=T("head"))
+            ui.cls_img = gr.Image(interactive=False, format="jpeg", show_label=False)
     with gr.Row(equal_height=False):
         with gr.Column():
             gr.Markdown(T("patches_heading"))
-            grid_text = gr.Markdown()
-            grid_img = gr.Image(interactive=False, format="jpeg", show_label=False)
+            ui.grid_text = gr.Markdown()
+            ui.grid_img = gr.Image(interactive=False, format="jpeg", show_label=False)
         with gr.Column():
             gr.Markdown(T("positions_heading"))
             gr.Markdown(T("positions_caption"))
-            pos_img = gr.Image(interactive=False, format="jpeg", show_label=False)
+            ui.pos_img = gr.Image(interactive=False, format="jpeg", show_label=False)
+    return ui
 
-    device = registry.device.type.upper()
 
+# ---------------------------------------------------------------- checks of the values a handler gets
+
+def _rollout_settings(fusion, discard, locale: str) -> tuple[str, float]:
+    """(head fusion, discard ratio) checked: a fusion of `HEAD_FUSIONS`, a ratio in [0, 1)."""
+    fusion = validate.choice(fusion, HEAD_FUSIONS, name=T.text("head_fusion", locale), locale=locale)
+    discard = validate.number(discard, name=T.text("discard_ratio", locale), low=0.0, high=1.0, high_open=True,
+                              locale=locale)
+    return fusion, discard
+
+
+def _start_layer(value, run: ClassificationRun, locale: str) -> int:
+    """The 0-based start layer of a 1-based value in [1, the run's layers]."""
+    return layer_index(value, run.num_layers, name=T.text("start_layer", locale), locale=locale)
+
+
+# ---------------------------------------------------------------- handlers
+
+def classify(image_payload, model_name, fusion, discard, start_layer, request: gr.Request,
+             progress=gr.Progress(), *,  # noqa: B008 - how Gradio asks for a progress tracker
+             registry: ModelRegistry, infer: Callable[..., ClassificationRun], clamp_start: bool = False):
+    """/rollout: classify the image; the top-5, the summary, the rollout, the dropdowns set for the run and the
+    run's token. clamp_start: a start layer past the model's last layer becomes the last (the UI's model change,
+    which sends the previous model's choice) instead of being refused."""
+    start = time.perf_counter()
+    locale, owner = locale_of(request), sessions.session_of(request)
+    fusion, discard = _rollout_settings(fusion, discard, locale)
+    model_name = require_task(registry, model_name, "classify", locale, owner)
+    if image_payload is None:  # after a model change, start from layer 1 (in range for every model)
+        return None, "", None, gr.Dropdown(value=1) if clamp_start else gr.skip(), gr.skip(), gr.skip(), None
+    loaded = load_upload(image_payload, locale=locale)
+    run = call_model(registry, lambda name, pixels: infer(name, pixels, owner), model_name, loaded.pixels,
+                     progress, locale, owner)
+    first = parse_layer(start_layer, run.num_layers) if clamp_start else _start_layer(start_layer, run, locale)
+    token = VIT_RUNS.put(owner, run)
+    rollout = views.rollout_view(run, fusion, discard, first)
+    total_ms = (time.perf_counter() - start) * 1000
+    notes = views.image_notes(loaded.notes, run, locale)
+    return (views.top_classes(run, locale=locale), views.summary(run, total_ms, notes, locale), rollout,
+            gr.Dropdown(choices=layer_choices(run.num_layers, locale), value=first + 1),
+            gr.Dropdown(choices=layer_choices(run.num_layers, locale), value=run.num_layers),
+            gr.Dropdown(choices=head_choices(run.num_heads, locale), value=MEAN), token)
+
+
+def other_views(token, request: gr.Request):
+    """/vit_views, after /rollout: the last layer's attention (mean of heads), the patches, the positions."""
+    if token is None:
+        return None, "", None, None
+    run = VIT_RUNS.get(token)
+    grid_view, grid_caption = views.patch_grid_view(run, locale=locale_of(request))
+    return (views.layer_view(run, run.num_layers - 1, None), grid_caption, grid_view,
+            views.position_similarity_view(run))
+
+
+def redraw_rollout(token, fusion, discard, start_layer, request: gr.Request):
+    """Other rollout settings: the rollout again, from the kept attention."""
+    if token is None:
+        return gr.skip()
+    locale = locale_of(request)
+    fusion, discard = _rollout_settings(fusion, discard, locale)
+    run = VIT_RUNS.get(token)
+    return views.rollout_view(run, fusion, discard, _start_layer(start_layer, run, locale))
+
+
+def redraw_layer(token, layer, head, request: gr.Request):
+    """Another layer or head of the raw attention."""
+    if token is None:
+        return gr.skip()
+    locale = locale_of(request)
+    run = VIT_RUNS.get(token)
+    return views.layer_view(run, layer_index(layer, run.num_layers, name=T.text("layer", locale), locale=locale),
+                            head_index(head, run.num_heads, name=T.text("head", locale), locale=locale))
+
+
+def show_note(name, request: gr.Request, *, registry: ModelRegistry) -> str:
+    """The note under the model dropdown: what the model is, or why it is not available."""
+    return model_note(registry, name, locale_of(request), sessions.session_of(request))
+
+
+def localize(request: gr.Request, *, registry: ModelRegistry, default_model: str | None):
+    """On page load: what the layout could not write in the user's language (the model note, the fusion,
+    layer and head entries), the build-time selections kept."""
+    locale = locale_of(request)
+    return (model_note(registry, default_model, locale) if default_model else gr.skip(),
+            gr.Radio(choices=fusion_choices(locale), value="mean"),
+            gr.Dropdown(choices=layer_choices(12, locale), value=1),
+            gr.Dropdown(choices=layer_choices(12, locale), value=12),
+            gr.Dropdown(choices=head_choices(12, locale), value=MEAN))
+
+
+def model_runner(registry: ModelRegistry) -> Callable[..., ClassificationRun]:
+    """``infer(name, pixels, owner)``: the registry's model run on the pixels (`run_vit`), as one GPU task."""
     @gpu_task
-    def infer(name: str, pixels: np.ndarray) -> vs.ClassificationRun:
-        return vs.run_vit(registry.get(name), pixels, name)
+    def infer(name: str, pixels, owner: str | None = None) -> ClassificationRun:
+        return vit_run.run_vit(registry.get(name, owner), pixels, name)
+    return infer
 
-    def classify(image_payload, model_name: str, fusion_v: str, discard_v: float, start_v: int,
-                 request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a progress tracker
-        start = time.perf_counter()
-        if image_payload is None:
-            return None, "", None, gr.skip(), gr.skip(), gr.skip(), None
-        locale = locale_of(request)
-        loaded = load_upload(image_payload, locale=locale)
-        run = call_model(registry, infer, model_name, loaded.pixels, progress, locale=locale)
-        start_v = min(max(int(start_v), 1), run.num_layers)
-        rollout = _rollout_view(run, fusion_v, discard_v, start_v)
-        total_ms = (time.perf_counter() - start) * 1000
-        gh, gw = run.grid_size
-        text = T.text("summary", locale, model_ms=run.model_ms, total_ms=total_ms, model=model_name,
-                      device=device, layers=run.num_layers, heads=run.num_heads, gh=gh, gw=gw,
-                      readout=run.readout(locale))
-        if loaded.notes:
-            text += "  \n*" + html.escape("; ".join(loaded.notes)) + "*"
-        return (vs.top_classes(run, locale=locale), text, rollout,
-                gr.Dropdown(choices=layer_choices(run.num_layers, locale), value=start_v),
-                gr.Dropdown(choices=layer_choices(run.num_layers, locale), value=run.num_layers),
-                gr.Dropdown(choices=head_choices(run.num_heads, locale), value=MEAN), run)
 
-    def other_views(run: vs.ClassificationRun | None, request: gr.Request):
-        """After /rollout: the last layer's CLS attention (mean of heads), the patches, the positions."""
-        if run is None:
-            return None, "", None, None
-        grid_view, grid_caption = vs.patch_grid_view(run, locale=locale_of(request))
-        return _cls_view(run, run.num_layers, MEAN), grid_caption, grid_view, vs.position_similarity_view(run)
+# ---------------------------------------------------------------- wiring
 
-    def redraw_rollout(run, fusion_v, discard_v, start_v):
-        return gr.skip() if run is None else _rollout_view(run, fusion_v, discard_v, start_v)
-
-    def redraw_cls(run, layer_v, head_v):
-        return gr.skip() if run is None else _cls_view(run, layer_v, head_v)
-
-    def show_note(name: str | None, request: gr.Request) -> str:
-        return model_note(registry, name, locale_of(request))
-
-    def localize(request: gr.Request):
-        """On page load: what the layout could not write in the user's language (the model note, the fusion,
-        layer and head entries), the build-time selections kept."""
-        locale = locale_of(request)
-        return (model_note(registry, names[0], locale) if names else gr.skip(),
-                gr.Radio(choices=fusion_choices(locale), value="mean"),
-                gr.Dropdown(choices=layer_choices(12, locale), value=1),
-                gr.Dropdown(choices=layer_choices(12, locale), value=12),
-                gr.Dropdown(choices=head_choices(12, locale), value=MEAN))
-
+def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None:
+    """Connect the components to the handlers."""
+    infer = model_runner(registry)
+    run_inputs = [ui.image_in, ui.model, ui.fusion, ui.discard, ui.start_layer]
+    run_outputs = [ui.top5, ui.summary, ui.rollout_img, ui.start_layer, ui.layer, ui.head, ui.run_state]
+    view_outputs = [ui.cls_img, ui.grid_text, ui.grid_img, ui.pos_img]
+    gpu = {"preprocess": False, "concurrency_id": "gpu", "concurrency_limit": 1, "show_progress_on": [ui.top5],
+           "trigger_mode": "always_last"}
     # /rollout runs the model and shows the classes and the rollout; the other views follow, without the model
-    gr.on([run_btn.click, image_in.change, model.change], classify,
-          inputs=[image_in, model, fusion, discard, start_layer],
-          outputs=[top5, summary, rollout_img, start_layer, layer, head, run_state],
-          api_name="rollout", preprocess=False, concurrency_id="gpu", concurrency_limit=1,
-          show_progress_on=[top5], trigger_mode="always_last",
-          ).success(other_views, run_state, [cls_img, grid_text, grid_img, pos_img], show_progress="hidden",
-                    api_name="vit_views", api_visibility="undocumented")
-    model.change(show_note, model, note, queue=False, api_visibility="private")
-    gr.on([fusion.input, discard.input, start_layer.input], redraw_rollout,
-          [run_state, fusion, discard, start_layer], rollout_img, show_progress="hidden",
-          trigger_mode="always_last", api_visibility="private")
-    gr.on([layer.input, head.input], redraw_cls, [run_state, layer, head], cls_img, show_progress="hidden",
-          trigger_mode="always_last", api_visibility="private")
+    gr.on([ui.run_btn.click, ui.image_in.change], answers(bind(classify, registry=registry, infer=infer)),
+          inputs=run_inputs, outputs=run_outputs, api_name="rollout", **gpu,
+          ).success(answers(other_views), ui.run_state, view_outputs, show_progress="hidden", api_name="vit_views",
+                    api_visibility="undocumented")
+    # another model: the same, but a start layer past the new model's last layer is moved to its last
+    ui.model.change(answers(bind(classify, registry=registry, infer=infer, clamp_start=True)), run_inputs,
+                    run_outputs, api_visibility="private", **gpu,
+                    ).success(answers(other_views), ui.run_state, view_outputs, show_progress="hidden",
+                              api_visibility="private")
+    ui.model.change(answers(bind(show_note, registry=registry)), ui.model, ui.note, queue=False,
+                    api_visibility="private")
+    rollout_inputs = [ui.run_state, ui.fusion, ui.discard, ui.start_layer]
+    gr.on([ui.fusion.input, ui.discard.input, ui.start_layer.input], answers(redraw_rollout), rollout_inputs,
+          ui.rollout_img, show_progress="hidden", trigger_mode="always_last", api_visibility="private")
+    gr.on([ui.layer.input, ui.head.input], answers(redraw_layer), [ui.run_state, ui.layer, ui.head], ui.cls_img,
+          show_progress="hidden", trigger_mode="always_last", api_visibility="private")
     # triggers=None: on page load only (no inputs, so no other trigger)
-    gr.on(None, localize, inputs=None, outputs=[note, fusion, start_layer, layer, head],
+    gr.on(None, answers(bind(localize, registry=registry, default_model=names[0] if names else None)),
+          inputs=None, outputs=[ui.note, ui.fusion, ui.start_layer, ui.layer, ui.head],
           api_visibility="private", show_progress="hidden", queue=False)

@@ -1,13 +1,17 @@
-"""Dropdown entries for choosing a layer and a head, shared by the tabs (no gradio here).
+"""Dropdown entries for choosing a layer and a head, shared by the tabs, and the checks of the values they send.
 
 Entries are (text, value) pairs: the text in the user's language, the value fixed whatever the language.
 Layers are shown 1-based ("6 (last)") with the 1-based number as the value; heads as "head 1" .. "head H"
 plus "mean of heads" (values "head k" and `MEAN`, parsed to a 0-based index or None). Dropdowns, not
-sliders: a model may have one layer.
+sliders: a model may have one layer. `layer_index` / `head_index` check a value sent by the UI or the API against
+the model's layers and heads (`cvdemo.ui.validate`: a specific message naming the control).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from cvdemo.ui import validate
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.common import T
 
@@ -39,5 +43,23 @@ def parse_head(choice: str | None) -> int | None:
 
 
 def parse_layer(value, num_layers: int) -> int:
-    """A 1-based layer from a dropdown or the API -> 0-based index, clamped to the model's layers."""
+    """A 1-based layer from a dropdown -> 0-based index, clamped to the model's layers."""
     return min(max(int(value), 1), num_layers) - 1
+
+
+def layer_index(value: Any, num_layers: int, *, name: str, locale: str = DEFAULT_LOCALE) -> int:
+    """A 1-based layer (a dropdown's value, or sent through the API) -> 0-based index; a gr.Error naming the
+    control ``name`` when it is not a whole number in [1, num_layers]. The API documents a layer dropdown's values
+    as strings ("1", "2", ...), so a string of digits counts as that number."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return validate.number(value, name=name, low=1, high=num_layers, integer=True, locale=locale) - 1
+
+
+def head_index(value: Any, num_heads: int, *, name: str, locale: str = DEFAULT_LOCALE) -> int | None:
+    """A head dropdown's value ("head k" or `MEAN`; None counts as the mean) -> 0-based index or None; a gr.Error
+    naming the control ``name`` for any other value."""
+    if value is None:
+        return None
+    values = [v for _, v in head_choices(num_heads)]
+    return parse_head(validate.choice(value, values, name=name, locale=locale))

@@ -1,4 +1,4 @@
-"""Small interactive figures of the ideas behind DETR and ViT (Plotly; no gradio, no models).
+"""Small interactive figures of the ideas behind DETR and ViT (Plotly; no gradio, no models, no tensors).
 
 - `sinusoidal_encoding_1d` / `sinusoidal_figure`: "Attention is all you need" position encoding
   PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)), and PE·PEᵀ.
@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from plotly.subplots import make_subplots
 
 from cvdemo.boxes import box_area_xyxy, box_iou_xyxy
-from cvdemo.models.position_encoding import PositionEmbeddingSine
+from cvdemo.models.position_encoding import sine_position_encoding_2d
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.concepts import T
 
@@ -76,9 +75,8 @@ def encoding_1d_vs_2d_figure(rows: int = 12, cols: int = 16, ref_row: int = 5, r
     ref_row, ref_col = min(ref_row, rows - 1), min(ref_col, cols - 1)
     flat = sinusoidal_encoding_1d(rows * cols, d_model)  # position = row * cols + col (raster order)
     sim_1d = _cosine_to(flat, ref_row * cols + ref_col).reshape(rows, cols)
-    mask = torch.ones(1, rows, cols, dtype=torch.bool)
-    pe2d = PositionEmbeddingSine(d_model // 2, normalize=True)(mask)[0]  # (d_model, rows, cols), DETR's
-    sim_2d = _cosine_to(pe2d.flatten(1).T.double().numpy(), ref_row * cols + ref_col).reshape(rows, cols)
+    pe2d = sine_position_encoding_2d(rows, cols, d_model)  # (d_model, rows, cols), DETR's
+    sim_2d = _cosine_to(pe2d.reshape(d_model, -1).T, ref_row * cols + ref_col).reshape(rows, cols)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
         T.text("grid_1d_title", locale), T.text("grid_2d_title", locale)))
     hover = T.text("grid_hover", locale, row="%{y}", col="%{x}", value="%{z:.2f}")

@@ -1,4 +1,4 @@
-"""The Detect tab's text (`cvdemo/ui/detect_tab.py`, `detection_session.py`, `detection_figures.py`)."""
+"""The Detect tab's text (`cvdemo/ui/detect_tab.py` and its views, `cvdemo/ui/detect_views.py`)."""
 
 from cvdemo.ui.i18n import Catalog
 
@@ -54,9 +54,12 @@ looks (**encoder self-attention**).""",
                       "服务器端总耗时 **{total_ms:.0f} ms**（解码、模型、绘图）"),
     "summary_model": ("{model} on {device} · image {w}×{h}, model input {iw}×{ih}, feature map {fw}×{fh}",
                       "{model}，运行于 {device} · 图像 {w}×{h}，模型输入 {iw}×{ih}，特征图 {fw}×{fh}"),
-    # detection_session: a class the model's id2label does not name
+    # what pre-processing did to an image of an extreme aspect ratio (a side clamped to 1 pixel)
+    "resized_for_model": ("resized to {w}×{h} for the model (its aspect ratio could not be kept)",
+                          "为模型缩放到 {w}×{h}（无法保持其宽高比）"),
+    # detect_views: a class the model's id2label does not name
     "class_n": ("class {k}", "类别 {k}"),
-    # detection_figures
+    # detect_views: the class-distribution figure
     "other_classes": ("other classes", "其他类别"),
     "no_object": ("no object", "无目标"),
     "figure_title": ("Class probabilities of each query (best {shown} of {queries}; "

@@ -1,9 +1,11 @@
-"""One DETR run kept for a browser session, and the views the Detect tab derives from it without re-running.
+"""One DETR run on one image, kept as numpy, and the attention maps derived from it without re-running the model.
 
 `run_detr(model, image)` runs the model once with attention and keeps, in plain numpy (cheap to hold in a
-`gr.State`): the per-query class probabilities, the post-processed detections and the attention maps.
-Moving the score threshold, picking another detection, layer or head, or clicking a point then only
-reads these arrays. Nothing here imports gradio.
+`cvdemo.session_store.RunStore` for a browser session): the per-query class probabilities, the post-processed
+detections and the attention maps. Moving the score threshold, picking another detection, layer or head, or
+clicking a point then only reads these arrays: `cross_attention_heatmap` and `encoder_attention_heatmap` hand back
+numpy maps at the display size (`DetectionRun.display_size`). No text for people here: class names are the
+model's `id2label` (the UI words a class it does not name); nothing here imports gradio.
 
 Contract of `DetectionRun` (Q queries, C classes + no-object, L decoder / E encoder layers, (h, w) the
 feature map, HW = h * w, image [H, W, 3]):
@@ -14,6 +16,7 @@ feature map, HW = h * w, image [H, W, 3]):
     cross_attentions   float16 [L, heads, Q, HW]
     encoder_attentions float16 [E, heads or 1, HW, HW]  (the mean over heads only, when per-head maps of a
                                          large feature map would not fit `ENCODER_BUDGET` elements)
+    input_size         (h, w) of the image as the model saw it (resized, unpadded)
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ import torch
 
 from cvdemo.attention import encoder_attention_at, query_attention_map, upsample_heatmap
 from cvdemo.models.detr import DETR
-from cvdemo.models.image_processing import prepare_detr_inputs
+from cvdemo.models.image_processing import keeps_aspect_ratio, prepare_detr_inputs
 from cvdemo.models.postprocess import post_process_object_detection
-from cvdemo.ui.i18n import DEFAULT_LOCALE
-from cvdemo.ui.texts.detect import T
-from cvdemo.visualize import class_color, display_scale, draw_boxes_xyxy, draw_marker_xy, enlarge_for_display
+from cvdemo.visualize import display_scale
 
-ENCODER_BUDGET = 16_000_000  # float16 elements (32 MB) of encoder attention kept per session at most
+__all__ = ["ENCODER_BUDGET", "DetectionRun", "cross_attention_heatmap", "encoder_attention_heatmap", "run_detr"]
+
+ENCODER_BUDGET = 16_000_000  # float16 elements (32 MB) of encoder attention kept per run at most
 
 
 @dataclass
@@ -52,6 +55,7 @@ class DetectionRun:
     cross_attentions: np.ndarray
     encoder_attentions: np.ndarray
     model_ms: float
+    device: str = "cpu"  # where the model ran ("cpu", "cuda")
 
     @property
     def num_decoder_layers(self) -> int:
@@ -66,17 +70,34 @@ class DetectionRun:
         return int(self.cross_attentions.shape[1])
 
     @property
+    def num_classes(self) -> int:
+        """Real classes (the "no object" column of `probs` not counted)."""
+        return int(self.probs.shape[1]) - 1
+
+    @property
     def encoder_per_head(self) -> bool:
         return self.encoder_attentions.shape[1] > 1
 
     @property
     def display_scale(self) -> float:
+        """Factor the image is drawn at (`cvdemo.visualize.display_scale`: small images enlarged)."""
         return display_scale(*self.image.shape[:2])
 
-    def label_name(self, label: int, locale: str = DEFAULT_LOCALE) -> str:
-        """The model's name of class ``label`` ("class k" in ``locale`` when the model names none)."""
-        name = self.id2label.get(int(label))
-        return T.text("class_n", locale, k=int(label)) if name is None else name
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(H, W) at which the image and its attention overlays are drawn."""
+        h, w = self.image.shape[:2]
+        s = self.display_scale
+        return (round(h * s), round(w * s)) if s > 1 else (h, w)
+
+    @property
+    def aspect_ratio_kept(self) -> bool:
+        """False when the model's input has another shape than the image (a side clamped to 1 pixel)."""
+        return keeps_aspect_ratio(self.image.shape[:2], self.input_size)
+
+    def class_name(self, label: int) -> str | None:
+        """The model's name of class ``label``, or None when it names none (the UI then says "class k")."""
+        return self.id2label.get(int(label))
 
     def kept(self, threshold: float) -> np.ndarray:
         """Row indices (into scores/labels/boxes) of the detections with score > threshold, best first."""
@@ -84,7 +105,8 @@ class DetectionRun:
 
 
 def run_detr(model: DETR, image: np.ndarray, model_name: str = "") -> DetectionRun:
-    """Run `model` on an RGB uint8 image [H, W, 3] with attention and keep everything the tab shows."""
+    """Run `model` on an RGB uint8 image [H, W, 3] (any aspect ratio) with attention and keep what the views
+    need (see the module docstring)."""
     device = next(model.parameters()).device
     inputs = prepare_detr_inputs(image, model.config, device=device)
     with torch.inference_mode():
@@ -107,38 +129,12 @@ def run_detr(model: DETR, image: np.ndarray, model_name: str = "") -> DetectionR
         feature_size=tuple(int(v) for v in out["feature_size"]),
         input_size=tuple(int(v) for v in inputs["resized_sizes"][0]),
         cross_attentions=cross.to(torch.float16).cpu().numpy(),
-        encoder_attentions=encoder.to(torch.float16).cpu().numpy(), model_ms=model_ms)
+        encoder_attentions=encoder.to(torch.float16).cpu().numpy(), model_ms=model_ms, device=device.type)
 
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def detection_rows(run: DetectionRun, threshold: float, locale: str = DEFAULT_LOCALE) -> list[list]:
-    """Table rows [rank, query, label, score, x0, y0, x1, y1] of the detections above `threshold`."""
-    rows = []
-    for rank, i in enumerate(run.kept(threshold), start=1):
-        x0, y0, x1, y1 = (round(float(v), 1) for v in run.boxes_xyxy[i])
-        rows.append([rank, int(run.query_index[i]), run.label_name(run.labels[i], locale),
-                     round(float(run.scores[i]), 3), x0, y0, x1, y1])
-    return rows
-
-
-def draw_detections(run: DetectionRun, threshold: float, selected: int | None = None,
-                    base: np.ndarray | None = None) -> np.ndarray:
-    """The image (enlarged for display) with every detection above `threshold` boxed and captioned.
-
-    selected: rank (0-based, among the kept detections) to highlight. base: an image of the display size
-    to draw on instead of the plain image (e.g. an attention overlay). Captions stay in English: the
-    image font has no Chinese glyphs."""
-    scale = run.display_scale
-    canvas = enlarge_for_display(run.image, scale) if base is None else base
-    kept = run.kept(threshold)
-    captions = [f"{run.label_name(run.labels[i])} {run.scores[i]:.2f}" for i in kept]
-    colors = [class_color(run.labels[i]) for i in kept]
-    highlight = selected if selected is not None and 0 <= selected < len(kept) else None
-    return draw_boxes_xyxy(canvas, run.boxes_xyxy[kept], captions, colors, scale=scale, highlight=highlight)
 
 
 def _head(head: int | None, available: int) -> int | None:
@@ -150,19 +146,22 @@ def _head(head: int | None, available: int) -> int | None:
 
 
 def cross_attention_heatmap(run: DetectionRun, row: int, layer: int, head: int | None) -> np.ndarray:
-    """Where the query behind detection `row` looks in decoder `layer` (one head, or the mean if None):
-    float [H', W'] in [0, 1] at the display size."""
+    """Where the query behind detection `row` looks in decoder `layer` (0-based; one head, or the mean if None):
+    float32 [H', W'] in [0, 1] at `run.display_size`."""
     if not 0 <= layer < run.num_decoder_layers:
         raise ValueError(f"decoder layer {layer} out of range: this model has {run.num_decoder_layers}")
+    if not 0 <= row < len(run.scores):
+        raise ValueError(f"detection {row} out of range: this run has {len(run.scores)}")
     att = torch.from_numpy(run.cross_attentions[layer][None].astype(np.float32))  # (1, heads, Q, HW)
     m = query_attention_map(att, run.feature_size, int(run.query_index[row]), _head(head, run.num_heads))[0]
-    return upsample_heatmap(m, _display_size(run))
+    return upsample_heatmap(m, run.display_size)
 
 
 def encoder_attention_heatmap(run: DetectionRun, point_xy: tuple[float, float], layer: int,
                               head: int | None) -> np.ndarray:
-    """Where the encoder position under pixel (x, y) of `run.image` looks in encoder `layer`:
-    float [H', W'] in [0, 1] at the display size. head: one head (if kept) or None for the mean."""
+    """Where the encoder position under pixel (x, y) of `run.image` looks in encoder `layer` (0-based):
+    float32 [H', W'] in [0, 1] at `run.display_size`. head: one head (if kept) or None for the mean; a point
+    outside the image is moved to its nearest edge."""
     if not 0 <= layer < run.num_encoder_layers:
         raise ValueError(f"encoder layer {layer} out of range: this model has {run.num_encoder_layers}")
     h, w = run.image.shape[:2]
@@ -171,16 +170,4 @@ def encoder_attention_heatmap(run: DetectionRun, point_xy: tuple[float, float], 
     if not run.encoder_per_head:
         head = None
     m = encoder_attention_at(att, run.feature_size, point_yx, _head(head, att.shape[1]))[0]
-    return upsample_heatmap(m, _display_size(run))
-
-
-def mark_point(image: np.ndarray, run: DetectionRun, point_xy: tuple[float, float]) -> np.ndarray:
-    """Draw the clicked point (pixel (x, y) of `run.image`) on a display-size image."""
-    s = run.display_scale
-    return draw_marker_xy(image, (point_xy[0] * s, point_xy[1] * s))
-
-
-def _display_size(run: DetectionRun) -> tuple[int, int]:
-    h, w = run.image.shape[:2]
-    s = run.display_scale
-    return (round(h * s), round(w * s)) if s > 1 else (h, w)
+    return upsample_heatmap(m, run.display_size)

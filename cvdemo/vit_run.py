@@ -1,6 +1,7 @@
-"""One ViT run kept for a browser session, and the Attention tab's views of it without re-running the model.
+"""One ViT run on one image, kept as numpy, and the attention maps derived from it without re-running the model.
 
-`run_vit(model, image)` classifies once with attention and keeps (numpy, for a `gr.State`):
+`run_vit(model, image)` classifies once with attention and keeps (numpy, cheap to hold in a
+`cvdemo.session_store.RunStore` for a browser session):
 
     probs            float32 [num_classes]          softmax of the logits
     attentions       float32 [L, heads, T, T]        T = prefix (CLS) tokens + gh * gw patch tokens
@@ -8,11 +9,12 @@
     pos_similarity   float32 [gh, gw, gh, gw] | None cosine similarity of each patch's position embedding to
                                                      every other's (None: the model has no CLS/grid embedding)
 
-Rollout, the raw attention of a layer/head, the patch grid and the position-embedding picture are then
-computed from these with `cvdemo.attention`. The maps are read where the classifier reads: the CLS token's
-row (global_pool="token"), or, for models that classify the average of the patch tokens (global_pool="avg",
-as the shipped vit-shapes, which has no CLS token), the average of the patch tokens' rows.
-Nothing here imports gradio.
+Rollout (`rollout_heatmap`) and the raw attention of a layer/head (`layer_attention_heatmap`) are computed from
+these with `cvdemo.attention` as [gh, gw] maps; `display_heatmap` brings such a map to the size the image is drawn
+at. The maps are read where the classifier reads: the CLS token's row (global_pool="token"), or, for models that
+classify the average of the patch tokens (global_pool="avg", as the shipped vit-shapes, which has no CLS token),
+the average of the patch tokens' rows. No text for people here (class names are the model's `id2label`); nothing
+here imports gradio.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cvdemo.attention import attention_rollout, cls_attention_map, fuse_heads, upsample_heatmap
+from cvdemo.attention import HEAD_FUSIONS, attention_rollout, cls_attention_map, fuse_heads, upsample_heatmap
+from cvdemo.models.image_processing import keeps_aspect_ratio
 from cvdemo.models.vit import ViT, sincos_pos_embed_2d
 from cvdemo.models.vit_transforms import vit_transform
-from cvdemo.ui.i18n import DEFAULT_LOCALE
-from cvdemo.ui.texts.attention import T
-from cvdemo.visualize import display_scale, draw_grid, enlarge_for_display, label_cells, tile_maps
+from cvdemo.visualize import display_scale
+
+__all__ = ["HEAD_FUSIONS", "ClassificationRun", "display_heatmap", "layer_attention_heatmap",
+           "position_embedding_similarity", "rollout_heatmap", "run_vit", "top_classes"]
 
 
 @dataclass
@@ -48,6 +52,7 @@ class ClassificationRun:
     global_pool: str
     pos_similarity: np.ndarray | None
     model_ms: float
+    device: str = "cpu"  # where the model ran ("cpu", "cuda")
 
     @property
     def num_layers(self) -> int:
@@ -57,9 +62,31 @@ class ClassificationRun:
     def num_heads(self) -> int:
         return int(self.attentions.shape[1])
 
-    def readout(self, locale: str = DEFAULT_LOCALE) -> str:
-        """Where the classifier reads the tokens, in words ("classified from the CLS token"), in ``locale``."""
-        return T.text("readout_cls" if self.global_pool == "token" else "readout_avg", locale)
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(h, w) of the image as the model saw it."""
+        return int(self.model_input.shape[0]), int(self.model_input.shape[1])
+
+    @property
+    def aspect_ratio_kept(self) -> bool:
+        """False when the model's input has another shape than the image (a non-square image made square)."""
+        return keeps_aspect_ratio(self.image.shape[:2], self.input_size)
+
+    @property
+    def display_scale(self) -> float:
+        """Factor the image is drawn at (`cvdemo.visualize.display_scale`: small images enlarged)."""
+        return display_scale(*self.image.shape[:2])
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(H, W) at which the image and its attention overlays are drawn."""
+        h, w = self.image.shape[:2]
+        s = self.display_scale
+        return (round(h * s), round(w * s)) if s > 1 else (h, w)
+
+    def class_name(self, index: int) -> str | None:
+        """The model's name of class ``index``, or None when it names none (the UI then says "class k")."""
+        return self.id2label.get(int(index))
 
     def read_out(self, matrix: torch.Tensor) -> np.ndarray:
         """[1, T, T] (a rollout or one layer's attention) -> [gh, gw] over the patches: the CLS token's row,
@@ -71,7 +98,8 @@ class ClassificationRun:
 
 
 def run_vit(model: ViT, image: np.ndarray, model_name: str = "") -> ClassificationRun:
-    """Classify an RGB uint8 image [H, W, 3] with attention; see the module docstring."""
+    """Classify an RGB uint8 image [H, W, 3] (any aspect ratio: it is resized to the model's input size) with
+    attention; see the module docstring."""
     cfg = model.config
     device = next(model.parameters()).device
     pixel_values = vit_transform(image, cfg).to(device)  # (1, 3, S, S)
@@ -94,7 +122,7 @@ def run_vit(model: ViT, image: np.ndarray, model_name: str = "") -> Classificati
         id2label=dict(cfg.id2label), probs=probs.cpu().numpy(), attentions=attentions.cpu().numpy(),
         grid_size=(int(out["grid_size"][0]), int(out["grid_size"][1])), patch_size=cfg.patch_size,
         num_prefix_tokens=cfg.num_prefix_tokens, global_pool=cfg.global_pool, pos_similarity=pos_sim,
-        model_ms=model_ms)
+        model_ms=model_ms, device=device.type)
 
 
 def position_embedding_similarity(model: ViT, grid_size: tuple[int, int]) -> np.ndarray | None:
@@ -113,18 +141,16 @@ def position_embedding_similarity(model: ViT, grid_size: tuple[int, int]) -> np.
     return (unit @ unit.T).reshape(gh, gw, gh, gw).cpu().numpy()
 
 
-def top_classes(run: ClassificationRun, k: int = 5, locale: str = DEFAULT_LOCALE) -> dict[str, float]:
-    """{label: probability} of the k most likely classes (for gr.Label); the model's class names, or
-    "class i" in ``locale`` for a class it does not name."""
+def top_classes(run: ClassificationRun, k: int = 5) -> list[tuple[int, float]]:
+    """[(class index, probability)] of the k most likely classes, most likely first (ties: lower index)."""
     order = np.argsort(-run.probs, kind="stable")[:k]
-    names = [run.id2label.get(int(i)) for i in order]
-    return {T.text("class_n", locale, k=int(i)) if name is None else name: float(run.probs[i])
-            for i, name in zip(order, names)}
+    return [(int(i), float(run.probs[i])) for i in order]
 
 
 def rollout_heatmap(run: ClassificationRun, head_fusion: str = "mean", discard_ratio: float = 0.0,
                     start_layer: int = 0) -> np.ndarray:
-    """Attention rollout, read out where the classifier reads (`ClassificationRun.read_out`): [gh, gw]."""
+    """Attention rollout from layer `start_layer` (0-based), read out where the classifier reads
+    (`ClassificationRun.read_out`): float32 [gh, gw]."""
     att = torch.from_numpy(run.attentions)[:, None]  # (L, 1, heads, T, T): one image per layer
     rollout = attention_rollout(list(att), head_fusion=head_fusion, discard_ratio=discard_ratio,
                                 start_layer=start_layer, num_prefix_tokens=run.num_prefix_tokens)
@@ -132,7 +158,7 @@ def rollout_heatmap(run: ClassificationRun, head_fusion: str = "mean", discard_r
 
 
 def layer_attention_heatmap(run: ClassificationRun, layer: int, head: int | None) -> np.ndarray:
-    """Raw attention of one layer (one head, or the mean of heads) read out as `read_out`: [gh, gw]."""
+    """Raw attention of one layer (0-based; one head, or the mean of heads) read out as `read_out`: [gh, gw]."""
     if not 0 <= layer < run.num_layers:
         raise ValueError(f"layer {layer} out of range: this model has {run.num_layers} layers")
     att = torch.from_numpy(run.attentions[layer])[None]  # (1, heads, T, T)
@@ -145,44 +171,7 @@ def layer_attention_heatmap(run: ClassificationRun, layer: int, head: int | None
     return run.read_out(fused)
 
 
-def heatmap_overlay_size(run: ClassificationRun) -> tuple[int, int]:
-    """(H, W) at which overlays on `run.image` are drawn (small images enlarged)."""
-    h, w = run.image.shape[:2]
-    s = display_scale(h, w)
-    return (round(h * s), round(w * s)) if s > 1 else (h, w)
-
-
-def display_image(run: ClassificationRun) -> np.ndarray:
-    return enlarge_for_display(run.image, display_scale(*run.image.shape[:2]))
-
-
-def upsample_to_display(run: ClassificationRun, grid_map: np.ndarray) -> np.ndarray:
-    return upsample_heatmap(grid_map, heatmap_overlay_size(run))
-
-
-def patch_grid_view(run: ClassificationRun, side: int = 448,
-                    locale: str = DEFAULT_LOCALE) -> tuple[np.ndarray, str]:
-    """The model's input cut into its patches, with token numbers, and a sentence (in ``locale``) saying how
-    many tokens."""
-    gh, gw = run.grid_size
-    h, w = run.model_input.shape[:2]
-    scale = max(1, side // max(h, w))
-    big = np.repeat(np.repeat(run.model_input, scale, axis=0), scale, axis=1)  # nearest: the pixels it saw
-    big = draw_grid(big, gh, gw, color=(255, 255, 255))
-    labels = [str(k + run.num_prefix_tokens) if gh * gw <= 256 else "" for k in range(gh * gw)]
-    big = label_cells(big, gh, gw, labels)
-    prefix = (T.text("prefix_cls", locale) if run.num_prefix_tokens == 1 else
-              T.text("prefix_tokens", locale, n=run.num_prefix_tokens) if run.num_prefix_tokens else "")
-    text = T.text("grid_caption", locale, h=h, w=w, gh=gh, gw=gw, patches=gh * gw, p=run.patch_size,
-                  prefix=prefix, tokens=gh * gw + run.num_prefix_tokens)
-    return big, text
-
-
-def position_similarity_view(run: ClassificationRun, max_side: int = 560) -> np.ndarray | None:
-    """Tiles: tile (r, c) shows how similar patch (r, c)'s position embedding is to every patch's."""
-    if run.pos_similarity is None:
-        return None
-    gh, gw = run.pos_similarity.shape[:2]
-    cells = run.pos_similarity.shape[2]
-    tile = cells * max(1, (max_side // max(gh, gw) - 2) // cells)  # whole pixels per embedding entry
-    return tile_maps(run.pos_similarity, tile_px=tile, gap_px=2, vmin=-1.0, vmax=1.0, colormap="viridis")
+def display_heatmap(run: ClassificationRun, grid_map: np.ndarray) -> np.ndarray:
+    """A [gh, gw] map (`rollout_heatmap`, `layer_attention_heatmap`) -> float32 [H', W'] in [0, 1] at
+    `run.display_size`, for an overlay on the image."""
+    return upsample_heatmap(grid_map, run.display_size)

@@ -1,0 +1,183 @@
+"""Everything the Detect tab shows of a `cvdemo.detection_run.DetectionRun`, composed in this one module.
+
+The image with its boxes, the attention overlays (decoder cross-attention of a detection, encoder self-attention
+at a point), the table of detections, the dropdown of detections, the summary line with the image's notes, and the
+class-distribution figure (Plotly). The run hands numpy arrays and plain data; this module draws and words them
+(`cvdemo/ui/texts/detect.py`). Text drawn into images stays in English (the image font has no Chinese glyphs).
+No gradio here.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+
+from cvdemo.detection_run import DetectionRun, cross_attention_heatmap, encoder_attention_heatmap
+from cvdemo.ui.i18n import DEFAULT_LOCALE
+from cvdemo.ui.texts.detect import T
+from cvdemo.visualize import class_color, draw_boxes_xyxy, draw_marker_xy, enlarge_for_display, overlay_heatmap
+
+TABLE_COLUMNS = ["#", "query", "label", "score", "x0", "y0", "x1", "y1"]  # the English headers
+_COLUMN_KEYS = {"query": "col_query", "label": "col_label", "score": "col_score"}  # the others read the same
+MAX_ROWS = 30  # queries shown in the class-distribution figure (best scores first)
+MAX_COLUMNS = 24  # classes shown before the rest are summed into "other classes"
+
+
+# ---------------------------------------------------------------- words
+
+def label_text(run: DetectionRun, label: int, locale: str = DEFAULT_LOCALE) -> str:
+    """The model's name of class ``label``, or "class k" in ``locale`` when the model names none."""
+    name = run.class_name(label)
+    return T.text("class_n", locale, k=int(label)) if name is None else name
+
+
+def table_headers(locale: str = DEFAULT_LOCALE) -> list[str]:
+    """The table's column headers in ``locale`` (TABLE_COLUMNS in English)."""
+    return [T.text(_COLUMN_KEYS[c], locale) if c in _COLUMN_KEYS else c for c in TABLE_COLUMNS]
+
+
+def detection_rows(run: DetectionRun, threshold: float, locale: str = DEFAULT_LOCALE) -> list[list]:
+    """Table rows [rank, query, label, score, x0, y0, x1, y1] of the detections above `threshold`."""
+    rows = []
+    for rank, i in enumerate(run.kept(threshold), start=1):
+        x0, y0, x1, y1 = (round(float(v), 1) for v in run.boxes_xyxy[i])
+        rows.append([rank, int(run.query_index[i]), label_text(run, run.labels[i], locale),
+                     round(float(run.scores[i]), 3), x0, y0, x1, y1])
+    return rows
+
+
+def table(run: DetectionRun | None, threshold: float, locale: str = DEFAULT_LOCALE) -> dict:
+    """The detections above `threshold` as the table's value, with headers in ``locale`` (no run: empty)."""
+    rows = [] if run is None else detection_rows(run, threshold, locale)
+    return {"headers": table_headers(locale), "data": rows}
+
+
+def detection_choices(run: DetectionRun, threshold: float, locale: str = DEFAULT_LOCALE) -> list[tuple[str, int]]:
+    """Dropdown entries (text, row) for the kept detections; the best 3 queries when none is kept."""
+    rows = list(run.kept(threshold)) or list(range(min(3, len(run.scores))))
+    return [(f"#{r + 1} {label_text(run, run.labels[r], locale)} {run.scores[r]:.2f} · "
+             + T.text("query_n", locale, q=int(run.query_index[r])), int(r)) for r in rows]
+
+
+def image_notes(loaded_notes: list[str], run: DetectionRun, locale: str = DEFAULT_LOCALE) -> list[str]:
+    """What was done to the image: the loader's notes, and the model's input size when pre-processing could
+    not keep the aspect ratio (a side clamped to 1 pixel)."""
+    notes = list(loaded_notes)
+    if not run.aspect_ratio_kept:
+        ih, iw = run.input_size
+        notes.append(T.text("resized_for_model", locale, w=iw, h=ih))
+    return notes
+
+
+def summary(run: DetectionRun, threshold: float, total_ms: float | None, notes: list[str],
+            locale: str = DEFAULT_LOCALE) -> str:
+    """The Markdown line under the image: detections kept, timings, model, sizes, then the image's notes."""
+    n = len(run.kept(threshold))
+    h, w = run.image.shape[:2]
+    hint = T.text("hint_lower", locale) if n == 0 else ""
+    parts = [T.text("summary_kept_one" if n == 1 else "summary_kept", locale, n=n, threshold=threshold,
+                    queries=len(run.scores), hint=hint, model_ms=run.model_ms)]
+    if total_ms is not None:
+        parts.append(T.text("summary_total", locale, total_ms=total_ms))
+    (ih, iw), (fh, fw) = run.input_size, run.feature_size
+    parts.append(T.text("summary_model", locale, model=run.model_name, device=run.device.upper(), w=w, h=h,
+                        iw=iw, ih=ih, fw=fw, fh=fh))
+    text = " · ".join(parts)
+    if notes:
+        text += "  \n*" + html.escape("; ".join(notes)) + "*"
+    return text
+
+
+# ---------------------------------------------------------------- pictures
+
+def default_point(run: DetectionRun, threshold: float) -> tuple[float, float]:
+    """The centre of the best detection (or of the image), pixel (x, y): where the encoder map starts."""
+    keep = run.kept(threshold)
+    if len(keep):
+        x0, y0, x1, y1 = run.boxes_xyxy[keep[0]]
+        return float((x0 + x1) / 2), float((y0 + y1) / 2)
+    h, w = run.image.shape[:2]
+    return w / 2, h / 2
+
+
+def selected_rank(run: DetectionRun, threshold: float, row: int | None) -> int | None:
+    """The rank (0-based, among the kept detections) of detection ``row``, or None when it is not kept."""
+    keep = run.kept(threshold)
+    return None if row is None or row not in keep else int(np.flatnonzero(keep == row)[0])
+
+
+def annotated_image(run: DetectionRun, threshold: float, selected: int | None = None) -> np.ndarray:
+    """The image (enlarged for display) with every detection above `threshold` boxed and captioned.
+
+    selected: rank (0-based, among the kept detections) to highlight."""
+    scale = run.display_scale
+    kept = run.kept(threshold)
+    captions = [f"{label_text(run, run.labels[i])} {run.scores[i]:.2f}" for i in kept]  # English: see above
+    colors = [class_color(run.labels[i]) for i in kept]
+    highlight = selected if selected is not None and 0 <= selected < len(kept) else None
+    return draw_boxes_xyxy(enlarge_for_display(run.image, scale), run.boxes_xyxy[kept], captions, colors,
+                           scale=scale, highlight=highlight)
+
+
+def cross_view(run: DetectionRun, row: int | None, layer: int, head: int | None) -> np.ndarray | None:
+    """Detection ``row``'s query attention in decoder ``layer`` (0-based; head or None for the mean) over the
+    image, with that detection's box; None without a detection."""
+    if row is None or not 0 <= row < len(run.scores):
+        return None
+    heat = cross_attention_heatmap(run, row, layer, head)
+    base = overlay_heatmap(enlarge_for_display(run.image, run.display_scale), heat)
+    label = f"{label_text(run, run.labels[row])} {run.scores[row]:.2f} · query {run.query_index[row]}"
+    return draw_boxes_xyxy(base, run.boxes_xyxy[row:row + 1], [label], [class_color(run.labels[row])],
+                           scale=run.display_scale)
+
+
+def encoder_view(run: DetectionRun, point_xy: tuple[float, float] | None, layer: int,
+                 head: int | None) -> np.ndarray | None:
+    """Where the encoder position under pixel ``point_xy`` of the image looks in encoder ``layer`` (0-based),
+    over the image, with the point marked; None without a point."""
+    if point_xy is None:
+        return None
+    heat = encoder_attention_heatmap(run, point_xy, layer, head)
+    base = overlay_heatmap(enlarge_for_display(run.image, run.display_scale), heat)
+    s = run.display_scale
+    return draw_marker_xy(base, (point_xy[0] * s, point_xy[1] * s))
+
+
+def class_distribution_figure(run: DetectionRun, threshold: float, selected_row: int | None = None, *,
+                              locale: str = DEFAULT_LOCALE) -> go.Figure:
+    """Heatmap: one row per query (best score first, at most MAX_ROWS), one column per class plus "no object".
+
+    Each row is that query's softmax over C+1 classes, so it sums to 1. With many classes (COCO's 91) only the
+    classes that some shown query ranks first are kept and the rest are summed into one "other" column.
+    Queries above the threshold are marked ✓; `selected_row` (an index into run.scores) is marked ▶.
+    Titles and names in ``locale``.
+    """
+    rows = list(range(min(MAX_ROWS, len(run.scores))))
+    queries = run.query_index[rows]
+    probs = run.probs[queries]  # (R, C+1)
+    num_classes = run.num_classes
+    names = [label_text(run, c, locale) for c in range(num_classes)]
+    if num_classes + 1 > MAX_COLUMNS:
+        shown = sorted(set(int(v) for v in run.labels[rows]))[: MAX_COLUMNS - 2]
+        rest = np.delete(probs[:, :num_classes], shown, axis=1).sum(axis=1, keepdims=True)
+        probs = np.concatenate([probs[:, shown], rest, probs[:, -1:]], axis=1)
+        names = [names[c] for c in shown] + [T.text("other_classes", locale)]
+    columns = names + [T.text("no_object", locale)]
+    row_names = []
+    for r, q in zip(rows, queries):
+        mark = "▶ " if r == selected_row else ("✓ " if run.scores[r] > threshold else "")
+        row_names.append(mark + T.text("query_n", locale, q=int(q)))
+    text = np.where(probs >= 0.01, np.char.mod("%.2f", probs), "")
+    fig = go.Figure(go.Heatmap(
+        z=probs, x=columns, y=row_names, zmin=0, zmax=1, colorscale="Blues", text=text,
+        texttemplate="%{text}" if probs.size <= 400 else None, textfont={"size": 10},
+        hovertemplate="%{y}<br>%{x}: %{z:.3f}<extra></extra>", colorbar={"title": "p", "thickness": 12}))
+    fig.update_layout(
+        title={"text": T.text("figure_title", locale, shown=len(rows), queries=len(run.scores),
+                              threshold=threshold), "font": {"size": 14}},
+        yaxis={"autorange": "reversed", "tickfont": {"size": 11}}, xaxis={"side": "top", "tickangle": -30},
+        height=max(260, 90 + 22 * len(rows)), margin={"l": 10, "r": 10, "t": 90, "b": 10},
+        template="plotly_white")
+    return fig
