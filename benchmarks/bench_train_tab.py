@@ -4,9 +4,9 @@ The same ``tiny`` run (DETR and ViT: same seed, data, model and config) three wa
 
 1. ``trainer``: the plain `Trainer.run()` loop, events consumed and dropped (what the CLI does, minus
    printing);
-2. ``manager``: through the app's `JobManager` (its own thread), with a poller doing what the tab's
-   stream does every `UPDATE_SECONDS`: take the new events, redraw the curves, the progress text and the
-   snapshot, and serialise the figure to JSON as Gradio does;
+2. ``manager``: through the app's `JobManager` (`cvdemo.training.jobs`, its own thread), with a poller doing
+   what the tab's stream does every `UPDATE_SECONDS`: take the new events, redraw the curves, the progress
+   text and the snapshot, and serialise the figure to JSON as Gradio does;
 3. ``server``: the tab launched in a Gradio server in this process, streamed by a `gradio_client.Client`
    in a separate process (as a browser would be: its decoding is not the server's cost).
 
@@ -38,9 +38,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cvdemo.training import RunStarted, StepEvent, Trainer  # noqa: E402
+from cvdemo.training.jobs import JobLimits, JobManager, TrainingJob  # noqa: E402
+from cvdemo.training.requests import TrainRequest, build_setup  # noqa: E402
 from cvdemo.ui.train_tab import UPDATE_SECONDS  # noqa: E402
-from cvdemo.ui.training_jobs import JobLimits, JobManager, TrainingJob  # noqa: E402
-from cvdemo.ui.training_setup import TrainRequest, build_setup  # noqa: E402
 from cvdemo.ui.training_view import RunView  # noqa: E402
 
 
@@ -134,7 +134,7 @@ print(client.session_hash)
 def run_server(kind: str, steps: int) -> tuple[float, float]:
     import gradio as gr
 
-    from cvdemo.ui.models_registry import ModelRegistry
+    from cvdemo.models.registry import ModelRegistry
     from cvdemo.ui.train_tab import build_train_tab
 
     manager = JobManager(JobLimits(max_steps=10**6, max_seconds=10**6))

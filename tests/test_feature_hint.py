@@ -133,7 +133,7 @@ def test_small_preset_is_hinted_by_the_shipped_detr_and_can_go_without(tmp_path,
 
 def test_the_train_tab_trains_the_small_vit_with_its_hint_and_plots_it():
     from cvdemo.training import Trainer as _Trainer
-    from cvdemo.ui.training_setup import TrainRequest, build_setup
+    from cvdemo.training.requests import TrainRequest, build_setup
     from cvdemo.ui.training_view import RunView
 
     setup = build_setup(TrainRequest(kind="vit", preset="small", length=2, batch_size=4, snapshot_every=0,

@@ -176,7 +176,7 @@ def test_session_state_stays_bounded_over_many_sessions(running_app):
             assert store.stats()["runs"] <= 4
         assert store.stats()["bytes"] <= store.max_bytes
         with pytest.raises(AppError, match="no longer kept"):
-            first.predict(0.3, api_name="/filter")
+            first.predict(0.3, 2, "mean of heads", api_name="/filter")
     finally:
         store.max_runs = saved
 

@@ -12,18 +12,22 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from cvdemo.durations import CLOCK, format_duration
+from cvdemo.messages import Message
 from cvdemo.training import EvalEvent, RunFinished, RunStarted, SnapshotEvent, StepEvent
 from cvdemo.training.events import ClassPrediction
+from cvdemo.training.jobs import JobLimits, JobManager, TrainingBusyError
 from cvdemo.training.presets import DETR_TRAINING_PRESETS, VIT_TRAINING_PRESETS
+from cvdemo.training.requests import SetupError, TrainRequest, build_setup, coco_folder_from_zip
+from cvdemo.training.trained_models import PushError, push_to_hub
 from cvdemo.ui import train_tab
 from cvdemo.ui.texts.train import T
-from cvdemo.ui.training_jobs import JobLimits, JobManager
-from cvdemo.ui.training_setup import TrainRequest, build_setup, coco_folder_from_zip, hub_push
-from cvdemo.ui.training_view import RunView, format_seconds
+from cvdemo.ui.training_view import RunView, duration_text, end_note, word
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["cvdemo/ui/train_tab.py", "cvdemo/ui/training_jobs.py", "cvdemo/ui/training_setup.py",
-           "cvdemo/ui/training_view.py"]
+# the tab and the training core whose messages ("train.<key>") the catalog words
+SOURCES = ["cvdemo/ui/train_tab.py", "cvdemo/ui/training_view.py", "cvdemo/training/kinds.py",
+           "cvdemo/training/jobs.py", "cvdemo/training/requests.py", "cvdemo/training/trained_models.py"]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -57,7 +61,7 @@ def view_of(locale: str | None = None, **kw) -> RunView:
 
 def test_every_catalog_text_is_used_in_the_tab_sources():
     source = "\n".join((ROOT / path).read_text() for path in SOURCES)
-    unused = [key for key in T.texts if f'"{key}"' not in source]
+    unused = [key for key in T.texts if f'"{key}"' not in source and f'"train.{key}"' not in source]
     assert not unused, f"dead catalog entries: {unused}"
 
 
@@ -81,8 +85,23 @@ def test_choices_keep_their_values_in_every_language():
 
 
 def test_times_in_both_languages():
-    assert [format_seconds(s) for s in (42, 185, 600)] == ["42 s", "3 min 05 s", "10 min"]
-    assert [format_seconds(s, "zh-CN") for s in (42, 185, 600)] == ["42 秒", "3 分 05 秒", "10 分钟"]
+    assert [duration_text(s) for s in (42, 185, 600)] == ["42 s", "3 min 05 s", "10 min"]
+    assert [duration_text(s, "zh-CN") for s in (42, 185, 600)] == ["42 秒", "3 分 05 秒", "10 分钟"]
+    assert duration_text(float("inf")) == "unknown" and duration_text(float("nan"), "zh-CN") == "未知"
+    # the one formatter behind it, as the training CLI's progress bar writes durations
+    assert [format_duration(s, CLOCK) for s in (42, 75, 3725)] == ["00:42", "01:15", "1:02:05"]
+    assert format_duration(float("nan"), CLOCK) == "--:--" and format_duration(-1) == "?"
+    assert format_duration(3725) == "62 min 05 s"
+
+
+def test_core_messages_are_worded_with_their_nested_fields():
+    description = Message("train.description", {"kind": Message("train.kind_vit"), "preset": "tiny", "steps": 3,
+                                                 "batch": 4, "device": "cpu",
+                                                 "data": Message("train.data_generated", {"px": 64})})
+    assert word(description, "zh-CN") == ("ViT 图像分类，预设“tiny”，在 cpu 上训练 3 步，每批 4 张图像；数据："
+                                          "生成的形状（64 像素，每步都是新图像）")
+    assert word(None) == "" and word("as it is") == "as it is"
+    assert word(Message("train.crashed", {"error_id": "1a2b3c4d"})).startswith("an error on the server (error id 1a2b")
 
 
 def test_progress_and_captions_follow_the_locale_english_by_default():
@@ -137,17 +156,20 @@ def test_the_curves_titles_axes_and_legend_follow_the_locale():
 def test_end_notes_and_queue_lines_follow_the_locale():
     view = view_of()
     job = SimpleNamespace(error=None, stop_reason="stop pressed", limits=JobLimits(max_seconds=600))
-    assert train_tab._end_note("stopped", view, job) == \
+    assert end_note("stopped", view, job) == \
         "⏹ **Stopped** at step 2 after 2 min 10 s: you pressed Stop. You can still save the model."
-    assert train_tab._end_note("stopped", view, job, "zh-CN") == \
+    assert end_note("stopped", view, job, "zh-CN") == \
         "⏹ 在第 2 步（用时 2 分 10 秒）**已停止**：你点击了“停止”。仍然可以保存模型。"
     job.stop_reason = "time limit"
-    assert "本服务器的时长上限 10 分钟" in train_tab._end_note("stopped", view, job, "zh-CN")
-    assert train_tab._end_note("finished", view, job).startswith("✅ **Done**: 2 steps in 2 min 10 s; AP 0.250, AP50")
-    assert train_tab._end_note("finished", view, job, "zh-CN").startswith(
+    assert "本服务器的时长上限 10 分钟" in end_note("stopped", view, job, "zh-CN")
+    assert end_note("finished", view, job).startswith("✅ **Done**: 2 steps in 2 min 10 s; AP 0.250, AP50")
+    assert end_note("finished", view, job, "zh-CN").startswith(
         "✅ **完成**：2 步，用时 2 分 10 秒；AP 0.250，AP50 0.500。")
     job.error = None
-    assert train_tab._end_note("failed", view, job, "zh-CN") == "❌ **训练失败**，在第 2 步：未知错误"
+    assert end_note("failed", view, job, "zh-CN") == "❌ **训练失败**，在第 2 步：未知错误"
+    job.error = Message("train.diverged", {"error": "loss is nan at step 2"})
+    assert end_note("failed", view, job, "zh-CN") == \
+        "❌ **训练失败**，在第 2 步：损失发散（NaN/inf）：loss is nan at step 2。请尝试更低的学习率。"
 
 
 @pytest.fixture
@@ -158,40 +180,46 @@ def tiny_presets(monkeypatch):
         "shapes": {**vit.shapes, "image_size": 32}}))
 
 
+def chinese_error(error_type, fn, *args, **kw) -> str:
+    """The text, in Chinese, of the error ``fn(*args, **kw)`` raises (which must be an ``error_type``)."""
+    with pytest.raises(error_type) as raised:
+        fn(*args, **kw)
+    return word(raised.value, "zh-CN")
+
+
 def test_setup_descriptions_notes_and_errors_follow_the_locale(tiny_presets, tmp_path):
     request = TrainRequest(kind="vit", preset="i18n", length=500, batch_size=4, num_val_images=4)
-    english = build_setup(request)
-    assert english.description == ("ViT classification, preset 'i18n', 500 steps of 4 images on cpu; data: "
-                                   "generated shapes (32 px, new images every step)")
-    chinese = build_setup(request, locale="zh-CN")
-    assert chinese.description == ("ViT 图像分类，预设“i18n”，在 cpu 上训练 500 步，每批 4 张图像；数据："
-                                   "生成的形状（32 像素，每步都是新图像）")
-    assert chinese.describe("en") == english.description and english.describe("zh-CN") == chinese.description
+    setup = build_setup(request)
+    assert word(setup.description) == ("ViT classification, preset 'i18n', 500 steps of 4 images on cpu; data: "
+                                       "generated shapes (32 px, new images every step)")
+    assert word(setup.description, "zh-CN") == ("ViT 图像分类，预设“i18n”，在 cpu 上训练 500 步，每批 4 张图像；数据："
+                                                 "生成的形状（32 像素，每步都是新图像）")
     manager = JobManager(JobLimits(max_steps=3, max_seconds=60, max_queue=0))
-    assert manager.cap_steps(500, "zh-CN") == (3, "请求 500 步，实际运行 3 步：这是本服务器每次训练允许的上限")
-    assert manager.cap_steps(500)[1] == "500 steps asked, 3 run: the most this server allows per run"
-    with pytest.raises(ValueError, match="至少训练一步"):
-        build_setup(TrainRequest(kind="vit", preset="i18n", length=0, batch_size=4), locale="zh-CN")
-    with pytest.raises(ValueError, match="未知预设 'huge'"):
-        build_setup(TrainRequest(kind="vit", preset="huge"), locale="zh-CN")
-    with pytest.raises(ValueError, match="推送需要 Hugging Face 令牌"):
-        hub_push(tmp_path, "me/model", "", locale="zh-CN")
-    with pytest.raises(ValueError, match="'no slash' 不是 Hub 仓库 ID"):
-        hub_push(tmp_path, "no slash", "hf_x", locale="zh-CN")
+    steps, note = manager.cap_steps(500)
+    assert steps == 3 and word(note, "zh-CN") == "请求 500 步，实际运行 3 步：这是本服务器每次训练允许的上限"
+    assert word(note) == "500 steps asked, 3 run: the most this server allows per run"
+    assert manager.cap_steps(3) == (3, None)
+    assert chinese_error(SetupError, build_setup, TrainRequest(kind="vit", preset="i18n", length=0,
+                                                               batch_size=4)) == "至少训练一步"
+    assert chinese_error(SetupError, build_setup, TrainRequest(kind="vit", preset="huge")).startswith(
+        "未知预设 'huge'")
+    assert chinese_error(SetupError, build_setup, TrainRequest(kind="yolo")).startswith("未知任务 'yolo'")
+    assert chinese_error(PushError, push_to_hub, tmp_path, "me/model", "").startswith("推送需要 Hugging Face 令牌")
+    assert chinese_error(PushError, push_to_hub, tmp_path, "no slash", "hf_x").startswith(
+        "'no slash' 不是 Hub 仓库 ID")
     import zipfile
     empty = tmp_path / "empty.zip"
     with zipfile.ZipFile(empty, "w") as z:
         z.writestr("images/a.png", b"x")
-    with pytest.raises(Exception, match="zip 中没有 annotations.json"):
-        coco_folder_from_zip(empty, tmp_path / "out", locale="zh-CN")
+    assert chinese_error(Exception, coco_folder_from_zip, empty, tmp_path / "out").startswith(
+        "zip 中没有 annotations.json")
 
 
 def test_busy_lines_follow_the_locale(tiny_presets):
     manager = JobManager(JobLimits(max_steps=5, max_seconds=60, max_queue=0))
     manager._running["cpu"] = object()  # a run holds the device (no thread started)
-    assert manager.busy_message("cpu") == "Busy: another session is training on cpu, 0 in queue."
-    assert manager.busy_message("cpu", "zh-CN") == "繁忙：另一个会话正在 cpu 上训练，队列中有 0 个任务。"
-    setup = build_setup(TrainRequest(kind="vit", preset="i18n", length=2, batch_size=4, num_val_images=4),
-                        locale="zh-CN")
-    with pytest.raises(Exception, match="服务器繁忙：cpu 上正有一个训练任务在运行，另有 0 个在等待"):
-        manager.submit("someone", setup)
+    assert word(manager.busy_message("cpu")) == "Busy: another session is training on cpu, 0 in queue."
+    assert word(manager.busy_message("cpu"), "zh-CN") == "繁忙：另一个会话正在 cpu 上训练，队列中有 0 个任务。"
+    setup = build_setup(TrainRequest(kind="vit", preset="i18n", length=2, batch_size=4, num_val_images=4))
+    assert chinese_error(TrainingBusyError, manager.submit, "someone", setup).startswith(
+        "服务器繁忙：cpu 上正有一个训练任务在运行，另有 0 个在等待")

@@ -1,4 +1,4 @@
-"""The Train tab: its gradio-free job manager and setup (tiny runs on shrunk presets), `/train` through
+"""The Train tab: the training core's job manager and setup (tiny runs on shrunk presets), `/train` through
 gradio_client against a launched demo holding only the tab, and a real browser pressing Start and Stop.
 
 Everything runs on the CPU with one torch thread and never touches the network (a missing Hub token is
@@ -23,12 +23,14 @@ import cvdemo.models
 from cvdemo.datasets.shapes import ShapesConfig, write_shapes_dataset
 from cvdemo.datasets.structure import DatasetError
 from cvdemo.models import DETR
+from cvdemo.models.registry import ModelRegistry, ModelSpec, ModelUnavailableError
 from cvdemo.training import EvalEvent, RunFinished, RunStarted, SnapshotEvent, StepEvent
+from cvdemo.training.jobs import JobLimits, JobManager, TrainingBusyError
 from cvdemo.training.presets import DETR_TRAINING_PRESETS, VIT_TRAINING_PRESETS
-from cvdemo.ui.models_registry import ModelRegistry, ModelSpec, ModelUnavailableError
-from cvdemo.ui.training_jobs import JobLimits, JobManager, TrainingBusyError
-from cvdemo.ui.training_setup import TrainRequest, build_setup, coco_folder_from_zip, hub_push
-from cvdemo.ui.training_view import RunView
+from cvdemo.training.requests import TrainRequest, build_setup, coco_folder_from_zip
+from cvdemo.training.trained_models import push_to_hub
+from cvdemo.training.workspace import TrainingWorkspace
+from cvdemo.ui.training_view import RunView, word
 
 CLASSIFY_32 = ShapesConfig(image_size=32, task="classify", min_size=0.4, max_size=0.9)
 
@@ -128,7 +130,7 @@ def test_others_wait_in_a_queue_and_are_refused_when_it_is_full():
     wait_for(lambda: first.steps_done >= 1)
     second = manager.submit("b", build_setup(vit_request()))
     assert second.state == "queued" and manager.queue_position(second) == 1
-    assert manager.busy_message("cpu") == "Busy: another session is training on cpu, 1 in queue."
+    assert word(manager.busy_message("cpu")) == "Busy: another session is training on cpu, 1 in queue."
     with pytest.raises(TrainingBusyError, match="busy.*1 more are waiting"):
         manager.submit("c", build_setup(vit_request()))
     with pytest.raises(TrainingBusyError, match="already have a training run"):
@@ -148,7 +150,7 @@ def test_caps_on_steps_and_wall_time():
     manager = JobManager(JobLimits(max_steps=7, max_seconds=60))
     job = manager.submit("a", build_setup(vit_request(length=500)))
     assert job.done.wait(20) and job.state == "finished" and job.steps_done == 7
-    assert job.setup.notes == ["500 steps asked, 7 run: the most this server allows per run"]
+    assert [word(n) for n in job.setup.notes] == ["500 steps asked, 7 run: the most this server allows per run"]
     manager = JobManager(JobLimits(max_steps=10_000, max_seconds=0.5))
     start = time.monotonic()
     job = manager.submit("a", build_setup(vit_request(length=10_000)))
@@ -214,18 +216,23 @@ def test_uploaded_zips_are_checked_and_each_problem_has_its_own_message(tmp_path
     good = coco_folder_from_zip(coco_zip(tmp_path / "g", 4), tmp_path / "f")
     setup = build_setup(detr_request(dataset=good, length=3, unit="epochs"))
     assert setup.config.total_steps == 6 and len(setup.train_data) == 4  # 3 epochs of 4 images in batches of 2
-    assert "your 4 images, 6 classes" in setup.description
+    assert "your 4 images, 6 classes" in word(setup.description)
     with pytest.raises(ValueError, match="fewer than one batch of 8"):
         build_setup(detr_request(dataset=good, batch_size=8))
 
 
 def test_pushing_without_a_token_says_what_is_needed(tmp_path):
     with pytest.raises(ValueError, match="A Hugging Face token is needed"):
-        hub_push(tmp_path, "me/my-model", "")
+        push_to_hub(tmp_path, "me/my-model", "")
     with pytest.raises(ValueError, match="not a Hub repository id"):
-        hub_push(tmp_path, "no slash", "hf_x")
+        push_to_hub(tmp_path, "no slash", "hf_x")
     with pytest.raises(ValueError, match="Save the trained model first"):
-        hub_push(tmp_path, "me/my-model", "hf_x")
+        push_to_hub(tmp_path, "me/my-model", "hf_x")
+    with pytest.raises(ValueError, match="Save the trained model first"):
+        push_to_hub(None, "me/my-model", "hf_x")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ValueError, match="works offline"):  # the tests run with HF_HUB_OFFLINE=1
+        push_to_hub(tmp_path, "me/my-model", "hf_x")
 
 
 # --- the launched tab ---------------------------------------------------------------------------------------
@@ -240,13 +247,14 @@ def tab_app(tmp_path_factory, serve):
 
     registry = ModelRegistry([], device="cpu")
     manager = JobManager(JobLimits(max_steps=5000, max_seconds=120))
+    workspace = TrainingWorkspace(tmp_path_factory.mktemp("train-work"))
     with gr.Blocks() as demo:
         with gr.Tabs():
             with gr.Tab("Train"):
-                build_train_tab(registry, Path("examples"), manager=manager)
+                build_train_tab(registry, Path("examples"), manager=manager, workspace=workspace)
     demo.queue()
     url = serve(demo, i18n=gradio_i18n())
-    yield {"url": url, "registry": registry, "manager": manager}
+    yield {"url": url, "registry": registry, "manager": manager, "workspace": workspace}
     manager.stop_all()
     assert manager.wait_idle(10)
     demo.close()
@@ -275,14 +283,27 @@ def test_train_through_gradio_client_then_stop_and_save(tab_app, tmp_path):
     files = files["value"] if isinstance(files, dict) else files  # an update that also shows the component
     assert "Saved as **my-detr**" in note and sorted(Path(f).name for f in files) == ["config.json",
                                                                                        "model.safetensors"]
-    assert isinstance(tab_app["registry"].get("my-detr"), DETR)
+    registry, session = tab_app["registry"], client.session_hash
+    assert "(in this browser session)" in note  # and it is true: only this session is offered the model
+    assert isinstance(registry.get("my-detr", owner=session), DETR) and "my-detr" in registry.names("detect", session)
+    other = Client(tab_app["url"], verbose=False)
+    assert "my-detr" not in registry.names("detect", other.session_hash) + registry.names("detect")
+    with pytest.raises(ModelUnavailableError, match="Unknown model 'my-detr'"):
+        registry.get("my-detr", owner=other.session_hash)
+    with pytest.raises(AppError, match="Save the trained model first"):  # the other session saved nothing
+        other.predict("me/my-detr", "hf_x", True, api_name="/push_to_hub")
     with pytest.raises(AppError, match="A Hugging Face token is needed"):
         client.predict("me/my-detr", "", True, api_name="/push_to_hub")
+    with pytest.raises(AppError, match="not a Hub repository id"):
+        client.predict("no slash", "hf_x", True, api_name="/push_to_hub")
+    with pytest.raises(AppError, match="works offline"):
+        client.predict("me/my-detr", "hf_x", True, api_name="/push_to_hub")
     not_zip = tmp_path / "shapes.zip"
     not_zip.write_text("not a zip")
     with pytest.raises(AppError, match="not a zip archive"):
         client.predict("detr", "tiny", "My COCO zip", handle_file(str(not_zip)), 5, "steps", 2e-4, 2, 2,
                        api_name="/train")
+    assert not list(tab_app["workspace"].root.glob("*/run-*"))  # the refused run left no work folder
 
 
 def test_a_browser_sees_the_run_grow_and_stop(tab_app, browser_page):
@@ -318,8 +339,9 @@ def test_a_chinese_browser_gets_chinese_status_curves_and_notes(tab_app):
     assert {"总损失", "批内 loss_ce", "准确率"} <= {t.get("name") for t in figure["data"]}
     note, _ = client.predict("vit zh", api_name="/save_model")
     assert note.startswith("✅ 已保存为 **vit-zh**")
-    assert tab_app["registry"].spec("vit-zh").about_in("zh-CN").startswith("由你在本应用中训练：ViT 图像分类")
-    assert tab_app["registry"].spec("vit-zh").about_in("en").startswith("trained in this app by you: ViT")
+    spec = tab_app["registry"].spec("vit-zh", owner=client.session_hash)
+    assert spec.about_in("zh-CN").startswith("由你在本应用中训练：ViT 图像分类")
+    assert spec.about_in("en").startswith("trained in this app by you: ViT")
 
 
 def test_a_chinese_page_shows_chinese_choices_and_notes(tab_app, page_in):

@@ -4,8 +4,11 @@
 - `detection` / `classification`: the task halves (`DetectionTask`, `ClassificationTask`);
 - `data`: COCO folders as data sets, seeded batch order, flips; `image_files`: safe image decoding;
 - `schedule`, `checkpointing`, `divergence`, `distributed`: the loop's parts;
-- `presets`: the ``tiny`` and ``small`` recipes for the synthetic shapes;
-- `progress`, `event_log`, `cli`: what the command lines print and write.
+- `presets`: the ``tiny`` and ``small`` recipes for the synthetic shapes; `kinds`: the table of what is trained
+  (DETR, ViT) that the CLIs and the app share;
+- `progress`, `event_log`, `cli`: what the command lines print and write;
+- live runs (the app's Train tab): `requests` (a request -> a `TrainingSetup`), `jobs` (one run per device in a
+  background thread, a queue, caps), `workspace` (the runs' files, per session), `trained_models` (save, push).
 """
 
 from cvdemo.training.checkpointing import TrainingState, load_training_checkpoint, save_training_checkpoint

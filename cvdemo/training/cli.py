@@ -27,6 +27,7 @@ import torch
 
 import cvdemo.models
 from cvdemo.datasets.structure import DatasetError
+from cvdemo.images import ImageLoadError
 from cvdemo.models.loading import CheckpointError
 from cvdemo.training import distributed
 from cvdemo.training.data import CocoFolderDataset
@@ -35,30 +36,18 @@ from cvdemo.training.divergence import NonFiniteLossError
 from cvdemo.training.engine import Trainer
 from cvdemo.training.event_log import JsonLinesLog
 from cvdemo.training.events import EvalEvent, RunFinished
-from cvdemo.training.image_files import ImageReadError
-from cvdemo.training.presets import (
-    DETR_TRAINING_PRESETS,
-    VIT_TRAINING_PRESETS,
-    TrainingPreset,
-    build_detr,
-    build_vit,
-    build_vit_task,
-)
+from cvdemo.training.kinds import KINDS
+from cvdemo.training.presets import TrainingPreset, build_detr, build_vit, build_vit_task
 from cvdemo.training.progress import ConsoleReporter
 
 __all__ = ["build_parser", "run"]
 
 log = logging.getLogger(__name__)
 
-_KINDS = {
-    "detr": ("python -m training.train_detr", "Train a DETR detector", DETR_TRAINING_PRESETS, "detect"),
-    "vit": ("python -m training.train_vit", "Train a ViT classifier", VIT_TRAINING_PRESETS, "classify"),
-}
-
 
 def build_parser(kind: str) -> argparse.ArgumentParser:
     """The argument parser of the ``detr`` or ``vit`` training CLI."""
-    prog, title, presets, _ = _KINDS[kind]
+    prog, title, presets = KINDS[kind].prog, KINDS[kind].title, KINDS[kind].presets
     preset_help = "; ".join(f"{p.name}: {p.description}" for p in presets.values())
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -140,19 +129,14 @@ _OVERRIDES = {"steps": "total_steps", "batch_size": "batch_size", "lr": "lr", "b
               "checkpoint_every": "checkpoint_every"}
 
 
-def _coco_folder(root: Path, task: str) -> CocoFolderDataset:
-    images = root / "images" if (root / "images").is_dir() else root
-    return CocoFolderDataset(images, root / "annotations.json", task=task)
-
-
 def _datasets(args: argparse.Namespace, preset: TrainingPreset, task: str) -> tuple[Any, Any, dict[int, str]]:
     if args.train is None:
         if args.val is not None:
             raise DatasetError("--val needs --train (generated shapes bring their own validation set)")
         train, val = preset.datasets(args.num_train_images, args.num_val_images, args.data_seed)
         return train, val, {k: c.name for k, c in enumerate(train.categories)}
-    train = _coco_folder(args.train, task)
-    val = _coco_folder(args.val, task) if args.val is not None else None
+    train = CocoFolderDataset.from_folder(args.train, task)
+    val = CocoFolderDataset.from_folder(args.val, task) if args.val is not None else None
     names = [c.name for c in train.categories]
     if val is not None and [c.name for c in val.categories] != names:
         raise DatasetError(f"{args.val}: categories {[c.name for c in val.categories]} differ from the "
@@ -221,7 +205,7 @@ def run(kind: str, argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, train, write the results; returns the exit status."""
     parser = build_parser(kind)
     args = parser.parse_args(argv)
-    _, _, presets, data_task = _KINDS[kind]
+    presets, data_task = KINDS[kind].presets, KINDS[kind].model_task
     preset = presets[args.preset]
     out = args.out or Path("runs") / f"{kind}-{preset.name}"
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -243,7 +227,7 @@ def run(kind: str, argv: Sequence[str] | None = None) -> int:
         resume = out / "checkpoint" if args.resume else None
         if resume is not None and not resume.is_dir():
             raise CheckpointError(f"--resume: {resume} does not exist; run once without --resume first")
-    except (ValueError, DatasetError, CheckpointError, ImageReadError) as e:
+    except (ValueError, DatasetError, CheckpointError, ImageLoadError) as e:
         parser.exit(2, f"error: {e}\n")
 
     trainer = Trainer(model, task, train, val, config, resume_from=resume)

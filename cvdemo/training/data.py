@@ -29,7 +29,7 @@ import torch
 
 from cvdemo.datasets.coco import load_coco_ground_truth
 from cvdemo.datasets.structure import DatasetError, GroundTruth, ImageInfo
-from cvdemo.training.image_files import read_rgb_image
+from cvdemo.images import load_image_file
 
 __all__ = ["CocoFolderDataset", "SeededSamples", "epoch_batches", "ground_truth_of", "random_horizontal_flip",
            "steps_per_epoch"]
@@ -77,12 +77,20 @@ class CocoFolderDataset:
             raise DatasetError(f"{self.images_dir}: {len(missing)} images listed in {annotations} are "
                                f"missing (first: {missing[0]!r})")
 
+    @classmethod
+    def from_folder(cls, folder: str | Path, task: str = "detect") -> CocoFolderDataset:
+        """The data set of a COCO folder: ``folder/annotations.json`` and the images in ``folder/images/``, or
+        beside the json when there is no ``images`` folder (as `python -m cvdemo.datasets.shapes` writes)."""
+        folder = Path(folder)
+        images = folder / "images" if (folder / "images").is_dir() else folder
+        return cls(images, folder / "annotations.json", task=task)
+
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int) -> Sample:
         info = self.images[index]
-        image = read_rgb_image(self.images_dir / info.file_name)
+        image = load_image_file(self.images_dir / info.file_name)
         h, w = image.shape[:2]
         rows = self._rows[index]
         xywh = self.ground_truth.boxes_xywh[rows]

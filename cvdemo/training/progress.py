@@ -11,6 +11,7 @@ import sys
 import time
 from typing import TextIO
 
+from cvdemo.durations import CLOCK, format_duration
 from cvdemo.training.events import (
     CheckpointEvent,
     EpochEvent,
@@ -21,17 +22,7 @@ from cvdemo.training.events import (
     TrainingEvent,
 )
 
-__all__ = ["ConsoleReporter", "format_duration"]
-
-
-def format_duration(seconds: float) -> str:
-    """``75`` -> ``"01:15"``, ``3725`` -> ``"1:02:05"``; ``"--:--"`` for unknown."""
-    if seconds != seconds or seconds < 0 or seconds == float("inf"):
-        return "--:--"
-    s = int(round(seconds))
-    h, rest = divmod(s, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+__all__ = ["ConsoleReporter"]
 
 
 def _metrics_line(metrics: dict[str, float], keys: tuple[str, ...]) -> str:
@@ -63,7 +54,7 @@ class ConsoleReporter:
         return (f"step {event.step}/{event.total_steps} [{bar}] {100 * frac:3.0f}% loss {event.loss:.4f} "
                 f"lr {event.lr:.2e} {event.images_per_s:.1f} img/s "
                 + (f"MFU {100 * event.mfu:.1f}% " if event.mfu is not None else "")
-                + f"{format_duration(event.elapsed_s)}<{format_duration(event.eta_s)}")
+                + f"{format_duration(event.elapsed_s, CLOCK)}<{format_duration(event.eta_s, CLOCK)}")
 
     def _write_line(self, line: str) -> None:
         if self._bar_visible:
@@ -111,4 +102,5 @@ class ConsoleReporter:
                 self.stream.write("\n")
                 self._bar_visible = False
             self._last_step = None
-            self._write_line(f"{event.reason} at step {event.step} after {format_duration(event.elapsed_s)}")
+            elapsed = format_duration(event.elapsed_s, CLOCK)
+            self._write_line(f"{event.reason} at step {event.step} after {elapsed}")

@@ -1,22 +1,29 @@
-"""What the Train tab shows of a run, built from its events only (`cvdemo.training.events`). No gradio here.
+"""Everything the Train tab shows of a run, composed here: progress text, curves, snapshot image, notes.
 
 `RunView.consume(events)` keeps the curves (every step's losses, learning rates and throughput, every
-evaluation), the latest snapshot and the run's start and end; `figure()`, `progress_markdown()` and
-`snapshot_image()` draw them. The tab polls a job and hands the new events to its session's view. Text (status
-lines, the curves' titles and legend names, captions) is in the view's ``locale`` ("en" or "zh-CN").
+evaluation), the latest snapshot and the run's start and end, built from the run's events only
+(`cvdemo.training.events`); `figure_dict()` / `curves_payload()`, `progress_markdown()` and `snapshot_image()`
+draw them. `end_note` says how a run ended, `about_markdown` what it is; `word` turns the core's messages
+(`cvdemo.messages.Message`, whose fields may be messages too) into text. Text (status lines, the curves' titles
+and legend names, captions) is in the view's ``locale`` ("en" or "zh-CN").
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import json
 import math
 import re
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from gradio.components.plot import PlotData
 from plotly.subplots import make_subplots
 
+from cvdemo.durations import DurationStyle, format_duration
+from cvdemo.messages import Message, UserError
 from cvdemo.training.events import (
     ClassPrediction,
     EvalEvent,
@@ -27,11 +34,12 @@ from cvdemo.training.events import (
     StepEvent,
     TrainingEvent,
 )
+from cvdemo.ui.errors import translate
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.train import T
 from cvdemo.visualize import class_color, draw_boxes_xyxy, enlarge_for_display
 
-__all__ = ["RunView", "format_seconds", "metric_name"]
+__all__ = ["RunView", "about_markdown", "curves_payload", "duration_text", "end_note", "metric_name", "word"]
 
 MAIN_TERMS = ("loss_ce", "loss_bbox", "loss_giou")  # DETR's back-propagated terms (last decoder layer)
 TERM_COLORS = {"loss_ce": "#1f77b4", "loss_bbox": "#ff7f0e", "loss_giou": "#2ca02c"}
@@ -41,13 +49,37 @@ MAX_POINTS = 500  # points per curve sent to the browser each redraw (longer run
 _AUX = re.compile(r"^(loss_ce|loss_bbox|loss_giou)_(\d+)$")
 
 
-def format_seconds(seconds: float, locale: str = DEFAULT_LOCALE) -> str:
-    """"42 s", "3 min 05 s", "10 min" (in ``locale``)."""
-    seconds = max(0, int(round(seconds)))
-    minutes, s = divmod(seconds, 60)
-    if not minutes:
-        return T.text("seconds", locale, s=s)
-    return T.text("minutes_seconds", locale, m=minutes, s=s) if s else T.text("minutes", locale, m=minutes)
+def word(item: Message | UserError | str | None, locale: str = DEFAULT_LOCALE) -> str:
+    """The text of a core message (its message fields worded first, lists of them joined) or error in
+    ``locale``; a plain string as it is; "" for None."""
+    if item is None or isinstance(item, str):
+        return item or ""
+    message = item.message if isinstance(item, UserError) else item
+    if message is None:
+        return translate(item, locale)
+    fields = {k: _field_text(v, locale) for k, v in message.fields.items()}
+    if isinstance(item, UserError):
+        return translate(UserError(str(item), key=message.key, **fields), locale)
+    return translate(Message(message.key, fields), locale)
+
+
+def _field_text(value: Any, locale: str) -> Any:
+    if isinstance(value, Message):
+        return word(value, locale)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Message) for v in value):
+        return T.text("list_separator", locale).join(word(v, locale) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=4)
+def _duration_style(locale: str) -> DurationStyle:
+    return DurationStyle(seconds=T.text("seconds", locale), minutes=T.text("minutes", locale),
+                         minutes_seconds=T.text("minutes_seconds", locale), unknown=T.text("duration_unknown", locale))
+
+
+def duration_text(seconds: float, locale: str = DEFAULT_LOCALE) -> str:
+    """"42 s", "3 min 05 s", "10 min" in ``locale`` (`cvdemo.durations.format_duration` with the catalog's words)."""
+    return format_duration(seconds, _duration_style(locale if locale == "zh-CN" else DEFAULT_LOCALE))
 
 
 class RunView:
@@ -111,9 +143,9 @@ class RunView:
         if s is not None:
             parts += [T.text("progress_loss", loc, loss=s.loss), T.text("progress_lr", loc, lr=s.lr),
                       T.text("progress_speed", loc, speed=s.images_per_s),
-                      T.text("progress_elapsed", loc, time=format_seconds(s.elapsed_s, loc))]
+                      T.text("progress_elapsed", loc, time=duration_text(s.elapsed_s, loc))]
             if state == "running":
-                parts.append(T.text("progress_eta", loc, time=format_seconds(s.eta_s, loc)))
+                parts.append(T.text("progress_eta", loc, time=duration_text(s.eta_s, loc)))
         device = T.text("progress_device", loc, device=start.device, params=start.num_parameters / 1e6,
                         batch=start.batch_size)
         if s is not None:
@@ -223,6 +255,47 @@ class RunView:
 def metric_name(key: str, locale: str = DEFAULT_LOCALE) -> str:
     """An evaluation metric's name: "AP" and "AP50" as they are, "accuracy" translated."""
     return T.text("accuracy", locale) if key == "accuracy" else key
+
+
+def curves_payload(view: RunView) -> PlotData:
+    """The curves as Gradio's plot payload, from plain JSON: ~2 ms a redraw instead of ~100 ms through
+    go.Figure, which matters on a shared CPU where every redraw slows the training thread."""
+    return PlotData(type="plotly", plot=view.figure_json())
+
+
+def about_markdown(description: Message | None, notes: list[Message], locale: str = DEFAULT_LOCALE) -> str:
+    """What a run is (its setup's description) and its notes (e.g. the steps cut to the cap), as Markdown."""
+    text = html.escape(word(description, locale), quote=False)
+    return text + "".join(f"  \n⚠️ {html.escape(word(n, locale), quote=False)}" for n in notes)
+
+
+def _stop_reason(job, locale: str) -> str:
+    if job.stop_reason == "time limit":
+        return T.text("why_time_limit", locale, time=duration_text(job.limits.max_seconds, locale))
+    if job.stop_reason == "stop pressed":
+        return T.text("why_stop_pressed", locale)
+    return T.text("why_stopped", locale)
+
+
+def end_note(state: str, view: RunView, job, locale: str = DEFAULT_LOCALE) -> str:
+    """How the run ended ("finished" | "stopped" | "failed"), in ``locale``. ``job``: its ``error`` (a message,
+    when it failed), ``stop_reason`` and ``limits``."""
+    done = view.last_step.step if view.last_step else 0
+    elapsed = duration_text(view.finished.elapsed_s, locale) if view.finished else ""
+    if state == "failed":
+        error = word(job.error, locale) or T.text("unknown_error", locale)
+        return T.text("failed", locale, step=done, error=html.escape(error))
+    if state == "stopped":
+        why = _stop_reason(job, locale)
+        if done == 0:
+            return T.text("stopped_before_start", locale, why=why)
+        return T.text("stopped_at", locale, step=done, elapsed=elapsed, why=why)
+    metrics = view.finished.final_metrics if view.finished else {}
+    final = T.text("list_separator", locale).join(
+        f"{metric_name(k, locale)} {metrics[k]:.3f}" for k in EVAL_KEYS if k in metrics)
+    if final:
+        return T.text("done_metrics", locale, steps=done, elapsed=elapsed, metrics=final)
+    return T.text("done", locale, steps=done, elapsed=elapsed)
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,4 +1,5 @@
-"""The Train tab's text (`train_tab`, `training_setup`, `training_jobs`, `training_view`): layout, live status
+"""The Train tab's text (`cvdemo.ui.train_tab`, `cvdemo.ui.training_view`) and the words of the training core's
+messages (`cvdemo.training.kinds`, `requests`, `jobs`, `trained_models`: keys "train.<name>"): layout, live status
 lines, end-of-run notes, errors, the curves' titles and legend names, snapshot captions."""
 
 from cvdemo.ui.i18n import Catalog
@@ -48,8 +49,9 @@ tabs.""",
     "lr": ("Learning rate", "学习率"),
     "batch": ("Batch size", "批大小"),
     "snapshot_every": ("Snapshot every (steps)", "快照间隔（步）"),
-    "limits": ("*Runs on **{device}**; at most {steps} steps and {time} per run.*",
-               "*在 **{device}** 上运行；每次训练最多 {steps} 步、{time}。*"),
+    "limits": ("*Runs on **{device}**; at most {steps} steps and {time} per run; a session keeps at most {models} "
+               "saved models.*",
+               "*在 **{device}** 上运行；每次训练最多 {steps} 步、{time}；每个会话最多保留 {models} 个已保存的模型。*"),
     "start": ("Start training", "开始训练"),
     "stop": ("Stop", "停止"),
     "status_idle": ("Choose a task and press **Start training**.", "选择任务，然后点击**开始训练**。"),
@@ -95,6 +97,8 @@ tabs.""",
                        "list (in this browser session). Download the checkpoint below.",
                        "✅ 已保存为 **{name}** 并加入模型列表：可在**注意力**标签页的“模型”列表中选择它"
                        "（限本次浏览器会话）。可在下方下载检查点。"),
+    "replaced_oldest": ("Your oldest saved model, **{name}**, was removed: a session keeps at most {limit}.",
+                        "你最早保存的模型 **{name}** 已被移除：每个会话最多保留 {limit} 个模型。"),
     "title_cannot_push": ("Cannot push", "无法推送"),
     "pushed": ("✅ Pushed to [{url}]({url})", "✅ 已推送到 [{url}]({url})"),
     # --- the stream and the end of a run (train_tab) --------------------------------------------------------
@@ -115,7 +119,7 @@ tabs.""",
     "done_metrics": ("✅ **Done**: {steps} steps in {elapsed}; {metrics}. Save the model below to use it in the "
                      "other tabs.",
                      "✅ **完成**：{steps} 步，用时 {elapsed}；{metrics}。在下方保存模型，即可在其他标签页中使用。"),
-    # --- setup (training_setup) -----------------------------------------------------------------------------
+    # --- setup (cvdemo.training.requests, trained_models) ----------------------------------------------------
     "unknown_task": ("unknown task {kind!r}; choose one of {choices}", "未知任务 {kind!r}；请从 {choices} 中选择"),
     "unknown_preset": ("unknown preset {preset!r}; choose one of {choices}",
                        "未知预设 {preset!r}；请从 {choices} 中选择"),
@@ -139,8 +143,12 @@ tabs.""",
     "bad_repo_id": ("{repo!r} is not a Hub repository id: use <your-user-name>/<model-name>",
                     "{repo!r} 不是 Hub 仓库 ID：请使用 <你的用户名>/<模型名>"),
     "save_first": ("Save the trained model first", "请先保存训练好的模型"),
+    "push_offline": ("This server works offline (HF_HUB_OFFLINE): it cannot reach the Hugging Face Hub. "
+                     "Download the checkpoint and push it from your own computer.",
+                     "本服务器处于离线模式（HF_HUB_OFFLINE），无法连接 Hugging Face Hub。请下载检查点，"
+                     "在你自己的电脑上推送。"),
     "push_failed": ("Pushing to {repo} failed: {error}", "推送到 {repo} 失败：{error}"),
-    # --- the job manager (training_jobs) --------------------------------------------------------------------
+    # --- the job manager (cvdemo.training.jobs) -------------------------------------------------------------
     "steps_capped": ("{asked} steps asked, {steps} run: the most this server allows per run",
                      "请求 {asked} 步，实际运行 {steps} 步：这是本服务器每次训练允许的上限"),
     "server_busy": ("The server is busy: a training run is in progress on {device} and {waiting} more are waiting. "
@@ -150,10 +158,13 @@ tabs.""",
                      "繁忙：另一个会话正在 {device} 上训练，队列中有 {waiting} 个任务。"),
     "diverged": ("The loss diverged (NaN/inf): {error}. Try a lower learning rate.",
                  "损失发散（NaN/inf）：{error}。请尝试更低的学习率。"),
+    "crashed": ("an error on the server (error id {error_id}); try again, and report the id if it happens again",
+                "服务器出错（错误编号 {error_id}）；请重试，如果再次出现，请报告此编号"),
     # --- progress and curves (training_view) ----------------------------------------------------------------
     "seconds": ("{s} s", "{s} 秒"),
     "minutes": ("{m} min", "{m} 分钟"),
     "minutes_seconds": ("{m} min {s:02d} s", "{m} 分 {s:02d} 秒"),
+    "duration_unknown": ("unknown", "未知"),
     "preparing": ("Preparing the run…", "正在准备训练…"),
     "progress_step": ("**Step {step} / {total}** ({pct:.0f} %)", "**第 {step} / {total} 步**（{pct:.0f} %）"),
     "progress_loss": ("loss **{loss:.3f}**", "损失 **{loss:.3f}**"),

@@ -1,4 +1,4 @@
-"""Training jobs for the app's Train tab: one run per device at a time, in a background thread. No gradio here.
+"""Training jobs: one run per device at a time, each in a background thread, with a FIFO queue (the app's Train tab).
 
     manager = JobManager(JobLimits.from_env())
     job = manager.submit(owner, setup)         # queued, or started at once when the device is free
@@ -14,8 +14,8 @@ when the queue is full. Hard caps from the environment bound every run on a publ
 - ``CVDEMO_MAX_TRAIN_SECONDS`` (default 600): a run stops (as if Stop were pressed) after this wall time;
 - ``CVDEMO_MAX_TRAIN_QUEUE`` (default 4): runs waiting per device; more are refused with `TrainingBusyError`.
 
-Messages for the user (refusals, the cap note, a diverged loss) are in the setup's ``locale``, the language of
-the request that submitted it.
+What the user is told (refusals, the cap note, why a run failed) is a `cvdemo.messages.Message` or a
+`UserError` with a key of the "train" catalog; the UI words it in the user's language.
 """
 
 from __future__ import annotations
@@ -25,33 +25,33 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
-from cvdemo.training import (
-    NonFiniteLossError,
-    RunFinished,
-    SnapshotEvent,
-    StepEvent,
-    TrainConfig,
-    Trainer,
-    TrainingEvent,
-)
-from cvdemo.ui.i18n import DEFAULT_LOCALE
-from cvdemo.ui.texts.train import T
+from cvdemo.messages import Message, UserError
+from cvdemo.training.divergence import NonFiniteLossError
+from cvdemo.training.engine import TrainConfig, Trainer
+from cvdemo.training.events import RunFinished, SnapshotEvent, StepEvent, TrainingEvent
 
-__all__ = ["JobLimits", "JobManager", "TrainingBusyError", "TrainingJob", "TrainingSetup"]
+__all__ = ["JobLimits", "JobManager", "TrainingBusyError", "TrainingJob", "TrainingSetup", "already_training"]
 
 log = logging.getLogger(__name__)
 
 KEEP_SNAPSHOTS = 2  # older snapshots in a job's buffer are dropped (their images are the bulk of its memory)
 
 
-class TrainingBusyError(RuntimeError):
+class TrainingBusyError(UserError, RuntimeError):
     """A run cannot be queued now (the queue is full, or this session already has one); the message says why."""
+
+
+def already_training() -> TrainingBusyError:
+    """The refusal of a second run for a session that has one queued or running."""
+    return TrainingBusyError("You already have a training run; stop it before starting another.",
+                             key="train.already_training")
 
 
 @dataclass(frozen=True)
@@ -76,23 +76,18 @@ class JobLimits:
 @dataclass
 class TrainingSetup:
     """Everything a run needs: the model, its task (`DetectionTask` / `ClassificationTask`), the data sets,
-    the `TrainConfig` (``config.device`` picks the device queue), and a line describing it for the UI.
-    ``description`` and ``notes`` are in ``locale`` (the user's language); ``descriptions``: the description
-    in every language ({locale: text}; empty: ``description`` is the only one)."""
+    the `TrainConfig` (``config.device`` picks the device queue), what it is for the UI (``description``, a
+    message whose fields may be messages too) and ``notes`` to show beside it (e.g. "steps cut to the cap").
+    ``model_task``: "detect" or "classify", the task of the trained model in the app's registry."""
 
     model: nn.Module
     task: Any
     train_data: Any
     val_data: Any
     config: TrainConfig
-    description: str = ""
-    notes: list[str] = field(default_factory=list)  # e.g. "steps cut to the cap", shown to the user
-    locale: str = DEFAULT_LOCALE
-    descriptions: dict[str, str] = field(default_factory=dict)
-
-    def describe(self, locale: str) -> str:
-        """The description in ``locale`` (``description`` when that language is missing)."""
-        return self.descriptions.get(locale) or self.description
+    description: Message | None = None
+    notes: list[Message] = field(default_factory=list)
+    model_task: str = "detect"
 
 
 class TrainingJob:
@@ -104,7 +99,7 @@ class TrainingJob:
         self.setup = setup
         self.limits = limits
         self.state = "queued"
-        self.error: str | None = None  # set when state == "failed"
+        self.error: Message | None = None  # why, when state == "failed"
         self.stop_reason: str | None = None  # "stop pressed" | "time limit" when the run was stopped
         self.submitted_at = time.monotonic()
         self.started_at: float | None = None
@@ -170,10 +165,11 @@ class TrainingJob:
                 if isinstance(event, RunFinished):
                     self.state = "stopped" if event.reason == "stopped" else "finished"
         except NonFiniteLossError as e:
-            self.state, self.error = "failed", T.text("diverged", s.locale, error=e)
-        except Exception as e:  # noqa: BLE001 - a failed run must never take the server down
-            log.exception("training job %d failed", self.id)
-            self.state, self.error = "failed", f"{type(e).__name__}: {e}"
+            self.state, self.error = "failed", Message("train.diverged", {"error": str(e)})
+        except Exception:  # noqa: BLE001 - a failed run must never take the server down
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("training job %d failed (error id %s)", self.id, error_id)
+            self.state, self.error = "failed", Message("train.crashed", {"error_id": error_id})
         finally:
             s.model.eval()
             if self.state == "running":  # the loop ended without RunFinished
@@ -198,17 +194,17 @@ class JobManager:
         self._by_owner: dict[str, TrainingJob] = {}
         self._ids = itertools.count(1)
 
-    def cap_steps(self, requested: int, locale: str = DEFAULT_LOCALE) -> tuple[int, str | None]:
-        """(steps to run, a note in ``locale`` when the request was cut to the cap)."""
+    def cap_steps(self, requested: int) -> tuple[int, Message | None]:
+        """(steps to run, a note when the request was cut to the cap)."""
         if requested > self.limits.max_steps:
-            return self.limits.max_steps, T.text("steps_capped", locale, asked=requested,
-                                                 steps=self.limits.max_steps)
+            return self.limits.max_steps, Message("train.steps_capped",
+                                                  {"asked": requested, "steps": self.limits.max_steps})
         return requested, None
 
     def submit(self, owner: str, setup: TrainingSetup) -> TrainingJob:
         """Queue a run for ``setup.config.device`` (steps cut to the cap). Raises `TrainingBusyError` when the
-        owner already has an active job or the device's queue is full (its message in ``setup.locale``)."""
-        steps, note = self.cap_steps(setup.config.total_steps, setup.locale)
+        owner already has an active job or the device's queue is full."""
+        steps, note = self.cap_steps(setup.config.total_steps)
         if note:
             setup.config.total_steps = steps
             setup.notes.append(note)
@@ -216,11 +212,13 @@ class JobManager:
         with self._lock:
             current = self._by_owner.get(owner)
             if current is not None and current.active:
-                raise TrainingBusyError(T.text("already_training", setup.locale))
+                raise already_training()
             queue = self._queues.setdefault(device, deque())
             waiting = sum(j.state == "queued" for j in queue)
             if device in self._running and waiting >= self.limits.max_queue:
-                raise TrainingBusyError(T.text("server_busy", setup.locale, device=device, waiting=waiting))
+                raise TrainingBusyError(f"The server is busy: a training run is in progress on {device} and "
+                                        f"{waiting} more are waiting. Try again in a few minutes.",
+                                        key="train.server_busy", device=device, waiting=waiting)
             job = TrainingJob(next(self._ids), owner, setup, self.limits)
             self._by_owner[owner] = job
             queue.append(job)
@@ -261,14 +259,14 @@ class JobManager:
             ahead = [j for j in queue[:queue.index(job)] if j.active] if job in queue else []
             return len(ahead) + (1 if job.device in self._running else 0)
 
-    def busy_message(self, device: str, locale: str = DEFAULT_LOCALE) -> str | None:
-        """"Busy: ..., N in queue" (in ``locale``) while a run holds ``device``, else None."""
+    def busy_message(self, device: str) -> Message | None:
+        """"Busy: ..., N in queue" while a run holds ``device``, else None."""
         with self._lock:
             running = self._running.get(device)
             waiting = sum(j.active for j in self._queues.get(device, ()))
         if running is None:
             return None
-        return T.text("busy_message", locale, device=device, waiting=waiting)
+        return Message("train.busy_message", {"device": device, "waiting": waiting})
 
     def stop(self, owner: str, reason: str = "stop pressed") -> TrainingJob | None:
         """Stop the owner's job: a queued job never starts, a running one stops before its next step."""
@@ -283,11 +281,13 @@ class JobManager:
                 job.done.set()
         return job
 
-    def forget(self, owner: str) -> None:
-        """The session is gone: stop its job and drop it (and the model it holds)."""
-        self.stop(owner, "session closed")
+    def forget(self, owner: str) -> TrainingJob | None:
+        """The session is gone: stop its job and drop it (and the model it holds). Returns that job (its
+        ``done`` event tells when its thread has let go of its data), or None."""
+        job = self.stop(owner, "session closed")
         with self._lock:
             self._by_owner.pop(owner, None)
+        return job
 
     def stop_all(self, reason: str = "server shutting down") -> None:
         """Stop every queued and running job (shutdown, tests)."""

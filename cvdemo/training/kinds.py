@@ -1,0 +1,67 @@
+"""The kinds of model this project trains (DETR detection, ViT classification): the one table the training
+command lines (`cvdemo.training.cli`) and the app's Train tab (`cvdemo.training.requests`) both read.
+
+    kind = KINDS["detr"]
+    preset = kind.presets["tiny"]
+    model = kind.build_model(preset, id2label)       # a fresh model of the preset's size
+    task = kind.build_task(preset, model)            # its loss, evaluation and snapshots (the preset's recipe)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from cvdemo.messages import Message
+from cvdemo.training.detection import DetectionTask
+from cvdemo.training.presets import (
+    DETR_TRAINING_PRESETS,
+    VIT_TRAINING_PRESETS,
+    TrainingPreset,
+    build_detr,
+    build_vit,
+    build_vit_task,
+)
+
+__all__ = ["KINDS", "TrainingKind"]
+
+
+@dataclass(frozen=True)
+class TrainingKind:
+    """One kind of model to train.
+
+    name: "detr" | "vit" (the CLI module ``training.train_<name>``, the value the app's API takes);
+    model_task: "detect" | "classify" (the task of `CocoFolderDataset` and of the app's model registry);
+    title: the CLI's description; presets: name -> `TrainingPreset`;
+    build_model(preset, id2label) -> a freshly initialised model of the preset's size;
+    build_task(preset, model) -> the `DetectionTask` / `ClassificationTask` of the preset's recipe;
+    label: the kind's name for the UI to word (a message key of the "train" catalog).
+    """
+
+    name: str
+    model_task: str
+    title: str
+    presets: dict[str, TrainingPreset]
+    build_model: Callable[[TrainingPreset, dict[int, str]], nn.Module]
+    build_task: Callable[[TrainingPreset, nn.Module], Any]
+    label: Message
+
+    @property
+    def prog(self) -> str:
+        """The command line that trains this kind."""
+        return f"python -m training.train_{self.name}"
+
+
+def _detection_task(preset: TrainingPreset, model: nn.Module) -> DetectionTask:
+    return DetectionTask(model.config)
+
+
+KINDS: dict[str, TrainingKind] = {
+    "detr": TrainingKind("detr", "detect", "Train a DETR detector", DETR_TRAINING_PRESETS, build_detr,
+                         _detection_task, Message("train.kind_detr")),
+    "vit": TrainingKind("vit", "classify", "Train a ViT classifier", VIT_TRAINING_PRESETS, build_vit,
+                        build_vit_task, Message("train.kind_vit")),
+}
