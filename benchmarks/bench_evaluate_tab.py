@@ -1,4 +1,5 @@
-"""The Evaluate tab's session code on a COCO-val-sized workload: is a slider move or a page turn under 1 s?
+"""The Evaluate tab's evaluation code (`cvdemo.metrics.browse` and its view module) on a COCO-val-sized workload:
+is a slider move or a page turn under 1 s?
 
     python benchmarks/bench_evaluate_tab.py [--workload DIR] [--repeats 5]
 
@@ -30,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 MAKE_WORKLOAD = ROOT.parent / "shared" / "tools" / "make_coco_workload.py"
 
 from cvdemo.metrics import evaluate_coco  # noqa: E402
-from cvdemo.ui.evaluation_session import ERROR_FILTERS, SORTS, EvaluationSession  # noqa: E402
-from cvdemo.ui.evaluation_viewer import describe_object, object_at, render_image  # noqa: E402
+from cvdemo.metrics.browse import ERROR_FILTERS, SORTS, load_evaluation  # noqa: E402
+from cvdemo.ui.evaluation_viewer import describe_object, object_at, object_table, render_image  # noqa: E402
 
 BUDGET_S = 1.0
 
@@ -56,13 +57,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-evaluate-") as tmp:
         start = time.perf_counter()
-        session = EvaluationSession.create(Path(tmp) / "session", [("gt.json", str(gt_path))],
-                                           [("dt.json", str(dt_path))])
+        session = load_evaluation(Path(tmp) / "session", [("gt.json", str(gt_path))], [("dt.json", str(dt_path))])
         create_s = time.perf_counter() - start
         print(f"workload: {len(session.gt.images):,} images, {len(session.gt):,} objects, "
               f"{len(session.dt):,} detections")
         print(f"/evaluate (stage + load + COCO + VOC + assigner cache): {create_s:6.2f} s  (once per upload); "
-              f"peak memory of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+              f"peak memory of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB; "
+              f"held by the evaluation (its estimate for the store) {session.memory_bytes() / 2**20:,.0f} MiB")
         coco_s, _ = median_time(lambda: evaluate_coco(session.gt, session.dt), 1)
 
         thresholds = iter([(i, s) for s in (0.05, 0.2, 0.35, 0.5, 0.65, 0.8) for i in (0.3, 0.45, 0.6, 0.75, 0.9)])
@@ -71,9 +72,9 @@ def main() -> None:
             iou, score = next(thresholds)  # never seen before: nothing cached
             view = session.browse(iou, score, None, error, sort)
             rows = session.page_rows(view, 0)
-            image_id = rows[0][1]
+            image_id = rows[0].image_id
             render_image(session, image_id, view.assignment)
-            session.object_rows(image_id, view.assignment)
+            object_table(session.object_rows(image_id, view.assignment))
             return view
 
         slider_s, view = median_time(slider_move, args.repeats)
@@ -83,8 +84,8 @@ def main() -> None:
             page[0] += 1
             v = session.browse(0.5, 0.3, None, ERROR_FILTERS[0], SORTS[2])
             rows = session.page_rows(v, page[0])
-            render_image(session, rows[0][1], v.assignment)
-            session.object_rows(rows[0][1], v.assignment)
+            render_image(session, rows[0].image_id, v.assignment)
+            object_table(session.object_rows(rows[0].image_id, v.assignment))
 
         session.assignment(0.5, 0.3)
         page_s, _ = median_time(page_turn, args.repeats)

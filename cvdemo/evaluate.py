@@ -4,7 +4,8 @@
 
 - default: pycocotools' 12-line summary, character for character;
 - ``--json``: ``{"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs",
-  "ARm", "ARl"}`` as full floats (plus ``"per_class"`` / ``"voc"`` objects if asked for);
+  "ARm", "ARl"}`` as full floats (plus ``"per_class"`` / ``"voc"`` objects if asked for):
+  `cvdemo.metrics.report.metrics_dict`, the same report the app's Evaluate tab writes;
 - ``--voc``: VOC2007 (11-point) and VOC2010+ (all-point) AP@0.5 per class and their means;
 - ``--per-class``: a table of AP, AP50, AP75 and AR per class.
 
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from cvdemo.datasets.coco import load_coco_detections, load_coco_ground_truth
 from cvdemo.datasets.structure import DatasetError
 from cvdemo.metrics.coco_eval import CocoEvaluation, evaluate_coco
+from cvdemo.metrics.report import metrics_dict
 from cvdemo.metrics.voc import VocEvaluation, evaluate_voc
 
 __all__ = ["main"]
@@ -50,10 +52,6 @@ def _voc_table(voc: VocEvaluation) -> list[str]:
     return rows
 
 
-def _json_float(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0, or 2 for bad input)."""
     parser = argparse.ArgumentParser(prog="python -m cvdemo.evaluate",
@@ -77,16 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     voc = evaluate_voc(gt, dt) if args.voc else None
 
     if args.json:
-        out: dict = result.stats_dict()
-        if args.per_class:
-            names = result.category_names
-            out["per_class"] = {names.get(c, str(c)): v for c, v in result.per_class().items()}
-        if voc is not None:
-            out["voc"] = {"VOC07": _json_float(voc.map07), "VOC12": _json_float(voc.map12),
-                          "per_class": {voc.category_names.get(c, str(c)): {"VOC07": _json_float(a07),
-                                                                            "VOC12": _json_float(a12)}
-                                        for c, a07, a12 in zip(voc.category_ids.tolist(), voc.ap07.tolist(),
-                                                               voc.ap12.tolist())}}
+        out = metrics_dict(result, voc, per_class=args.per_class)
         print(json.dumps(out, indent=2))
         return 0
     lines = result.summary_lines()

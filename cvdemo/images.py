@@ -1,11 +1,16 @@
-"""The one safe loader for images from users: any upload -> RGB uint8 `[H, W, 3]`, or a specific error.
+"""The one image loader of cvdemo: any image file -> RGB uint8 `[H, W, 3]`, or a specific `ImageLoadError`.
+
+Every path that decodes an image goes through here (the app's uploads, `python -m cvdemo.predict`, the Evaluate
+tab's viewer and model runs, training data, the YOLO loader's size reading), so a file decodes the same way
+everywhere; Pillow opens files in this module only.
 
 `load_image(source)` reads a path, bytes or a binary file object and
 
 - accepts only the formats in `formats` (Pillow never tries its other decoders on untrusted data); a file
   that is something else is named in the error ("This file is not an image (got HTML text)");
 - refuses images over `max_pixels` *before* decoding them (decompression bombs), naming the size;
-- keeps Pillow's `LOAD_TRUNCATED_IMAGES` off: a truncated or corrupted file is an error, not grey pixels;
+- relies on Pillow's `LOAD_TRUNCATED_IMAGES` being off (its default): a truncated or corrupted file is an
+  error, not grey pixels;
 - takes frame 0 of animated GIF/WebP/multi-page TIFF;
 - applies the EXIF orientation, so phone photos are upright;
 - rescales 16-bit and float greyscale (`I;16`, `I`, `F`) to 8 bits (a plain `convert("RGB")` would clip a
@@ -15,7 +20,15 @@
 - optionally downsizes so the longer side is at most `max_side` (JPEGs are decoded at a reduced scale
   directly, so a 50-megapixel photo never needs a full-size decode).
 
-Every refusal raises `ImageLoadError` (a `ValueError`) with a message a user can act on.
+`load_image_file(path)` is the same for an image of a data set on disk (its errors name the file), and
+`image_size(path)` reads (width, height) from the header alone (no pixels decoded).
+
+Pillow's global state is left as it is: the pixel limit is an argument (`DEFAULT_MAX_PIXELS`), checked against
+the header before any pixel is decoded, never `Image.MAX_IMAGE_PIXELS`; `ImageFile.LOAD_TRUNCATED_IMAGES` keeps
+Pillow's default (False), which the loader relies on and does not set.
+
+Every refusal raises `ImageLoadError` (a `cvdemo.messages.UserError` and a `ValueError`) with a message a user
+can act on.
 """
 
 from __future__ import annotations
@@ -31,6 +44,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from cvdemo.messages import UserError
+
 logger = logging.getLogger(__name__)
 
 ALLOWED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
@@ -39,14 +54,11 @@ cameras write those: a JPEG with extra preview frames)."""
 DEFAULT_MAX_PIXELS = 64_000_000  # refuse images larger than this before decoding (64 MP, ~200 MB as RGB)
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
-# A truncated file must be an error; Pillow's default, stated here because the loader relies on it.
-ImageFile.LOAD_TRUNCATED_IMAGES = False
-
 _FORMAT_NAMES = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP",
                  "TIFF": "TIFF"}
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(UserError, ValueError):
     """An upload that is not an image we accept, or that cannot be decoded; the message says why."""
 
 
@@ -87,7 +99,8 @@ def load_image(source: str | os.PathLike | bytes | BinaryIO, *, formats: Sequenc
     formats = _check_formats(formats)
     if not data:
         raise ImageLoadError("The file is empty (0 bytes); choose an image file (PNG, JPEG, ...).")
-    limit = max_pixels if Image.MAX_IMAGE_PIXELS is None else min(max_pixels, int(Image.MAX_IMAGE_PIXELS))
+    limit = max_pixels
+    _warn_if_truncated_images_allowed()
     try:
         im = Image.open(io.BytesIO(data), formats=list(formats))
     except UnidentifiedImageError:
@@ -136,6 +149,54 @@ def load_image(source: str | os.PathLike | bytes | BinaryIO, *, formats: Sequenc
 def load_image_rgb(source: str | os.PathLike | bytes | BinaryIO, **kwargs) -> np.ndarray:
     """`load_image(source, **kwargs).pixels`: uint8 [H, W, 3] RGB."""
     return load_image(source, **kwargs).pixels
+
+
+def load_image_file(path: str | os.PathLike, **kwargs) -> np.ndarray:
+    """The pixels (uint8 [H, W, 3] RGB) of an image of a data set on disk; `load_image`'s rules and keyword
+    arguments. An `ImageLoadError` names the file (``"images/7.png: The PNG file is truncated ..."``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageLoadError(f"{path}: no such image file")
+    try:
+        return load_image(path, **kwargs).pixels
+    except ImageLoadError as e:
+        raise ImageLoadError(f"{path}: {e}") from None
+
+
+def image_size(path: str | os.PathLike, *, formats: Sequence[str] = ALLOWED_FORMATS) -> tuple[int, int]:
+    """(width, height) of an image file as it is shown, from its header alone: no pixels are decoded.
+
+    The EXIF orientation is applied for the formats whose EXIF block sits in the header (JPEG, TIFF, WebP): a
+    quarter turn swaps width and height. Raises ImageLoadError (naming the file) when it cannot be read."""
+    path = Path(path)
+    formats = _check_formats(formats)
+    try:
+        with Image.open(path, formats=list(formats)) as im:
+            width, height = im.size
+            # a PNG's getexif() would decode the pixels: only formats whose EXIF is in the header
+            if im.format in ("JPEG", "MPO", "TIFF", "WEBP") and _exif_orientation(im) in (5, 6, 7, 8):
+                width, height = height, width
+    except FileNotFoundError:
+        raise ImageLoadError(f"{path}: no such image file") from None
+    except UnidentifiedImageError:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+        raise ImageLoadError(f"{path}: {_describe_unaccepted(head, formats)}") from None
+    except Exception as e:  # noqa: BLE001 - header parsers raise many types on malformed files
+        raise ImageLoadError(f"{path}: cannot read the image size ({e})") from None
+    return width, height
+
+
+_warned_truncated = False
+
+
+def _warn_if_truncated_images_allowed() -> None:
+    """Log once if some other module switched on Pillow's LOAD_TRUNCATED_IMAGES (read, never set here)."""
+    global _warned_truncated
+    if ImageFile.LOAD_TRUNCATED_IMAGES and not _warned_truncated:
+        _warned_truncated = True
+        logger.warning("PIL.ImageFile.LOAD_TRUNCATED_IMAGES was set to True by another module: truncated image "
+                       "files may decode with grey areas instead of being refused")
 
 
 def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:

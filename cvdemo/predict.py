@@ -35,20 +35,21 @@ import cvdemo.models
 from cvdemo.boxes import box_xyxy_to_xywh
 from cvdemo.datasets.coco import load_coco_ground_truth
 from cvdemo.datasets.structure import Category, DatasetError, GroundTruth
+from cvdemo.images import ImageLoadError, load_image_file
+from cvdemo.messages import UserError
 from cvdemo.models.detr import DETR
 from cvdemo.models.image_processing import prepare_detr_inputs
 from cvdemo.models.loading import CheckpointError
 from cvdemo.models.postprocess import post_process_object_detection
 from cvdemo.models.vit import ViT
 from cvdemo.models.vit_transforms import vit_transform
-from cvdemo.training.image_files import ImageReadError, read_rgb_image
 
 __all__ = ["CategoryMismatchError", "main", "map_categories", "predict_coco"]
 
 log = logging.getLogger(__name__)
 
 
-class CategoryMismatchError(ValueError):
+class CategoryMismatchError(UserError, ValueError):
     """The annotation file names a category the model does not know."""
 
 
@@ -112,7 +113,7 @@ def predict_coco(model: nn.Module, images: str | Path | Mapping[int, str | Path 
     Raises:
         CategoryMismatchError: a category of ``ground_truth`` the model does not know (both sides listed).
         DatasetError: an image without a file.
-        ImageReadError: an image file that cannot be read.
+        ImageLoadError: an image file that cannot be read (the message names it).
     """
     if not isinstance(model, (DETR, ViT)):
         raise TypeError(f"expected a DETR or ViT, got {type(model).__name__}")
@@ -129,7 +130,7 @@ def predict_coco(model: nn.Module, images: str | Path | Mapping[int, str | Path 
     run = _detect if isinstance(model, DETR) else _classify
     results: list[dict] = []
     for done, info in enumerate(ground_truth.images, 1):
-        results += run(model, read_rgb_image(files[info.id]), info.id, mapping, device)
+        results += run(model, load_image_file(files[info.id]), info.id, mapping, device)
         if on_image is not None:
             on_image(done, len(ground_truth.images))
     return results
@@ -169,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = cvdemo.models.load(args.model, device=device)
         start = time.perf_counter()
         results = predict_coco(model, args.images, ground_truth, device)
-    except (CheckpointError, DatasetError, ImageReadError, CategoryMismatchError, TypeError) as e:
+    except (CheckpointError, DatasetError, ImageLoadError, CategoryMismatchError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
-"""The Evaluate tab in English and Simplified Chinese: the session, viewer and figures compose their text in the
-given locale (English by default, unchanged), the exports stay English, the page-load event localises the
-dropdowns, legend and empty tables, and every text of the "evaluate" catalog is used. No browser here."""
+"""The Evaluate tab in English and Simplified Chinese: its view module composes the tables, text and figures of an
+evaluation in the given locale (English by default, unchanged), the core's messages are worded from the catalog,
+the exports stay English, the page-load event localises the dropdowns, legend and empty tables, and every text of
+the "evaluate" catalog is used. No browser here."""
 from __future__ import annotations
 
 import re
@@ -13,21 +14,25 @@ import pandas as pd
 import pytest
 from gradio.utils import get_type_hints
 
+from cvdemo.datasets.structure import DatasetError
 from cvdemo.metrics.assignment import FP, MISSED, TP
+from cvdemo.metrics.browse import ERROR_FILTERS, SORTS, load_evaluation
+from cvdemo.models.registry import ModelRegistry, ModelSpec
 from cvdemo.ui import evaluate_tab
+from cvdemo.ui import evaluation_viewer as viewer
+from cvdemo.ui.errors import translate
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
-from cvdemo.ui.evaluation_figures import confusion_figure, pr_curves_figure
-from cvdemo.ui.evaluation_session import (
-    ERROR_FILTERS,
-    SORTS,
-    EvaluationSession,
+from cvdemo.ui.evaluation_viewer import (
     choice_text,
+    confusion_figure,
+    describe_object,
     error_filter_choices,
+    legend_html,
+    pr_curves_figure,
+    render_image,
     sort_choices,
 )
-from cvdemo.ui.evaluation_viewer import describe_object, legend_html, render_image
 from cvdemo.ui.i18n import catalogs
-from cvdemo.ui.models_registry import ModelRegistry, ModelSpec
 from cvdemo.ui.texts.evaluate import T
 
 ROOT = Path(__file__).parents[1]
@@ -35,20 +40,21 @@ FIXTURE = Path(__file__).parent / "data" / "coco-val2014-100"
 GT = FIXTURE / "instances_val2014_100.json"
 DT = FIXTURE / "instances_val2014_fakebbox100_results.json"
 CJK = re.compile(r"[\u4e00-\u9fff]")
-SOURCES = ("evaluate_tab.py", "evaluation_session.py", "evaluation_viewer.py", "evaluation_figures.py")
+SOURCES = ("cvdemo/ui/evaluate_tab.py", "cvdemo/ui/evaluation_viewer.py")
+CORE_SOURCES = ("cvdemo/metrics/browse.py", "cvdemo/datasets/folder.py")  # messages keyed "evaluate.<name>"
 
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    s = EvaluationSession.create(tmp_path_factory.mktemp("i18n") / "s", [("gt.json", str(GT))],
-                                 [("dt.json", str(DT))])
+    s = load_evaluation(tmp_path_factory.mktemp("i18n") / "s", [("gt.json", str(GT))], [("dt.json", str(DT))])
     yield s
     s.close()
 
 
 def test_every_text_of_the_catalog_is_used():
-    code = "".join((ROOT / "cvdemo" / "ui" / name).read_text() for name in SOURCES)
-    unused = [key for key in T.texts if f'"{key}"' not in code]
+    code = "".join((ROOT / name).read_text() for name in SOURCES)
+    core = "".join((ROOT / name).read_text() for name in CORE_SOURCES)
+    unused = [key for key in T.texts if f'"{key}"' not in code and f'"evaluate.{key}"' not in core]
     assert not unused, f"texts of 'evaluate' used nowhere: {unused}"
     assert catalogs()["evaluate"] is T
 
@@ -65,14 +71,14 @@ def test_filter_and_sort_choices_keep_their_values():
 def test_objects_table_speaks_the_locale_and_the_csv_stays_english(session):
     a = session.assignment(0.5, 0.3)
     image_id = int(session.dt.image_ids[np.flatnonzero(a.det_status == TP)[0]])
-    en = session.object_rows(image_id, a)
-    zh = session.object_rows(image_id, a, locale="zh-CN")
+    en = viewer.object_table(session.object_rows(image_id, a))["data"]
+    zh = viewer.object_table(session.object_rows(image_id, a), "zh-CN")["data"]
     assert len(en) == len(zh) and [r[1:2] + r[3:6] + r[7:] for r in en] == [r[1:2] + r[3:6] + r[7:] for r in zh]
     assert {r[0] for r in en} >= {"detection"} and {r[0] for r in zh} >= {"检测"}
     assert any(r[0].startswith("object ") for r in en) and any(r[0].startswith("目标 ") for r in zh)
     statuses = {r[2] for r in zh}
     assert "TP" in statuses and statuses <= {"TP", "FP", "忽略", "FN（漏检）", "已检出", "忽略（crowd）"}
-    assert session.object_rows(image_id, a, locale="fr") == en  # any other language: English
+    assert viewer.object_table(session.object_rows(image_id, a), "fr")["data"] == en  # any other language: English
     table = pd.read_csv(session.write_objects_csv(0.5, 0.3))
     assert list(table.columns[:3]) == ["kind", "id", "image_id"]
     assert set(table["status"]) <= {"FP", "TP", "ignored", "below score", "FN (missed)", "found", "ignored (crowd)"}
@@ -80,12 +86,20 @@ def test_objects_table_speaks_the_locale_and_the_csv_stays_english(session):
 
 
 def test_missing_uploads_are_refused_in_the_locale(tmp_path):
-    from cvdemo.datasets.structure import DatasetError
-
-    with pytest.raises(DatasetError, match="请先上传数据集"):
-        EvaluationSession.create(tmp_path / "a", [], [("dt.json", str(DT))], locale="zh-CN")
+    with pytest.raises(DatasetError) as err:  # the core gives a key; the UI words it
+        load_evaluation(tmp_path / "a", [], [("dt.json", str(DT))])
+    assert err.value.key == "evaluate.need_dataset" and "请先上传数据集" in translate(err.value, "zh-CN")
+    assert "upload the data set" in translate(err.value, "en") and "upload the data set" in str(err.value)
     with pytest.raises(DatasetError, match="upload the predictions"):
-        EvaluationSession.create(tmp_path / "b", [("gt.json", str(GT))], [])
+        load_evaluation(tmp_path / "b", [("gt.json", str(GT))], [])
+    with pytest.raises(DatasetError) as err:
+        load_evaluation(tmp_path / "c", [("gt.json", str(GT))], [("dt.json", str(DT))], predict=lambda ds: None)
+    assert "只能二选一" in translate(err.value, "zh-CN")
+
+
+def test_a_data_set_without_images_is_noted_in_the_locale(session):
+    assert "未上传图像" in viewer.status_markdown(session, 1.0, "zh-CN")
+    assert "no images uploaded: boxes are drawn on a blank canvas" in viewer.status_markdown(session, 1.0)
 
 
 def test_viewer_notes_descriptions_and_legend(session):
@@ -95,9 +109,9 @@ def test_viewer_notes_descriptions_and_legend(session):
     _, _, note_en = render_image(session, image_id, a)
     _, _, note_zh = render_image(session, image_id, a, locale="zh-CN")
     assert note_en.startswith("no image uploaded: blank canvas") and note_zh.startswith("未上传图像")
-    tide = session.tide(0.5, 0.3).det_error
-    en = describe_object(session, a, "det", fp, tide)
-    zh = describe_object(session, a, "det", fp, tide, locale="zh-CN")
+    session.tide(0.5, 0.3)  # computed: the description names the TIDE error type
+    en = describe_object(session, a, "det", fp)
+    zh = describe_object(session, a, "det", fp, locale="zh-CN")
     assert en.startswith(f"**Detection {fp}** · **FP**") and "TIDE error type" in en and "box x=" in en
     assert zh.startswith(f"**检测 {fp}** · **FP**") and "TIDE 错误类型" in zh and "（单位为像素" in zh
     missed = int(np.flatnonzero(a.gt_status == MISSED)[0])
@@ -124,22 +138,22 @@ def test_figures_in_both_languages(session):
 
 def test_tab_text_in_both_languages(session):
     view = session.browse(0.5, 0.3)
-    en, zh = evaluate_tab._counts(view, None), evaluate_tab._counts(view, None, "zh-CN")
+    en, zh = viewer.counts_markdown(view, None), viewer.counts_markdown(view, None, "zh-CN")
     assert en.startswith("At IoU ≥ 0.50 and score ≥ 0.30 (all classes): **TP ")
     assert zh.startswith("IoU ≥ 0.50、分数 ≥ 0.30 时（全部类别）：**TP ") and "召回率" in zh
     assert re.search(r"TP [\d,]+ · FP [\d,]+", zh).group(0) == re.search(r"TP [\d,]+ · FP [\d,]+", en).group(0)
-    assert "类别 **person**" in evaluate_tab._counts(session.browse(0.5, 0.3, 1), "person", "zh-CN")
-    assert "| 假阳性的成因（TIDE） | 数量 |" in evaluate_tab._tide_markdown(session, 0.5, 0.3, "zh-CN")
-    assert "| badly localised |" in evaluate_tab._tide_markdown(session, 0.5, 0.3)
-    assert "为什么同在 IoU 0.5 下" in evaluate_tab._voc_markdown(session, "zh-CN")
-    assert evaluate_tab._voc_markdown(session).startswith("| Pascal VOC mAP, IoU > 0.5 | value |\n|---|---|\n")
-    assert "100 张图像" in evaluate_tab._status(session, 1.0, "zh-CN")
-    assert "100 images" in evaluate_tab._status(session, 1.0)
-    assert [r[0] for r in evaluate_tab._coco_rows(session)][:4] == ["AP  IoU .50:.95", "AP  IoU .50", "AP  IoU .75",
+    assert "类别 **person**" in viewer.counts_markdown(session.browse(0.5, 0.3, 1), "person", "zh-CN")
+    assert "| 假阳性的成因（TIDE） | 数量 |" in viewer.tide_markdown(session, 0.5, 0.3, "zh-CN")
+    assert "| badly localised |" in viewer.tide_markdown(session, 0.5, 0.3)
+    assert "为什么同在 IoU 0.5 下" in viewer.voc_markdown(session, "zh-CN")
+    assert viewer.voc_markdown(session).startswith("| Pascal VOC mAP, IoU > 0.5 | value |\n|---|---|\n")
+    assert "100 张图像" in viewer.status_markdown(session, 1.0, "zh-CN")
+    assert "100 images" in viewer.status_markdown(session, 1.0)
+    assert [r[0] for r in viewer.coco_rows(session)][:4] == ["AP  IoU .50:.95", "AP  IoU .50", "AP  IoU .75",
                                                                      "AP  small"]
-    assert evaluate_tab._coco_rows(session, "zh-CN")[3][0] == "AP  小目标"
-    assert evaluate_tab._table("page", [], "zh-CN")["headers"] == ["#", "图像 id", "TP", "FP", "FN", "F1", "文件"]
-    assert evaluate_tab._table("objects", [], "en")["headers"] == evaluate_tab.OBJECT_COLUMNS
+    assert viewer.coco_rows(session, "zh-CN")[3][0] == "AP  小目标"
+    assert viewer.table("page", [], "zh-CN")["headers"] == ["#", "图像 id", "TP", "FP", "FN", "F1", "文件"]
+    assert viewer.table("objects", [], "en")["headers"] == evaluate_tab.OBJECT_COLUMNS
 
 
 def _handler(demo, name: str):

@@ -1,4 +1,4 @@
-"""The Evaluate tab: safe zip extraction, the session's numbers against the library and the CLI, the `/evaluate`
+"""The Evaluate tab: safe zip extraction, the evaluation's numbers against the library and the CLI, the `/evaluate`
 endpoint through gradio_client, and a real browser moving the IoU slider; for a Chinese request or browser, the
 same in Simplified Chinese (the exports stay English). No network."""
 from __future__ import annotations
@@ -33,15 +33,15 @@ from cvdemo.datasets.voc import write_voc_annotations
 from cvdemo.datasets.yolo import write_yolo_detections, write_yolo_labels
 from cvdemo.evaluate import main as cli_main
 from cvdemo.metrics import ObjectAssigner, evaluate_coco
+from cvdemo.metrics.browse import load_evaluation
 from cvdemo.models import DETR
 from cvdemo.models.detr import DETRConfig
+from cvdemo.models.registry import ModelRegistry, ModelSpec
 from cvdemo.predict import predict_coco
 from cvdemo.ui import evaluate_tab
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
-from cvdemo.ui.evaluation_session import EvaluationSession
 from cvdemo.ui.evaluation_viewer import COLORS, object_at, render_image
 from cvdemo.ui.i18n import gradio_i18n
-from cvdemo.ui.models_registry import ModelRegistry, ModelSpec
 
 FIXTURE = Path(__file__).parent / "data" / "coco-val2014-100"
 GT = FIXTURE / "instances_val2014_100.json"
@@ -150,8 +150,7 @@ def test_a_member_larger_than_it_declares_is_refused_as_forged(tmp_path):
 
 @pytest.fixture(scope="module")
 def coco_session(tmp_path_factory):
-    session = EvaluationSession.create(tmp_path_factory.mktemp("coco") / "s", [("gt.json", str(GT))],
-                                       [("dt.json", str(DT))])
+    session = load_evaluation(tmp_path_factory.mktemp("coco") / "s", [("gt.json", str(GT))], [("dt.json", str(DT))])
     yield session
     session.close()
 
@@ -179,7 +178,7 @@ def test_filters_sort_and_pages(coco_session):
     assert (np.diff(f1[~np.isnan(f1)]) >= 0).all()
     assert person.counts["tp"] + person.counts["fn"] < view.counts["tp"] + view.counts["fn"] + 1000
     rows = coco_session.page_rows(coco_session.browse(0.5, 0.3), 4)
-    assert [r[0] for r in rows] == list(range(81, 101))
+    assert [r.position for r in rows] == list(range(81, 101))
 
 
 def test_blank_canvas_boxes_and_a_click(coco_session):
@@ -226,7 +225,7 @@ def test_voc_zip_with_images_and_yolo_predictions(tmp_path):
     archive = shutil.make_archive(str(tmp_path / "voc"), "zip", root)
     write_yolo_detections(dt, gt, tmp_path / "preds")
     preds = [(p.name, str(p)) for p in sorted((tmp_path / "preds").glob("*.txt"))]
-    session = EvaluationSession.create(tmp_path / "s", [("voc.zip", archive)], preds)
+    session = load_evaluation(tmp_path / "s", [("voc.zip", archive)], preds)
     try:
         assert session.dataset.format == "Pascal VOC xml" and session.dataset.has_images
         expected = evaluate_coco(session.gt, session.dt).stats
@@ -248,7 +247,7 @@ def test_yolo_loose_files_with_coco_results(tmp_path):
     files = [(p.name, str(p)) for p in sorted((tmp_path / "yolo").rglob("*")) if p.is_file()]
     assert {n for n, _ in files} >= {"classes.txt", "img1.txt", "img1.png"}
     dt.write_coco_results_json(tmp_path / "dt.json")
-    session = EvaluationSession.create(tmp_path / "s", files, [("dt.json", str(tmp_path / "dt.json"))])
+    session = load_evaluation(tmp_path / "s", files, [("dt.json", str(tmp_path / "dt.json"))])
     try:
         assert session.dataset.format == "YOLO txt" and session.dataset.has_images
         assert (session.workdir / "dataset" / "labels" / "img1.txt").is_file()
@@ -257,8 +256,8 @@ def test_yolo_loose_files_with_coco_results(tmp_path):
         session.close()
 
 
-def test_the_session_code_does_not_import_gradio():
-    code = ("import sys, cvdemo.ui.evaluation_session, cvdemo.ui.evaluation_viewer, cvdemo.ui.evaluation_figures, "
+def test_the_evaluation_code_does_not_import_gradio():
+    code = ("import sys, cvdemo.metrics.browse, cvdemo.metrics.report, cvdemo.ui.evaluation_viewer, "
             "cvdemo.datasets.folder; assert 'gradio' not in sys.modules, 'gradio imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1], timeout=60)
 
@@ -271,16 +270,16 @@ def test_bad_uploads_give_specific_errors(tmp_path):
     dt.write_coco_results_json(dt_json)
     files = [("gt.json", tmp_path / "gt.json"), ("img1.png", tmp_path / "img1.png")]
     with pytest.raises(DatasetError, match=r"2 image\(s\) that are not in the upload \(first: 'img2.png'\)"):
-        EvaluationSession.create(tmp_path / "a", files, [("dt.json", dt_json)])
+        load_evaluation(tmp_path / "a", files, [("dt.json", dt_json)])
     unknown = tmp_path / "unknown.json"
     unknown.write_text(json.dumps([{"image_id": 99, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}]))
     with pytest.raises(DatasetError, match=r"unknown.json: .*results\[0\]: 'image_id' 99"):
-        EvaluationSession.create(tmp_path / "b", [files[0]], [("unknown.json", unknown)])
+        load_evaluation(tmp_path / "b", [files[0]], [("unknown.json", unknown)])
     with pytest.raises(DatasetError, match="no annotations found"):
-        EvaluationSession.create(tmp_path / "c", [("img1.png", tmp_path / "img1.png")], [("dt.json", dt_json)])
+        load_evaluation(tmp_path / "c", [("img1.png", tmp_path / "img1.png")], [("dt.json", dt_json)])
     traversal = _zip(tmp_path / "t.zip", {"../../gt.json": b"{}"})
     with pytest.raises(DatasetError, match="path traversal") as err:
-        EvaluationSession.create(tmp_path / "d", [("t.zip", traversal)], [("dt.json", dt_json)])
+        load_evaluation(tmp_path / "d", [("t.zip", traversal)], [("dt.json", dt_json)])
     assert str(tmp_path) not in str(err.value)
 
 
@@ -355,7 +354,7 @@ def test_evaluate_runs_a_model_on_the_data_sets_images(app_url, registry, tmp_pa
     shown = [row[1] for row in coco["data"]]
     assert [v for v, e in zip(shown, expected) if e >= 0] == pytest.approx(
         [round(e, 3) for e in expected if e >= 0], abs=1e-9)
-    assert all(v in (None, "") for v, e in zip(shown, expected) if e < 0)  # no object of that size
+    assert all(v == "n/a" for v, e in zip(shown, expected) if e < 0)  # no object of that size
 
     with pytest.raises(AppError, match="either uploaded predictions or a model"):
         client.predict([handle_file(str(p)) for p in files], [handle_file(str(DT))], 0.5, 0.3, "tiny-detr",
@@ -380,6 +379,18 @@ def test_a_model_that_lacks_a_class_of_the_data_set_is_refused_with_both_sides(a
         Client(app_url, verbose=False).predict([handle_file(str(p)) for p in files], [], 0.5, 0.3, "tiny-detr",
                                                api_name="/evaluate")
     assert "circle" in str(err.value)  # the model's side too
+
+
+def test_a_broken_image_stops_a_model_run_with_its_name(app_url, tmp_path):
+    """The model reads every image through `cvdemo.images`: a corrupt one is named, without the server's folders."""
+    write_shapes_dataset(tmp_path / "shapes", 3, seed=5, config=ShapesConfig(image_size=64, max_objects=2))
+    images = sorted((tmp_path / "shapes" / "images").glob("*.png"))
+    images[1].write_bytes(images[1].read_bytes()[:150])  # truncated
+    files = [tmp_path / "shapes" / "annotations.json", *images]
+    with pytest.raises(AppError, match=rf"images/{images[1].name}: .*truncated or corrupted") as err:
+        Client(app_url, verbose=False).predict([handle_file(str(p)) for p in files], [], 0.5, 0.3, "tiny-detr",
+                                               api_name="/evaluate")
+    assert str(evaluate_tab.WORK_ROOT) not in str(err.value) and "/tmp" not in str(err.value)
 
 
 def _cli_text() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -278,3 +279,105 @@ def test_corrupted_header():
 def test_missing_file(tmp_path):
     with pytest.raises(ImageLoadError, match="No image file at"):
         load_image(tmp_path / "nope.png")
+
+
+# ---------------------------------------------------------------- one loader for every path (issue 12)
+
+def awkward_files(folder: Path) -> dict[str, Path]:
+    """Files whose decoding depends on the rules: EXIF rotation, 16-bit, transparency, palette, CMYK."""
+    stored = random_rgb(6, 10)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    ramp = (np.arange(32 * 64, dtype=np.uint32).reshape(32, 64) * 31).astype(np.uint16)
+    rgba = np.dstack([random_rgb(9, 7), RNG.integers(0, 256, (9, 7), dtype=np.uint8)])
+    images = {"rotated.jpg": (Image.fromarray(stored), "JPEG", {"exif": exif.tobytes(), "quality": 95}),
+              "deep16.png": (Image.fromarray(ramp), "PNG", {}),
+              "alpha.png": (Image.fromarray(rgba, "RGBA"), "PNG", {}),
+              "palette.gif": (Image.fromarray(random_rgb(8, 8)).convert("P"), "GIF", {}),
+              "cmyk.tif": (Image.fromarray(random_rgb(5, 6)).convert("CMYK"), "TIFF", {})}
+    paths = {}
+    for name, (image, fmt, kwargs) in images.items():
+        paths[name] = folder / name
+        paths[name].write_bytes(encode(image, fmt, **kwargs))
+    return paths
+
+
+def test_the_same_file_decodes_identically_on_every_path(tmp_path):
+    """The app's uploads, the predict CLI, training data, the Evaluate tab's viewer and YOLO's size reading all
+    go through `cvdemo.images`: the same pixels (and the same shown size) from each."""
+    import json
+
+    from cvdemo.datasets.folder import LoadedDataset
+    from cvdemo.datasets.structure import Category, Detections, GroundTruth, ImageInfo
+    from cvdemo.images import image_size, load_image_file
+    from cvdemo.metrics.browse import EvaluationBrowser
+    from cvdemo.training.data import CocoFolderDataset
+    from cvdemo.ui.evaluation_viewer import DISPLAY_SIDE, render_image
+    from cvdemo.ui.uploads import load_upload
+
+    files = awkward_files(tmp_path)
+    infos = [ImageInfo(i, name, 0, 0) for i, name in enumerate(files, 1)]
+    gt = GroundTruth(infos, [Category(1, "thing")], ann_ids=list(range(1, len(infos) + 1)),
+                     image_ids=[i.id for i in infos], category_ids=[1] * len(infos),
+                     boxes_xywh=[[0, 0, 2, 2]] * len(infos), areas=[4] * len(infos))
+    (tmp_path / "ann.json").write_text(json.dumps(gt.to_coco_dict()))
+    training = CocoFolderDataset(tmp_path, tmp_path / "ann.json")
+    browser = EvaluationBrowser(tmp_path / "eval", LoadedDataset(gt, "COCO json", {i.id: files[i.file_name]
+                                                                                  for i in infos}),
+                                Detections.empty())
+    a = browser.assignment(0.5, 0.0)
+    for k, (name, path) in enumerate(files.items()):
+        reference = load_image(path).pixels
+        assert load_image_file(path).tobytes() == reference.tobytes(), name  # predict CLI
+        assert load_upload({"path": str(path)}).pixels.tobytes() == reference.tobytes(), name  # app uploads
+        pixels, _ = training[k]  # training data, [3, H, W] uint8
+        np.testing.assert_array_equal(pixels.permute(1, 2, 0).numpy(), reference, err_msg=name)
+        assert image_size(path) == (reference.shape[1], reference.shape[0]), name  # YOLO's size reading
+        drawn, scale, note = render_image(browser, infos[k].id, a)  # the Evaluate tab's viewer, scaled for display
+        assert note == "" and drawn.shape[:2] == (round(reference.shape[0] * scale), round(reference.shape[1] * scale))
+        assert max(drawn.shape[:2]) == DISPLAY_SIDE
+
+
+def test_data_set_images_name_their_file_on_errors(tmp_path):
+    from cvdemo.images import image_size, load_image_file
+
+    (tmp_path / "broken.png").write_bytes(encode(Image.fromarray(random_rgb(32, 32)), "PNG")[:20])  # cut header
+    for read in (load_image_file, image_size):
+        with pytest.raises(ImageLoadError, match=r"broken\.png: "):
+            read(tmp_path / "broken.png")
+        with pytest.raises(ImageLoadError, match=r"missing\.png: no such image file"):
+            read(tmp_path / "missing.png")
+    (tmp_path / "page.png").write_text("<html><body>404</body></html>")
+    with pytest.raises(ImageLoadError, match=r"page\.png: This file is not an image \(got HTML text\)"):
+        image_size(tmp_path / "page.png")
+
+
+def test_loading_never_changes_pillows_global_state(tmp_path):
+    """No module sets Pillow's limits (our pixel limit is an argument), on import or on load, on any path."""
+    import importlib
+    import warnings
+
+    before = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, list(warnings.filters))
+    for name in ("cvdemo.images", "cvdemo.predict", "cvdemo.training.data", "cvdemo.training.cli",
+                 "cvdemo.datasets.yolo", "cvdemo.ui.uploads", "cvdemo.ui.evaluation_viewer"):
+        importlib.import_module(name)
+    from cvdemo.images import image_size, load_image_file
+
+    for path in awkward_files(tmp_path).values():
+        load_image(path)
+        load_image_file(path, max_side=4)
+        image_size(path)
+    with pytest.raises(ImageLoadError, match="9000×8000 pixels; the limit is 64 megapixels"):
+        load_image(png_header_only(9000, 8000))
+    with pytest.raises(ImageLoadError, match="the limit is 1e-05 megapixels"):
+        load_image(encode(Image.fromarray(random_rgb(20, 30)), "PNG"), max_pixels=10)
+    assert (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, list(warnings.filters)) == before
+    assert not (Path(__file__).parents[1] / "cvdemo" / "training" / "image_files.py").exists()
+
+
+def test_image_load_error_is_a_user_error():
+    from cvdemo.messages import UserError
+
+    with pytest.raises(UserError, match="The file is empty"):
+        load_image(b"")
+    assert issubclass(ImageLoadError, ValueError)  # callers that catch ValueError still do

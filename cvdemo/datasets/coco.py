@@ -36,15 +36,22 @@ from typing import Any
 import numpy as np
 import orjson
 
-from cvdemo.datasets.structure import Category, DatasetError, Detections, GroundTruth, ImageInfo
+from cvdemo.datasets.structure import Category, DatasetError, Detections, GroundTruth, ImageInfo, short_repr
 
-__all__ = ["load_coco_ground_truth", "load_coco_detections", "read_json"]
+__all__ = ["MAX_JSON_DEPTH", "load_coco_ground_truth", "load_coco_detections", "read_json"]
 
 log = logging.getLogger(__name__)
 
 
+MAX_JSON_DEPTH = 1024  # orjson's nesting limit; a COCO file needs 5 levels
+
+
 def read_json(source: str | Path) -> Any:
-    """Parse a JSON file; errors become `DatasetError` naming the file, line and column."""
+    """Parse a JSON file; errors become `DatasetError` naming the file, line and column.
+
+    Hostile files get their own messages: an empty file, one that is not UTF-8 text (an image, a zip), and one
+    nested more than `MAX_JSON_DEPTH` levels deep ("JSON nested too deeply": the standard library would
+    overflow Python's stack on it)."""
     path = Path(source)
     try:
         data = path.read_bytes()
@@ -52,6 +59,8 @@ def read_json(source: str | Path) -> Any:
         raise DatasetError(f"{path}: no such file") from None
     except OSError as e:
         raise DatasetError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not data.strip():
+        raise DatasetError(f"{path}: not valid JSON: Expecting value at line 1 column 1: the file is empty")
     # Half a million new dicts trigger many full garbage collections that find nothing to free:
     # pausing the collector halves the parse time.
     gc_enabled = gc.isenabled()
@@ -59,18 +68,28 @@ def read_json(source: str | Path) -> Any:
     try:
         try:
             return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
+        except orjson.JSONDecodeError as e:
+            if str(e).startswith("depth limit exceeded"):
+                raise _too_deep(path) from None
         try:
             return json.loads(data)
         except json.JSONDecodeError as e:
             message = f"{e.msg} at line {e.lineno} column {e.colno}"
+            if b"\x00" in data[:1024]:
+                message = "binary data, not text (an image or an archive under a .json name?)"
         except UnicodeDecodeError as e:
             message = f"not UTF-8 text ({e.reason} at byte {e.start})"
+        except RecursionError:
+            raise _too_deep(path) from None
         raise DatasetError(f"{path}: not valid JSON: {message}")
     finally:
         if gc_enabled:
             gc.enable()
+
+
+def _too_deep(name: str | Path) -> DatasetError:
+    return DatasetError(f"{name}: JSON nested too deeply (lists and objects inside each other about "
+                        f"{MAX_JSON_DEPTH} levels deep; a COCO file needs 5)")
 
 
 def _source(source: str | Path | Any, default_name: str) -> tuple[Any, str]:
@@ -107,7 +126,7 @@ def _optional(records: list, key: str, default: Any) -> list:
 def _first_bad(values: list, ok, where: str, key: str, expected: str) -> DatasetError:
     for i, v in enumerate(values):
         if not ok(v):
-            return DatasetError(f"{where}[{i}]: '{key}' must be {expected}, got {v!r}")
+            return DatasetError(f"{where}[{i}]: '{key}' must be {expected}, got {short_repr(v)}")
     return DatasetError(f"{where}: '{key}' must be {expected}")
 
 
@@ -142,7 +161,7 @@ def _float_array(values: list, where: str, key: str) -> np.ndarray:
         arr = arr.astype(np.float64)
         bad = np.flatnonzero(~np.isfinite(arr))
         if len(bad):
-            raise DatasetError(f"{where}[{bad[0]}]: '{key}' must be a finite number, got {values[bad[0]]!r}")
+            raise DatasetError(f"{where}[{bad[0]}]: '{key}' must be a finite number, got {short_repr(values[bad[0]])}")
         return arr
     raise _first_bad(values, _is_number, where, key, "a number")
 
@@ -162,7 +181,7 @@ def _boxes_array(values: list, where: str, min_size_ok) -> np.ndarray:
     arr = arr.astype(np.float64)
     bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
     if len(bad):
-        raise DatasetError(f"{where}[{bad[0]}]: 'bbox' must be finite, got {values[bad[0]]!r}")
+        raise DatasetError(f"{where}[{bad[0]}]: 'bbox' must be finite, got {short_repr(values[bad[0]])}")
     for col, name in ((2, "width"), (3, "height")):
         ok, rule = min_size_ok(arr[:, col])
         bad = np.flatnonzero(~ok)
@@ -202,6 +221,13 @@ def load_coco_ground_truth(source: str | Path | dict) -> GroundTruth:
             module docstring; the message names the file, the record index and the field.
     """
     obj, name = _source(source, "<COCO ground truth>")
+    try:
+        return _ground_truth(obj, name)
+    except RecursionError:  # str() of a value nested a thousand levels deep
+        raise _too_deep(name) from None
+
+
+def _ground_truth(obj: Any, name: str) -> GroundTruth:
     if not isinstance(obj, dict):
         raise DatasetError(f"{name}: expected a JSON object with 'images', 'annotations' and 'categories' "
                            f"(COCO instances format), got a {type(obj).__name__}")
@@ -266,6 +292,13 @@ def load_coco_detections(source: str | Path | list, ground_truth: GroundTruth) -
             rules in the module docstring (message: file, record index, field).
     """
     obj, name = _source(source, "<COCO results>")
+    try:
+        return _detections(obj, name, ground_truth)
+    except RecursionError:
+        raise _too_deep(name) from None
+
+
+def _detections(obj: Any, name: str, ground_truth: GroundTruth) -> Detections:
     if not isinstance(obj, list):
         looks_like_gt = isinstance(obj, dict) and "annotations" in obj
         hint = " (this looks like a ground-truth file)" if looks_like_gt else ""

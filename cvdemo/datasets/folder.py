@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from cvdemo.datasets.archive import ArchiveLimits, extract_zip, is_zip
 from cvdemo.datasets.coco import load_coco_detections, load_coco_ground_truth, read_json
 from cvdemo.datasets.structure import DatasetError, Detections, GroundTruth
+from cvdemo.messages import Message
 
 __all__ = ["IMAGE_SUFFIXES", "LoadedDataset", "stage_upload", "load_dataset_folder", "load_predictions_folder"]
 
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 _CLASS_FILES = ("classes.txt", "data.yaml", "data.yml")
 _LOOSE_SUFFIXES = (".json", ".xml", ".txt", ".yaml", ".yml", *IMAGE_SUFFIXES)
+# the note of a data set uploaded without its images (boxes are then drawn on a blank canvas of each size)
+NO_IMAGES_UPLOADED = Message("evaluate.note_no_images_uploaded")
 
 
 @dataclass
@@ -48,7 +51,7 @@ class LoadedDataset:
     ground_truth: GroundTruth
     format: str  # "COCO json", "Pascal VOC xml" or "YOLO txt"
     image_files: dict[int, Path | None]  # image id -> file
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)  # remarks for the UI to word (keys of its catalogs)
 
     @property
     def has_images(self) -> bool:
@@ -196,7 +199,7 @@ def _finish(ds: LoadedDataset, root: Path) -> LoadedDataset:
     if not len(gt):
         raise DatasetError(f"the {ds.format} annotations hold no objects at all")
     if not ds.has_images:
-        ds.notes.append("no images uploaded: boxes are drawn on a blank canvas of each image's size")
+        ds.notes.append(NO_IMAGES_UPLOADED)
     return ds
 
 

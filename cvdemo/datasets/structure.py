@@ -31,20 +31,36 @@ ids, with the file and record index in the message) are the loader's job; they r
 from __future__ import annotations
 
 import json
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DatasetError", "Category", "ImageInfo", "GroundTruth", "Detections"]
+from cvdemo.messages import UserError
+
+__all__ = ["DatasetError", "Category", "ImageInfo", "GroundTruth", "Detections", "short_repr"]
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """Annotations or detections that cannot be used as they are.
 
     The message names the file, the record index and the field, e.g.
     ``"gt.json: annotations[12]: 'bbox' width must be > 0, got -3.0"``.
     """
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict = 3, 60, 60, 6, 6
+
+
+def short_repr(value) -> str:
+    """``repr(value)`` cut to a readable length for an error message: a value from an uploaded file may be a
+    10 MB string, a list nested a thousand levels deep, or a YAML alias bomb (a full repr would hang)."""
+    try:
+        return _SHORT.repr(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply>"
 
 
 @dataclass(frozen=True)

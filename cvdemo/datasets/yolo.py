@@ -33,9 +33,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from cvdemo.datasets.structure import Category, DatasetError, Detections, GroundTruth, ImageInfo
+from cvdemo.datasets.structure import Category, DatasetError, Detections, GroundTruth, ImageInfo, short_repr
+from cvdemo.images import ImageLoadError, image_size
 
 __all__ = [
     "IMAGE_SUFFIXES", "load_yolo_detections", "load_yolo_ground_truth", "read_yolo_classes",
@@ -45,8 +45,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-_PIL_FORMATS = ["JPEG", "PNG", "BMP", "WEBP", "TIFF"]  # a JPEG that is an MPO opens as "MPO"
-_EXIF_ORIENTATION = 0x0112
 _MAX_CLASSES_BYTES = 1024 * 1024
 _BOX_FIELDS = ("cx", "cy", "w", "h")
 
@@ -93,19 +91,21 @@ def _yaml_names(path: Path, text: str) -> list[str]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise DatasetError(f"{path}: malformed YAML: {e}") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: YAML nested too deeply") from None
     if not isinstance(data, dict) or "names" not in data:
         raise DatasetError(f"{path}: missing key 'names'")
     names = data["names"]
     if isinstance(names, dict):
-        if sorted(names) != list(range(len(names))):
+        if set(names) != set(range(len(names))):
             raise DatasetError(f"{path}: 'names' keys must be the class indices 0..{len(names) - 1}, "
-                               f"got {sorted(names, key=str)}")
+                               f"got {short_repr(list(names))}")
         names = [names[k] for k in range(len(names))]
     if not isinstance(names, list) or not all(isinstance(n, (str, int)) and n != "" for n in names):
         raise DatasetError(f"{path}: 'names' must be a list of class names or a dict {{index: name}}")
     names = [str(n) for n in names]
     if "nc" in data and data["nc"] != len(names):
-        raise DatasetError(f"{path}: 'nc' is {data['nc']} but 'names' has {len(names)} entries")
+        raise DatasetError(f"{path}: 'nc' is {short_repr(data['nc'])} but 'names' has {len(names)} entries")
     return names
 
 
@@ -135,17 +135,12 @@ def _folders(root: Path, split: str | None) -> tuple[Path | None, Path, bool]:
 
 
 def _image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` from the header, after EXIF orientation (JPEG/TIFF/WebP)."""
+    """``(width, height)`` from the header, after EXIF orientation (`cvdemo.images.image_size`)."""
     try:
-        with Image.open(path, formats=_PIL_FORMATS) as im:
-            width, height = im.size
-            # Only formats whose EXIF sits in the header: a PNG's getexif() would decode the pixels.
-            exif_in_header = im.format in ("JPEG", "MPO", "TIFF", "WEBP")
-            if exif_in_header and im.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8):
-                width, height = height, width
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as e:
-        raise DatasetError(f"{path}: cannot read the image size: {e}") from None
-    return width, height
+        return image_size(path)
+    except ImageLoadError as e:
+        reason = str(e).removeprefix(f"{path}: ")
+        raise DatasetError(f"{path}: cannot read the image size: {reason}") from None
 
 
 def _key(relative: PurePosixPath) -> str:

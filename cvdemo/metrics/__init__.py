@@ -7,6 +7,9 @@
 - `confusion`: class-agnostic confusion matrix with background.
 - `tide`: TIDE-style error breakdown (loc, cls, dupe, bkg, both, missed).
 - `greedy_matching`: COCO's greedy matching, vectorised over many (image, category) groups.
+- `report`: the metrics report (the JSON of ``python -m cvdemo.evaluate --json`` and of the app's Evaluate tab).
+- `browse`: an evaluation kept for browsing (TP/FP/FN per image at any thresholds, one image's boxes, exports),
+  what the Evaluate tab shows; imported on its own (it needs pandas).
 """
 from cvdemo.metrics.assignment import Assignment, ObjectAssigner
 from cvdemo.metrics.coco_eval import STAT_NAMES, CocoEvalParams, CocoEvaluation, evaluate_coco

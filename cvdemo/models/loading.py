@@ -27,6 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from cvdemo.messages import UserError
 from cvdemo.models import convert_detr
 from cvdemo.models.detr import DETR, DETRConfig
 
@@ -42,7 +43,7 @@ SUPPORTED_FORMATS = (
 )
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be read, is in an unknown format, or does not fit its model."""
 
 

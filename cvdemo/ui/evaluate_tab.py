@@ -1,10 +1,17 @@
 """The Evaluate tab: a data set and its predictions -> COCO and VOC metrics, PR curves, confusion, TP/FP/FN.
 
-`/evaluate` (data set files, prediction files, IoU and score thresholds, and optionally a detection model of
-the registry to run on the data set's images instead of uploaded predictions) stages the uploads in a
-per-session temporary folder, loads (runs the model: at most `MAX_MODEL_IMAGES` images) and evaluates once
-(`cvdemo.ui.evaluation_session`) and keeps the session in a `gr.State`; the sliders, filters, paging and
-clicks then only re-assign (`ObjectAssigner`) and redraw.
+Read apart: `layout` creates the components, the handlers below it are plain module-level functions (each wrapped
+with `answers`, so every failure is a readable message), and `wire` connects them; `build_evaluate_tab` calls
+the two. What the tab shows is composed by `cvdemo.ui.evaluation_viewer`; the work is the core's
+(`cvdemo.metrics.browse`).
+
+`/evaluate` (data set files, prediction files, IoU and score thresholds, and optionally a detection model of the
+registry to run on the data set's images instead of uploaded predictions) stages the uploads in a folder of the
+session under `WORK_ROOT`, loads (runs the model: at most `MAX_MODEL_IMAGES` images) and evaluates once, and
+keeps the `EvaluationBrowser` in the `EVALUATIONS` store (one per session, `EVALUATIONS_MAX_BYTES` for all
+sessions together, least recently used evicted first); the session's `gr.State` holds only its token. The
+sliders, filters, paging and clicks then only re-assign and redraw. An evaluation's folder is deleted when it
+is evicted or replaced, and every folder of a session when the session ends.
 
 Text is in English or Simplified Chinese (`cvdemo.ui.texts.evaluate`): static text through `T("key")`, what the
 handlers compose in the language of the request. `/evaluate` called without a browser language (gradio_client)
@@ -13,162 +20,70 @@ answers in English; the metrics JSON and the CSV export are machine-readable and
 
 from __future__ import annotations
 
+import functools
 import html
+import inspect
 import os
+import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
 from cvdemo.datasets.coco import load_coco_detections
 from cvdemo.datasets.folder import LoadedDataset
 from cvdemo.datasets.structure import DatasetError
-from cvdemo.metrics import Assignment
+from cvdemo.images import ImageLoadError
+from cvdemo.metrics.browse import ERROR_FILTERS, MIN_IOU, SORTS, EvaluationBrowser, load_evaluation
+from cvdemo.models.registry import ModelRegistry, ModelUnavailableError
 from cvdemo.predict import CategoryMismatchError, predict_coco
-from cvdemo.training.image_files import ImageReadError
-from cvdemo.ui.evaluation_figures import confusion_figure, pr_curves_figure
-from cvdemo.ui.evaluation_session import (
-    ERROR_FILTERS,
-    MIN_IOU,
-    PAGE_SIZE,
-    SORTS,
-    BrowseView,
-    EvaluationSession,
-    choice_text,
+from cvdemo.session_store import RunTooLargeError
+from cvdemo.ui import sessions, validate
+from cvdemo.ui.errors import answers, translate
+from cvdemo.ui.evaluation_viewer import (
+    HEADERS,
+    class_rows,
+    coco_rows,
+    confusion_figure,
+    counts_markdown,
+    describe_object,
     error_filter_choices,
+    legend_html,
+    object_at,
+    object_table,
+    page_info,
+    page_table,
+    pr_curves_figure,
+    render_image,
     sort_choices,
+    status_markdown,
+    table,
+    tide_markdown,
+    voc_markdown,
 )
-from cvdemo.ui.evaluation_viewer import describe_object, legend_html, object_at, render_image
-from cvdemo.ui.i18n import DEFAULT_LOCALE, LOCALES, locale_of
-from cvdemo.ui.models_registry import ModelRegistry, ModelUnavailableError
+from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
+from cvdemo.ui.models import require_task
 from cvdemo.ui.texts.evaluate import T
+from cvdemo.ui.uploads import answering
 from cvdemo.ui.zerogpu import gpu_task
 
-STATE_SECONDS = 1800  # a session's evaluation (and its temporary folder) is dropped after 30 minutes unused
 WORK_ROOT = Path(tempfile.gettempdir()) / "cvdemo-evaluate"  # one sub-folder per evaluation, nothing else
 ALL = -1  # the "all classes" entry of the class dropdown
 UPLOADED = ""  # the "uploaded predictions" entry of the model dropdown
+MAX_IOU = 0.95  # the IoU slider's range is [MIN_IOU, MAX_IOU]
+MAX_PAGE = 100_000  # pages of 20 images: 2 million images
 # images a model may be run on in one evaluation (a CPU runs DETR-R50 at ~1 image/s)
 MAX_MODEL_IMAGES = int(os.environ.get("CVDEMO_MAX_EVAL_MODEL_IMAGES", "500"))
-# the shown tables' headers: a catalog key, or a token shown as is in every language
-_COLUMNS = {
-    "coco": ("col_metric", "col_value"),
-    "class": ("col_class", "col_num_gt", "AP", "AP50", "AP75", "AR", "VOC07", "VOC12"),
-    "page": ("#", "col_image_id", "TP", "FP", "FN", "F1", "col_file"),
-    "objects": ("col_kind", "col_row", "col_status", "col_class", "col_score", "IoU", "col_matched",
-                "x", "y", "w", "h"),
-}
-# {locale: {table: headers}}, made once (a slider move only looks its headers up)
-_HEADERS = {locale: {table: [T.text(c, locale) if c in T.texts else c for c in columns]
-                     for table, columns in _COLUMNS.items()} for locale in LOCALES}
-COCO_COLUMNS, CLASS_COLUMNS, PAGE_COLUMNS, OBJECT_COLUMNS = (_HEADERS[DEFAULT_LOCALE][t] for t in _COLUMNS)
-
-
-def _headers(table: str, locale: str) -> list[str]:
-    return _HEADERS.get(locale, _HEADERS[DEFAULT_LOCALE])[table]
-
-
-def _table(table: str, rows: list[list], locale: str) -> dict:
-    """A gr.Dataframe value with the headers in ``locale`` (the component's own headers are English)."""
-    return {"headers": _headers(table, locale), "data": rows}
-
-
-def _number(value: float) -> float | str:
-    return "" if value is None or not np.isfinite(value) or value < 0 else round(float(value), 3)
-
-
-def _files(payload: Any) -> list[tuple[str, str]]:
-    """[(original name, local path)] of a gr.File(file_count="multiple") payload (preprocess=False)."""
-    if not payload:
-        return []
-    items = payload if isinstance(payload, list) else [payload]
-    out = []
-    for item in items:
-        path = item.get("path") if isinstance(item, dict) else getattr(item, "path", item)
-        name = (item.get("orig_name") if isinstance(item, dict) else getattr(item, "orig_name", None)) or path
-        if path:
-            out.append((Path(str(name)).name, str(path)))
-    return out
-
-
-# catalog keys of pycocotools' 12 numbers, in its order
-COCO_LABELS = ("coco_ap", "coco_ap50", "coco_ap75", "coco_ap_small", "coco_ap_medium", "coco_ap_large",
-               "coco_ar1", "coco_ar10", "coco_ar100", "coco_ar_small", "coco_ar_medium", "coco_ar_large")
-
-
-def _coco_rows(session: EvaluationSession, locale: str = DEFAULT_LOCALE) -> list[list]:
-    """pycocotools' summary, one row per number (its full line is in the metrics JSON's CLI twin)."""
-    return [[T.text(label, locale), _number(v)] for label, v in zip(COCO_LABELS, session.coco.stats)]
-
-
-def _voc_markdown(session: EvaluationSession, locale: str = DEFAULT_LOCALE) -> str:
-    voc, stats = session.voc, session.coco.stats_dict()
-    table = T.text("voc_table", locale, map07=_number(voc.map07), map12=_number(voc.map12),
-                   ap50=_number(stats["AP50"]))
-    why = T.text("why_differ", locale, ap50=_number(stats["AP50"]), voc12=_number(voc.map12), ap=_number(stats["AP"]))
-    return table + "\n\n" + why
-
-
-def _class_rows(session: EvaluationSession) -> list[list]:
-    voc = {c: (a07, a12) for c, a07, a12 in zip(session.voc.category_ids.tolist(), session.voc.ap07, session.voc.ap12)}
-    rows = []
-    for k, (cat, v) in enumerate(session.coco.per_class().items()):
-        a07, a12 = voc.get(cat, (np.nan, np.nan))
-        rows.append([session.names.get(cat, str(cat)), int(session.coco.num_gt[k, 0]), _number(v["AP"]),
-                     _number(v["AP50"]), _number(v["AP75"]), _number(v["AR"]), _number(a07), _number(a12)])
-    return rows
-
-
-def _status(session: EvaluationSession, seconds: float, locale: str = DEFAULT_LOCALE,
-            model_run: tuple[str, float, str] | None = None) -> str:
-    """The data set, the predictions (and the model that made them: name, seconds, device) and the time."""
-    gt, ds = session.gt, session.dataset
-    fields = dict(format=ds.format, images=len(gt.images), objects=len(gt), classes=len(gt.categories),
-                  predictions=len(session.dt), seconds=seconds)
-    if model_run is None:
-        text = T.text("status", locale, **fields)
-    else:
-        name, model_seconds, device = model_run
-        text = T.text("status_model", locale, model=html.escape(name), model_seconds=model_seconds,
-                      device=device, **fields)
-    if ds.notes:  # the library's notes: English
-        text += "  \n*" + html.escape("; ".join(ds.notes)) + "*"
-    return text
-
-
-def _counts(view: BrowseView, class_name: str | None, locale: str = DEFAULT_LOCALE) -> str:
-    c, a = view.counts, view.assignment
-    precision = c["tp"] / max(c["tp"] + c["fp"], 1)
-    recall = c["tp"] / max(c["tp"] + c["fn"], 1)
-    where = (T.text("where_class", locale, name=html.escape(class_name)) if class_name
-             else T.text("all_classes", locale))
-    return T.text("counts", locale, iou=a.iou_threshold, score=a.score_threshold, where=where, tp=c["tp"],
-                  fp=c["fp"], fn=c["fn"], precision=precision, recall=recall, ignored_dets=c["ignored_dets"],
-                  ignored_gts=c["ignored_gts"])
-
-
-# the catalog key of each count of `TideBreakdown.counts`
-_TIDE_ROWS = {"loc": "tide_loc", "cls": "tide_cls", "dupe": "tide_dupe", "bkg": "tide_bkg", "both": "tide_both",
-              "missed": "tide_missed"}
-
-
-def _tide_markdown(session: EvaluationSession, iou: float, score: float, locale: str = DEFAULT_LOCALE) -> str:
-    counts = session.tide(iou, score).counts()
-    rows = [T.text("tide_table_header", locale), "|---|---|"]
-    rows += [f"| {T.text(_TIDE_ROWS[k], locale)} | {v:,} |" for k, v in counts.items()]
-    return T.text("tide_heading", locale, iou=iou, score=score) + "\n\n" + "\n".join(rows)
-
-
-def _class_choices(session: EvaluationSession | None, locale: str) -> list[tuple[str, int]]:
-    """The class dropdown's entries: all classes, then the data set's classes (their own names)."""
-    choices = [(T.text("all_classes", locale), ALL)]
-    if session is not None:
-        choices += [(session.names.get(c, str(c)), int(c)) for c in session.coco.category_ids]
-    return choices
+# evaluations kept in memory for all sessions together (a COCO-val-sized one holds ~300 MB); one per session
+EVALUATIONS_MAX_BYTES = int(os.environ.get("CVDEMO_EVAL_STORE_MB", "1024")) * 2**20
+EVALUATIONS = sessions.store("evaluation", max_runs=64, max_bytes=EVALUATIONS_MAX_BYTES, per_session=1,
+                             on_evict=EvaluationBrowser.close)
+COCO_COLUMNS, CLASS_COLUMNS, PAGE_COLUMNS, OBJECT_COLUMNS = (HEADERS[DEFAULT_LOCALE][t] for t in
+                                                             ("coco", "class", "page", "objects"))
 
 
 def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
@@ -176,251 +91,100 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
 
     ``registry``'s detection models can be run on an uploaded data set's images instead of uploading
     predictions; ``examples_dir/coco-val2014-100`` holds the example offered under the upload boxes."""
-    model_names = registry.names("detect")
+    wire(layout(registry.names("detect"), examples_dir), registry)
+
+
+# --- layout ----------------------------------------------------------------------------------------------------
+
+def layout(model_names: list[str], examples_dir: Path) -> SimpleNamespace:
+    """Create the tab's components (in the current Blocks context); returns them by name."""
     gr.Markdown(T("intro"))
-    session_state = gr.State(None, time_to_live=STATE_SECONDS, delete_callback=_close)
-    view_state = gr.State(None, time_to_live=STATE_SECONDS)  # {"image_id", "scale", "selected"}
+    ui = SimpleNamespace(token=gr.State(None), view=gr.State(None))  # view: {"image_id", "scale", "selected"}
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            dataset_in = gr.File(file_count="multiple", label=T("dataset_label"), elem_id="eval-dataset", height=140)
-            preds_in = gr.File(file_count="multiple", label=T("predictions_label"), elem_id="eval-predictions",
-                               height=140)
-            model_dd = gr.Dropdown(_model_choices(model_names, DEFAULT_LOCALE), value=UPLOADED, label=T("model_label"),
-                                   info=T("model_info"), elem_id="eval-model")
-            evaluate_btn = gr.Button(T("evaluate_button"), variant="primary", elem_id="eval-button")
-            example_table = _examples(dataset_in, preds_in, examples_dir)
-            status = gr.Markdown(elem_id="eval-status")
+            _upload_column(ui, model_names, examples_dir)
         with gr.Column(scale=3, min_width=360):
             with gr.Row(equal_height=False):
-                coco_table = gr.Dataframe(headers=COCO_COLUMNS, label=T("coco_table_label"),
-                                          interactive=False, elem_id="eval-coco", column_widths=["70%", "30%"])
-                voc_md = gr.Markdown(elem_id="eval-voc")
-            metrics_file = gr.File(label=T("metrics_file_label"), interactive=False, elem_id="eval-metrics-file",
-                                   height=60)
+                ui.coco_table = gr.Dataframe(headers=COCO_COLUMNS, label=T("coco_table_label"), interactive=False,
+                                             elem_id="eval-coco", column_widths=["70%", "30%"])
+                ui.voc_md = gr.Markdown(elem_id="eval-voc")
+            ui.metrics_file = gr.File(label=T("metrics_file_label"), interactive=False, elem_id="eval-metrics-file",
+                                      height=60)
     gr.Markdown(T("per_class_heading"))
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            class_table = gr.Dataframe(headers=CLASS_COLUMNS, label=T("class_table_label"),
-                                       interactive=False, max_height=460, elem_id="eval-classes")
+            ui.class_table = gr.Dataframe(headers=CLASS_COLUMNS, label=T("class_table_label"), interactive=False,
+                                          max_height=460, elem_id="eval-classes")
         with gr.Column(scale=2):
-            class_dd = gr.Dropdown(_class_choices(None, DEFAULT_LOCALE), value=ALL, label=T("class_label"),
-                                   elem_id="eval-class")
-            pr_plot = gr.Plot(label=T("pr_label"), elem_id="eval-pr")
+            ui.class_dd = gr.Dropdown(_class_choices(None, DEFAULT_LOCALE), value=ALL, label=T("class_label"),
+                                      elem_id="eval-class")
+            ui.pr_plot = gr.Plot(label=T("pr_label"), elem_id="eval-pr")
+    _browse_area(ui)
+    gr.Markdown(T("errors_heading"))
+    with gr.Row(equal_height=False):
+        ui.confusion_plot = gr.Plot(label=T("confusion_label"), elem_id="eval-confusion")
+        ui.tide_md = gr.Markdown(elem_id="eval-tide")
+    gr.Markdown(T("export_heading"))
+    with gr.Row(equal_height=False):
+        ui.export_btn = gr.Button(T("export_button"))
+        ui.export_files = gr.File(label=T("downloads_label"), file_count="multiple", interactive=False,
+                                  elem_id="eval-exports", height=100)
+    return ui
+
+
+def _upload_column(ui: SimpleNamespace, model_names: list[str], examples_dir: Path) -> None:
+    ui.dataset_in = gr.File(file_count="multiple", label=T("dataset_label"), elem_id="eval-dataset", height=140)
+    ui.preds_in = gr.File(file_count="multiple", label=T("predictions_label"), elem_id="eval-predictions",
+                          height=140)
+    ui.model_dd = gr.Dropdown(_model_choices(model_names, DEFAULT_LOCALE), value=UPLOADED, label=T("model_label"),
+                              info=T("model_info"), elem_id="eval-model")
+    ui.evaluate_btn = gr.Button(T("evaluate_button"), variant="primary", elem_id="eval-button")
+    ui.example_table = _examples(ui.dataset_in, ui.preds_in, examples_dir)
+    ui.status = gr.Markdown(elem_id="eval-status")
+
+
+def _browse_area(ui: SimpleNamespace) -> None:
+    """The thresholds, filters, the page of images and the image on show."""
     gr.Markdown(T("images_heading"))
     with gr.Row():
-        iou = gr.Slider(MIN_IOU, 0.95, value=0.5, step=0.05, label=T("iou_label"), elem_id="eval-iou",
-                        info=T("iou_info"))
-        score = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label=T("score_label"), elem_id="eval-score",
-                          info=T("score_info"))
-        error_dd = gr.Dropdown(error_filter_choices(), value=ERROR_FILTERS[0], label=T("error_label"),
-                               elem_id="eval-error")
-        sort_dd = gr.Dropdown(sort_choices(), value=SORTS[0], label=T("sort_label"), elem_id="eval-sort")
-    counts = gr.Markdown(elem_id="eval-counts")
+        ui.iou = gr.Slider(MIN_IOU, MAX_IOU, value=0.5, step=0.05, label=T("iou_label"), elem_id="eval-iou",
+                           info=T("iou_info"))
+        ui.score = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label=T("score_label"), elem_id="eval-score",
+                             info=T("score_info"))
+        ui.error_dd = gr.Dropdown(error_filter_choices(), value=ERROR_FILTERS[0], label=T("error_label"),
+                                  elem_id="eval-error")
+        ui.sort_dd = gr.Dropdown(sort_choices(), value=SORTS[0], label=T("sort_label"), elem_id="eval-sort")
+    ui.counts = gr.Markdown(elem_id="eval-counts")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
             with gr.Row():
-                prev_btn = gr.Button(T("previous_page"), size="sm", min_width=80)
-                page = gr.Number(1, precision=0, minimum=1, label=T("page_label"), min_width=80, elem_id="eval-page")
-                next_btn = gr.Button(T("next_page"), size="sm", min_width=80, elem_id="eval-next")
-            page_info = gr.Markdown(elem_id="eval-page-info")
-            page_table = gr.Dataframe(headers=PAGE_COLUMNS, label=T("images_table_label"),
-                                      interactive=False, elem_id="eval-images")
+                ui.prev_btn = gr.Button(T("previous_page"), size="sm", min_width=80)
+                ui.page = gr.Number(1, precision=0, minimum=1, label=T("page_label"), min_width=80,
+                                    elem_id="eval-page")
+                ui.next_btn = gr.Button(T("next_page"), size="sm", min_width=80, elem_id="eval-next")
+            ui.page_info = gr.Markdown(elem_id="eval-page-info")
+            ui.page_table = gr.Dataframe(headers=PAGE_COLUMNS, label=T("images_table_label"), interactive=False,
+                                         elem_id="eval-images")
         with gr.Column(scale=3, min_width=360):
-            legend = gr.HTML(legend_html())
-            image = gr.Image(label=T("image_label"), interactive=False, format="jpeg",
-                             elem_id="eval-image", buttons=["fullscreen"])
-            click_info = gr.Markdown(elem_id="eval-click")
-            objects = gr.Dataframe(headers=OBJECT_COLUMNS, label=T("objects_label"),
-                                   interactive=False, max_height=300, elem_id="eval-objects")
-    gr.Markdown(T("errors_heading"))
-    with gr.Row(equal_height=False):
-        confusion_plot = gr.Plot(label=T("confusion_label"), elem_id="eval-confusion")
-        tide_md = gr.Markdown(elem_id="eval-tide")
-    gr.Markdown(T("export_heading"))
-    with gr.Row(equal_height=False):
-        export_btn = gr.Button(T("export_button"))
-        export_files = gr.File(label=T("downloads_label"), file_count="multiple", interactive=False,
-                               elem_id="eval-exports", height=100)
-
-    def localize(request: gr.Request):
-        """On page load: the dropdowns' entries, the legend and the empty tables' headers in the user's language
-        (static text is translated in the browser; these are values)."""
-        locale = locale_of(request)
-        return (gr.Dropdown(choices=_model_choices(model_names, locale)),
-                gr.Dropdown(choices=_class_choices(None, locale), value=ALL),
-                gr.Dropdown(choices=error_filter_choices(locale), value=ERROR_FILTERS[0]),
-                gr.Dropdown(choices=sort_choices(locale), value=SORTS[0]), legend_html(locale),
-                *(_table(t, [], locale) for t in ("coco", "class", "page", "objects")),
-                *([gr.Dataset(headers=_example_headers(locale))] if example_table is not None else []))
-
-    @gpu_task
-    def run_model(name: str, dataset: LoadedDataset, on_image) -> list[dict]:
-        return predict_coco(registry.get(name), dataset.image_files, dataset.ground_truth, registry.device,
-                            on_image=on_image)
-
-    def model_predictions(name: str, locale: str, progress: gr.Progress, timing: list):
-        """``predict`` for `EvaluationSession.create`: ``name`` run on the data set's images (seconds -> timing)."""
-        def predict(dataset: LoadedDataset):
-            images = len(dataset.ground_truth.images)
-            if images > MAX_MODEL_IMAGES:
-                raise DatasetError(T.text("too_many_images", locale, images=images, limit=MAX_MODEL_IMAGES))
-            started = time.perf_counter()
-            try:
-                records = run_model(name, dataset, lambda done, total: progress(
-                    done / total, desc=T.text("model_progress", locale, model=name, done=done, total=total)))
-            except (CategoryMismatchError, ImageReadError, ModelUnavailableError) as e:
-                raise gr.Error(html.escape(str(e), quote=False), title=T.text("cannot_run_model_title", locale),
-                               print_exception=False) from None
-            timing.append(time.perf_counter() - started)
-            return load_coco_detections(records, dataset.ground_truth)
-        return predict
-
-    def evaluate(dataset_payload, preds_payload, iou_v: float, score_v: float, model_name: str | None,
-                 old: EvaluationSession | None, request: gr.Request,
-                 progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a progress tracker
-        locale = locale_of(request)
-        start = time.perf_counter()
-        WORK_ROOT.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix="session-", dir=WORK_ROOT))
-        progress(0.1, desc=T.text("progress", locale))
-        model_name = model_name or UPLOADED
-        if model_name != UPLOADED and model_name not in model_names:
-            raise gr.Error(T.text("unknown_model", locale, name=html.escape(str(model_name)),
-                                  names=", ".join(model_names)), print_exception=False)
-        timing: list[float] = []
-        predict = model_predictions(model_name, locale, progress, timing) if model_name != UPLOADED else None
-        try:
-            session = EvaluationSession.create(workdir, _files(dataset_payload), _files(preds_payload),
-                                               predict=predict, locale=locale)
-        except DatasetError as e:  # the library's message (English), a title in the user's language
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise gr.Error(html.escape(str(e), quote=False), title=T.text("cannot_evaluate_title", locale),
-                           print_exception=False) from None
-        except BaseException:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        _close(old)
-        metrics_path = session.write_metrics_json()
-        model_run = (model_name, timing[0], registry.device.type.upper()) if timing else None
-        return (_status(session, time.perf_counter() - start, locale, model_run),
-                _table("coco", _coco_rows(session, locale), locale), _voc_markdown(session, locale),
-                str(metrics_path), _table("class", _class_rows(session), locale),
-                gr.Dropdown(choices=_class_choices(session, locale), value=ALL),
-                pr_curves_figure(session.coco, locale=locale), 1, session, None)
-
-    def refresh(session: EvaluationSession | None, iou_v, score_v, class_v, error_v, sort_v, page_v, view,
-                request: gr.Request):
-        """Counts, the page of images, and the image on show (kept if it is still on the page)."""
-        if session is None:
-            return (gr.skip(),) * 8
-        locale = locale_of(request)
-        class_id = None if class_v in (None, ALL) else int(class_v)
-        v = session.browse(float(iou_v), float(score_v), class_id, error_v, sort_v)
-        pages = session.num_pages(v)
-        page_v = min(max(1, int(page_v or 1)), pages)
-        rows = session.page_rows(v, page_v - 1)
-        first, last = (page_v - 1) * PAGE_SIZE + 1, (page_v - 1) * PAGE_SIZE + len(rows)
-        error_text = choice_text(error_v, locale)
-        info = (T.text("page_info", locale, first=first, last=last, total=len(v.order), error=error_text,
-                       sort=choice_text(sort_v, locale), page=page_v, pages=pages)
-                if rows else T.text("no_image_matches", locale, error=error_text))
-        rows = [[*r[:2], *r[3:], r[2]] for r in rows]  # the file name last: it is the widest
-        shown = [r[1] for r in rows]
-        image_id = view["image_id"] if view and view.get("image_id") in shown else (shown[0] if shown else None)
-        selected = view.get("selected") if view and view.get("image_id") == image_id else None
-        outs = _show(session, v.assignment, image_id, class_id, selected, locale)
-        return (_counts(v, session.names.get(class_id), locale), info, _table("page", rows, locale), page_v, *outs)
-
-    def _show(session, a: Assignment, image_id, class_id, selected, locale: str):
-        if image_id is None:
-            return None, "", _table("objects", [], locale), None
-        img, scale, note = render_image(session, image_id, a, class_id, selected, locale=locale)
-        info, _ = session.image_info(image_id)
-        tide = session.tide_if_computed(a.iou_threshold, a.score_threshold)
-        text = describe_object(session, a, *selected, tide, locale=locale) if selected else T.text(
-            "image_line", locale, image_id=image_id, file=html.escape(info.file_name),
-            note=note + " · " if note else "")
-        return (img, text, _table("objects", session.object_rows(image_id, a, class_id, locale=locale), locale),
-                {"image_id": image_id, "scale": scale, "selected": selected})
-
-    def view_row(session, iou_v, score_v, class_v, error_v, sort_v, evt: gr.SelectData, request: gr.Request):
-        if session is None or not evt.row_value:
-            return (gr.skip(),) * 4
-        class_id = None if class_v in (None, ALL) else int(class_v)
-        v = session.browse(float(iou_v), float(score_v), class_id, error_v, sort_v)
-        return _show(session, v.assignment, int(evt.row_value[1]), class_id, None, locale_of(request))
-
-    def click(session, iou_v, score_v, class_v, view, evt: gr.SelectData, request: gr.Request):
-        if session is None or not view or evt.index is None:
-            return (gr.skip(),) * 4
-        class_id = None if class_v in (None, ALL) else int(class_v)
-        a = session.assignment(float(iou_v), float(score_v))
-        hit = object_at(session, view["image_id"], a, class_id, evt.index[0], evt.index[1], view["scale"])
-        return _show(session, a, view["image_id"], class_id, hit, locale_of(request))
-
-    def errors_view(session, iou_v, score_v, request: gr.Request, delay: float = 0.0):
-        if session is None:
-            return gr.skip(), gr.skip()
-        time.sleep(delay)  # after a slider move: let the counts and the image (same trigger) have the CPU first
-        locale = locale_of(request)
-        return (confusion_figure(session.confusion(float(iou_v), float(score_v)), locale=locale),
-                _tide_markdown(session, float(iou_v), float(score_v), locale))
-
-    def errors_after_move(session, iou_v, score_v, request: gr.Request):
-        # not functools.partial: Gradio finds the gr.Request parameter from a function's type hints only
-        return errors_view(session, iou_v, score_v, request, delay=0.3)
-
-    def pr_view(session, class_v, request: gr.Request):
-        if session is None:
-            return gr.skip()
-        return pr_curves_figure(session.coco, None if class_v in (None, ALL) else int(class_v),
-                                locale=locale_of(request))
-
-    def export(session, iou_v, score_v, request: gr.Request):
-        if session is None:
-            locale = locale_of(request)
-            raise gr.Error(T.text("nothing_to_export", locale), title=T.text("nothing_to_export_title", locale),
-                           print_exception=False)
-        return [str(session.write_objects_csv(float(iou_v), float(score_v))),
-                str(session.write_metrics_json(float(iou_v), float(score_v)))]
-
-    browse_inputs = [session_state, iou, score, class_dd, error_dd, sort_dd, page, view_state]
-    browse_outputs = [counts, page_info, page_table, page, image, click_info, objects, view_state]
-    hidden = dict(show_progress="hidden", api_visibility="private")
-    # page load (no inputs: they would re-trigger it on every change)
-    gr.on(None, localize, inputs=None,
-          outputs=[model_dd, class_dd, error_dd, sort_dd, legend, coco_table, class_table, page_table, objects,
-                   *([example_table] if example_table is not None else [])],
-          queue=False, **hidden)
-    gr.on([evaluate_btn.click], evaluate, [dataset_in, preds_in, iou, score, model_dd, session_state],
-          [status, coco_table, voc_md, metrics_file, class_table, class_dd, pr_plot, page, session_state, view_state],
-          api_name="evaluate", preprocess=False, concurrency_limit=2, show_progress_on=[status, coco_table],
-          ).success(refresh, browse_inputs, browse_outputs, **hidden
-                    ).success(errors_view, [session_state, iou, score], [confusion_plot, tide_md], **hidden)
-    gr.on([iou.input, score.input], refresh, browse_inputs, browse_outputs, trigger_mode="always_last", **hidden)
-    # the slower error views (~0.5-1.5 s on 500k detections) follow any change, drag or keyboard, in their own
-    # event so that the counts above never wait for them; always_last folds a drag into at most two runs
-    gr.on([iou.change, score.change], errors_after_move, [session_state, iou, score],
-          [confusion_plot, tide_md], trigger_mode="always_last", show_progress="minimal", api_visibility="private")
-    # a new filter or order starts again at page 1
-    gr.on([class_dd.input, error_dd.input, sort_dd.input], lambda: 1, None, page, queue=False, **hidden
-          ).then(refresh, browse_inputs, browse_outputs, **hidden)
-    class_dd.input(pr_view, [session_state, class_dd], pr_plot, **hidden)
-    prev_btn.click(lambda p: max(1, int(p or 1) - 1), page, page, queue=False, **hidden
-                   ).then(refresh, browse_inputs, browse_outputs, **hidden)
-    next_btn.click(lambda p: int(p or 1) + 1, page, page, queue=False, **hidden
-                   ).then(refresh, browse_inputs, browse_outputs, **hidden)
-    page.submit(refresh, browse_inputs, browse_outputs, **hidden)
-    page_table.select(view_row, [session_state, iou, score, class_dd, error_dd, sort_dd],
-                      [image, click_info, objects, view_state], **hidden)
-    image.select(click, [session_state, iou, score, class_dd, view_state], [image, click_info, objects, view_state],
-                 **hidden)
-    export_btn.click(export, [session_state, iou, score], export_files, api_visibility="private")
+            ui.legend = gr.HTML(legend_html())
+            ui.image = gr.Image(label=T("image_label"), interactive=False, format="jpeg", elem_id="eval-image",
+                                buttons=["fullscreen"])
+            ui.click_info = gr.Markdown(elem_id="eval-click")
+            ui.objects = gr.Dataframe(headers=OBJECT_COLUMNS, label=T("objects_label"), interactive=False,
+                                      max_height=300, elem_id="eval-objects")
 
 
 def _model_choices(names: list[str], locale: str) -> list[tuple[str, str]]:
     """The model dropdown: the uploaded predictions, then every detection model."""
     return [(T.text("no_model", locale), UPLOADED)] + [(name, name) for name in names]
+
+
+def _class_choices(browser: EvaluationBrowser | None, locale: str) -> list[tuple[str, int]]:
+    """The class dropdown's entries: all classes, then the data set's classes (their own names)."""
+    choices = [(T.text("all_classes", locale), ALL)]
+    if browser is not None:
+        choices += [(browser.names.get(c, str(c)), int(c)) for c in browser.coco.category_ids]
+    return choices
 
 
 def _example_headers(locale: str) -> list[str]:
@@ -434,12 +198,341 @@ def _examples(dataset_in: gr.File, preds_in: gr.File, examples_dir: Path) -> gr.
     gt, dt = folder / "instances_val2014_100.json", folder / "instances_val2014_fakebbox100_results.json"
     if not (gt.is_file() and dt.is_file()):
         return None
-    examples = gr.Examples([[[str(gt)], [str(dt)]]], [dataset_in, preds_in], cache_examples=False,
-                           label=T("example_label"))
+    examples = answering(gr.Examples([[[str(gt)], [str(dt)]]], [dataset_in, preds_in], cache_examples=False,
+                                     label=T("example_label")))
     examples.dataset.headers = _example_headers(DEFAULT_LOCALE)  # the inputs' labels are keys: show text
     return examples.dataset
 
 
-def _close(session: EvaluationSession | None) -> None:
-    if session is not None:
-        session.close()
+# --- handlers: checks of the values only the API can send --------------------------------------------------------
+
+def _thresholds(iou_v: Any, score_v: Any, locale: str) -> tuple[float, float]:
+    """The IoU and score thresholds within the sliders' ranges (a gr.Error naming the control otherwise)."""
+    iou = validate.number(iou_v, name=T.text("iou_label", locale), low=MIN_IOU, high=MAX_IOU, locale=locale)
+    score = validate.number(score_v, name=T.text("score_label", locale), low=0.0, high=1.0, locale=locale)
+    return iou, score
+
+
+def _class_id(browser: EvaluationBrowser, class_v: Any, locale: str) -> int | None:
+    """None for all classes, else one of the evaluation's category ids."""
+    if class_v is None or class_v == ALL:
+        return None
+    ids = [int(c) for c in browser.coco.category_ids]
+    return int(validate.choice(class_v, ids, name=T.text("class_label", locale), locale=locale))
+
+
+def _filters(error_v: Any, sort_v: Any, locale: str) -> tuple[str, str]:
+    error = validate.choice(error_v, ERROR_FILTERS, name=T.text("error_label", locale), locale=locale)
+    return error, validate.choice(sort_v, SORTS, name=T.text("sort_label", locale), locale=locale)
+
+
+def _page(page_v: Any, locale: str) -> int:
+    value = 1 if page_v is None else page_v
+    return validate.number(value, name=T.text("page_label", locale), low=1, high=MAX_PAGE, integer=True,
+                           locale=locale)
+
+
+def _model_to_run(registry: ModelRegistry, name: Any, locale: str, owner: str) -> str:
+    """UPLOADED, or the name of a detection model ``owner`` may run; a ViT is refused as the wrong kind."""
+    if name is None or name == UPLOADED:
+        return UPLOADED
+    detectors = registry.names("detect", owner)
+    if isinstance(name, str) and name in detectors:
+        return name
+    if isinstance(name, str) and name in registry.names("classify", owner):
+        require_task(registry, name, "detect", locale, owner)  # raises: the wrong kind of model
+    shown = str(name) if len(str(name)) <= 80 else str(name)[:77] + "..."
+    raise gr.Error(T.text("unknown_model", locale, name=html.escape(shown), names=", ".join(detectors)),
+                   title=T.text("cannot_evaluate_title", locale), print_exception=False)
+
+
+# --- handlers: evaluating an upload ------------------------------------------------------------------------------
+
+@answers
+def localize(request: gr.Request, *, registry: ModelRegistry, with_example: bool = True):
+    """On page load: the dropdowns' entries, the legend, the empty tables' headers (and the example table's) in
+    the user's language (static text is translated in the browser; these are values)."""
+    locale = locale_of(request)
+    names = registry.names("detect", sessions.session_of(request))
+    return (gr.Dropdown(choices=_model_choices(names, locale)),
+            gr.Dropdown(choices=_class_choices(None, locale), value=ALL),
+            gr.Dropdown(choices=error_filter_choices(locale), value=ERROR_FILTERS[0]),
+            gr.Dropdown(choices=sort_choices(locale), value=SORTS[0]), legend_html(locale),
+            *(table(t, [], locale) for t in ("coco", "class", "page", "objects")),
+            *([gr.Dataset(headers=_example_headers(locale))] if with_example else []))
+
+
+@answers
+def evaluate(dataset_payload, preds_payload, iou_v, score_v, model_name, request: gr.Request,
+             progress=gr.Progress(), *, registry: ModelRegistry):  # noqa: B008 - how Gradio asks for a tracker
+    """Stage, load and evaluate an upload (or run a model on its images); keep it in `EVALUATIONS`."""
+    locale, session = locale_of(request), sessions.session_of(request)
+    start = time.perf_counter()
+    _thresholds(iou_v, score_v, locale)
+    model_name = _model_to_run(registry, model_name, locale, session)
+    progress(0.1, desc=T.text("progress", locale))
+    timing: list[float] = []
+    predict = (_model_predictions(registry, model_name, session, locale, progress, timing)
+               if model_name != UPLOADED else None)
+    browser = _load(session, dataset_payload, preds_payload, predict, locale)
+    try:
+        token = EVALUATIONS.put(session, browser, size=browser.memory_bytes())  # evicts the session's previous
+    except RunTooLargeError:
+        browser.close()
+        raise
+    metrics_path = browser.write_metrics_json()
+    model_run = (model_name, timing[0], registry.device.type.upper()) if timing else None
+    return (status_markdown(browser, time.perf_counter() - start, locale, model_run),
+            table("coco", coco_rows(browser, locale), locale), voc_markdown(browser, locale), str(metrics_path),
+            table("class", class_rows(browser, locale), locale),
+            gr.Dropdown(choices=_class_choices(browser, locale), value=ALL),
+            pr_curves_figure(browser.coco, locale=locale), 1, token, None)
+
+
+def _files(payload: Any) -> list[tuple[str, str]]:
+    """[(original name, local path)] of a gr.File(file_count="multiple") payload (preprocess=False)."""
+    if not payload:
+        return []
+    out = []
+    for item in payload if isinstance(payload, list) else [payload]:
+        path = item.get("path") if isinstance(item, dict) else getattr(item, "path", item)
+        name = (item.get("orig_name") if isinstance(item, dict) else getattr(item, "orig_name", None)) or path
+        if isinstance(path, str) and path:
+            out.append((Path(str(name)).name, path))
+    return out
+
+
+def _folder_prefix(session: str) -> str:
+    """The prefix of a session's folders under WORK_ROOT (letters and digits of its id only)."""
+    return (re.sub(r"[^A-Za-z0-9]", "", session)[:40] or "anonymous") + "-"
+
+
+def remove_session_folders(session: str) -> None:
+    """Delete every folder of ``session`` under WORK_ROOT (registered with `sessions.on_session_end`)."""
+    if WORK_ROOT.is_dir():
+        for folder in WORK_ROOT.glob(f"{_folder_prefix(session)}*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _load(session: str, dataset_payload, preds_payload, predict, locale: str) -> EvaluationBrowser:
+    """`load_evaluation` in a new folder of the session; a refused upload leaves nothing behind."""
+    WORK_ROOT.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=_folder_prefix(session), dir=WORK_ROOT))
+    try:
+        return load_evaluation(workdir, _files(dataset_payload), _files(preds_payload), predict=predict)
+    except DatasetError as e:  # its own text (the library's, English), a title in the user's language
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise gr.Error(html.escape(translate(e, locale), quote=False), title=T.text("cannot_evaluate_title", locale),
+                       print_exception=False) from None
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+@gpu_task
+def _run_model(registry: ModelRegistry, name: str, owner: str, dataset: LoadedDataset, on_image) -> list[dict]:
+    return predict_coco(registry.get(name, owner), dataset.image_files, dataset.ground_truth, registry.device,
+                        on_image=on_image)
+
+
+def _model_predictions(registry: ModelRegistry, name: str, owner: str, locale: str, progress: gr.Progress,
+                       timing: list[float]):
+    """``predict`` for `load_evaluation`: ``name`` run on the data set's images (its seconds -> ``timing``)."""
+    def predict(dataset: LoadedDataset):
+        images = len(dataset.ground_truth.images)
+        if images > MAX_MODEL_IMAGES:
+            raise DatasetError(T.text("too_many_images", "en", images=images, limit=MAX_MODEL_IMAGES),
+                               key="evaluate.too_many_images", images=images, limit=MAX_MODEL_IMAGES)
+        started = time.perf_counter()
+        try:
+            records = _run_model(registry, name, owner, dataset, lambda done, total: progress(
+                done / total, desc=T.text("model_progress", locale, model=name, done=done, total=total)))
+        except ImageLoadError as e:  # names the image file: a DatasetError, shown without the server's folders
+            raise DatasetError(str(e)) from None
+        except (CategoryMismatchError, ModelUnavailableError) as e:
+            raise gr.Error(html.escape(translate(e, locale), quote=False),
+                           title=T.text("cannot_run_model_title", locale), print_exception=False) from None
+        timing.append(time.perf_counter() - started)
+        return load_coco_detections(records, dataset.ground_truth)
+    return predict
+
+
+# --- handlers: browsing the evaluation ---------------------------------------------------------------------------
+
+@answers
+def refresh(token, iou_v, score_v, class_v, error_v, sort_v, page_v, view, request: gr.Request):
+    """Counts, the page of images, and the image on show (kept if it is still on the page)."""
+    if token is None:
+        return (gr.skip(),) * 8
+    locale = locale_of(request)
+    browser = EVALUATIONS.get(token)
+    iou, score = _thresholds(iou_v, score_v, locale)
+    class_id = _class_id(browser, class_v, locale)
+    error, sort = _filters(error_v, sort_v, locale)
+    v = browser.browse(iou, score, class_id, error, sort)
+    pages = browser.num_pages(v)
+    page = min(_page(page_v, locale), pages)
+    rows = browser.page_rows(v, page - 1)
+    shown = [r.image_id for r in rows]
+    image_id = view["image_id"] if view and view.get("image_id") in shown else (shown[0] if shown else None)
+    selected = view.get("selected") if view and view.get("image_id") == image_id else None
+    return (counts_markdown(v, browser.names.get(class_id), locale),
+            page_info(v, page, pages, len(rows), error, sort, locale), page_table(rows, locale), page,
+            *_show(browser, v.assignment, image_id, class_id, selected, locale))
+
+
+def _show(browser: EvaluationBrowser, a, image_id: int | None, class_id: int | None, selected, locale: str):
+    """(the image drawn, the line under it, its objects table, the view state) of one image."""
+    if image_id is None:
+        return None, "", table("objects", [], locale), None
+    img, scale, note = render_image(browser, image_id, a, class_id, selected, locale=locale)
+    if selected:
+        text = describe_object(browser, a, *selected, locale=locale)
+    else:
+        info, _ = browser.image_info(image_id)
+        text = T.text("image_line", locale, image_id=image_id, file=html.escape(info.file_name),
+                      note=note + " · " if note else "")
+    return (img, text, object_table(browser.object_rows(image_id, a, class_id), locale),
+            {"image_id": image_id, "scale": scale, "selected": selected})
+
+
+@answers
+def view_row(token, iou_v, score_v, class_v, error_v, sort_v, evt: gr.SelectData, request: gr.Request):
+    """A click on a row of the image table: show that image."""
+    if token is None or not evt.row_value:
+        return (gr.skip(),) * 4
+    locale = locale_of(request)
+    browser = EVALUATIONS.get(token)
+    iou, score = _thresholds(iou_v, score_v, locale)
+    class_id = _class_id(browser, class_v, locale)
+    return _show(browser, browser.assignment(iou, score), int(evt.row_value[1]), class_id, None, locale)
+
+
+@answers
+def click(token, iou_v, score_v, class_v, view, evt: gr.SelectData, request: gr.Request):
+    """A click on the image: select the box under it and describe it."""
+    if token is None or not view or evt.index is None:
+        return (gr.skip(),) * 4
+    locale = locale_of(request)
+    browser = EVALUATIONS.get(token)
+    iou, score = _thresholds(iou_v, score_v, locale)
+    class_id = _class_id(browser, class_v, locale)
+    a = browser.assignment(iou, score)
+    x, y = (float(v) for v in evt.index[:2])
+    hit = object_at(browser, view["image_id"], a, class_id, x, y, view["scale"])
+    return _show(browser, a, view["image_id"], class_id, hit, locale)
+
+
+def _error_views(token, iou_v, score_v, locale: str, delay: float):
+    if token is None:
+        return gr.skip(), gr.skip()
+    browser = EVALUATIONS.get(token)
+    iou, score = _thresholds(iou_v, score_v, locale)
+    time.sleep(delay)  # after a slider move: let the counts and the image (same trigger) have the CPU first
+    return confusion_figure(browser.confusion(iou, score), locale=locale), tide_markdown(browser, iou, score, locale)
+
+
+@answers
+def errors_view(token, iou_v, score_v, request: gr.Request):
+    """The confusion matrix and the TIDE breakdown at the thresholds."""
+    return _error_views(token, iou_v, score_v, locale_of(request), delay=0.0)
+
+
+@answers
+def errors_after_move(token, iou_v, score_v, request: gr.Request):
+    """`errors_view` after a slider move, a moment later."""
+    return _error_views(token, iou_v, score_v, locale_of(request), delay=0.3)
+
+
+@answers
+def pr_view(token, class_v, request: gr.Request):
+    """The PR curves of the chosen class (or of the largest classes)."""
+    if token is None:
+        return gr.skip()
+    locale = locale_of(request)
+    browser = EVALUATIONS.get(token)
+    return pr_curves_figure(browser.coco, _class_id(browser, class_v, locale), locale=locale)
+
+
+@answers
+def export(token, iou_v, score_v, request: gr.Request):
+    """The per-object CSV and the metrics JSON at the thresholds."""
+    locale = locale_of(request)
+    if token is None:
+        raise gr.Error(T.text("nothing_to_export", locale), title=T.text("nothing_to_export_title", locale),
+                       print_exception=False)
+    browser = EVALUATIONS.get(token)
+    iou, score = _thresholds(iou_v, score_v, locale)
+    return [str(browser.write_objects_csv(iou, score)), str(browser.write_metrics_json(iou, score))]
+
+
+@answers
+def first_page(request: gr.Request) -> int:
+    """A new filter or order starts again at page 1."""
+    return 1
+
+
+@answers
+def previous_page(page_v, request: gr.Request) -> int:
+    return max(1, _page(page_v, locale_of(request)) - 1)
+
+
+@answers
+def next_page(page_v, request: gr.Request) -> int:
+    return _page(page_v, locale_of(request)) + 1
+
+
+# --- wiring -------------------------------------------------------------------------------------------------------
+
+def _bound(handler, **keywords):
+    """``handler`` with its keyword-only arguments fixed. Unlike functools.partial it keeps the handler's name,
+    signature and type hints, from which Gradio finds the gr.Request, gr.SelectData and gr.Progress to pass."""
+    @functools.wraps(handler)
+    def call(*args, **kwargs):
+        return handler(*args, **kwargs, **keywords)
+    signature = inspect.signature(handler)
+    call.__signature__ = signature.replace(
+        parameters=[p for p in signature.parameters.values() if p.name not in keywords])
+    return call
+
+
+def wire(ui: SimpleNamespace, registry: ModelRegistry) -> None:
+    """Connect the handlers to the components of `layout`."""
+    sessions.on_session_end(remove_session_folders)
+    browse_inputs = [ui.token, ui.iou, ui.score, ui.class_dd, ui.error_dd, ui.sort_dd, ui.page, ui.view]
+    browse_outputs = [ui.counts, ui.page_info, ui.page_table, ui.page, ui.image, ui.click_info, ui.objects, ui.view]
+    image_outputs = [ui.image, ui.click_info, ui.objects, ui.view]
+    hidden = dict(show_progress="hidden", api_visibility="private")
+    has_example = ui.example_table is not None
+    localized = [ui.model_dd, ui.class_dd, ui.error_dd, ui.sort_dd, ui.legend, ui.coco_table, ui.class_table,
+                 ui.page_table, ui.objects, *([ui.example_table] if has_example else [])]
+    # page load (no inputs: they would re-trigger it on every change)
+    gr.on(None, _bound(localize, registry=registry, with_example=has_example), inputs=None, outputs=localized,
+          queue=False, **hidden)
+    gr.on([ui.evaluate_btn.click], _bound(evaluate, registry=registry),
+          [ui.dataset_in, ui.preds_in, ui.iou, ui.score, ui.model_dd],
+          [ui.status, ui.coco_table, ui.voc_md, ui.metrics_file, ui.class_table, ui.class_dd, ui.pr_plot, ui.page,
+           ui.token, ui.view],
+          api_name="evaluate", preprocess=False, concurrency_limit=2, show_progress_on=[ui.status, ui.coco_table],
+          ).success(refresh, browse_inputs, browse_outputs, **hidden
+                    ).success(errors_view, [ui.token, ui.iou, ui.score], [ui.confusion_plot, ui.tide_md], **hidden)
+    gr.on([ui.iou.input, ui.score.input], refresh, browse_inputs, browse_outputs, trigger_mode="always_last",
+          **hidden)
+    # the slower error views (~0.5-1.5 s on 500k detections) follow any change, drag or keyboard, in their own
+    # event so that the counts above never wait for them; always_last folds a drag into at most two runs
+    gr.on([ui.iou.change, ui.score.change], errors_after_move, [ui.token, ui.iou, ui.score],
+          [ui.confusion_plot, ui.tide_md], trigger_mode="always_last", show_progress="minimal",
+          api_visibility="private")
+    gr.on([ui.class_dd.input, ui.error_dd.input, ui.sort_dd.input], first_page, None, ui.page, queue=False, **hidden
+          ).then(refresh, browse_inputs, browse_outputs, **hidden)
+    ui.class_dd.input(pr_view, [ui.token, ui.class_dd], ui.pr_plot, **hidden)
+    ui.prev_btn.click(previous_page, ui.page, ui.page, queue=False, **hidden
+                      ).then(refresh, browse_inputs, browse_outputs, **hidden)
+    ui.next_btn.click(next_page, ui.page, ui.page, queue=False, **hidden
+                      ).then(refresh, browse_inputs, browse_outputs, **hidden)
+    ui.page.submit(refresh, browse_inputs, browse_outputs, **hidden)
+    ui.page_table.select(view_row, [ui.token, ui.iou, ui.score, ui.class_dd, ui.error_dd, ui.sort_dd],
+                         image_outputs, **hidden)
+    ui.image.select(click, [ui.token, ui.iou, ui.score, ui.class_dd, ui.view], image_outputs, **hidden)
+    ui.export_btn.click(export, [ui.token, ui.iou, ui.score], ui.export_files, api_visibility="private")
+

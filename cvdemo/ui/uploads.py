@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from cvdemo.images import ImageLoadError, LoadedImage, load_image
+from cvdemo.ui.errors import answers
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.common import T
 
@@ -50,7 +51,18 @@ def image_examples(image_in: gr.Image, shapes_dir: Path, shapes_label: Any, phot
     shapes = sorted(shapes_dir.glob("*.png"))
     photos = sorted(photos_dir.glob("*.jpg"))
     if shapes:
-        gr.Examples([[str(p)] for p in shapes], image_in, label=shapes_label, cache_examples=False,
-                    examples_per_page=8)
+        answering(gr.Examples([[str(p)] for p in shapes], image_in, label=shapes_label, cache_examples=False,
+                              examples_per_page=8))
     if photos:
-        gr.Examples([[str(p)] for p in photos], image_in, label=photos_label, cache_examples=False)
+        answering(gr.Examples([[str(p)] for p in photos], image_in, label=photos_label, cache_examples=False))
+
+
+def answering(examples: gr.Examples) -> gr.Examples:
+    """``examples`` with its own click handler (Gradio's ``load_example``, which puts an example into the inputs)
+    wrapped by `answers` like every other event handler of the app. Call it inside the Blocks being built."""
+    event = getattr(examples, "load_input_event", None)
+    root = gr.context.Context.root_block
+    block_fn = root.fns.get(event["id"]) if event is not None and root is not None else None
+    if block_fn is not None and block_fn.fn is not None:
+        block_fn.fn = answers(block_fn.fn)
+    return examples

@@ -1,5 +1,6 @@
-"""The Evaluate tab's text (`cvdemo/ui/evaluate_tab.py` and its gradio-free helpers `evaluation_session`,
-`evaluation_viewer`, `evaluation_figures`). Export files (CSV columns, JSON keys) are not text: they stay English."""
+"""The Evaluate tab's text (`cvdemo/ui/evaluate_tab.py` and its view module `evaluation_viewer`), and the words of
+the core's messages to it (keys ``evaluate.<name>`` raised or returned by `cvdemo.metrics.browse` and
+`cvdemo.datasets.folder`). Export files (CSV columns, JSON keys) are not text: they stay English."""
 
 from cvdemo.ui.i18n import Catalog
 
@@ -125,7 +126,7 @@ AP ({ap}) also averages IoU 0.50…0.95, so it rewards tight boxes.""",
     "cannot_evaluate_title": ("Cannot evaluate this upload", "无法评估此上传内容"),
     "nothing_to_export_title": ("Nothing to export", "没有可导出的内容"),
     "nothing_to_export": ("Evaluate a data set first.", "请先评估一个数据集。"),
-    # --- evaluation_session: filters, sorts, the objects table, upload checks ---------------------------
+    # --- evaluation_viewer: filters, sorts, the objects table; cvdemo.metrics.browse: upload checks ------
     "filter_all": ("all images", "全部图像"),
     "filter_fp": ("with false positives", "含假阳性"),
     "filter_fn": ("with misses (FN)", "含漏检（FN）"),
@@ -165,6 +166,9 @@ AP ({ap}) also averages IoU 0.50…0.95, so it rewards tight boxes.""",
                         "数据集有 {images:,} 张图像，此处运行模型最多 {limit:,} 张（CVDEMO_MAX_EVAL_MODEL_IMAGES）："
                         "请运行 `python -m cvdemo.predict` 并上传其结果"),
     "cannot_run_model_title": ("Cannot run the model on this data set", "无法在此数据集上运行该模型"),
+    "note_no_images_uploaded": ("no images uploaded: boxes are drawn on a blank canvas of each image's size",
+                                "未上传图像：框绘制在与每张图像同尺寸的空白画布上"),
+    "not_applicable": ("n/a", "不适用"),
     "status_model": ("**{format}**: {images:,} images, {objects:,} objects, {classes} classes · "
                      "**{predictions:,} predictions** of {model} ({model_seconds:.1f} s on {device}) · "
                      "evaluated in {seconds:.1f} s",
@@ -214,7 +218,7 @@ AP ({ap}) also averages IoU 0.50…0.95, so it rewards tight boxes.""",
     "legend_fn": ("missed object (FN)", "漏检目标（FN）"),
     "legend_found": ("object found", "已检出的目标"),
     "legend_ignored": ("ignored (crowd)", "忽略（crowd）"),
-    # --- evaluation_figures --------------------------------------------------------------------------------
+    # --- evaluation_viewer: figures ------------------------------------------------------------------------
     "pr_title_class": ("“{name}” at three IoU thresholds (101 recall points)",
                        "“{name}”在三个 IoU 阈值下的曲线（101 个召回率点）"),
     "pr_title_all": ("IoU 0.50, the {n} classes with the most objects (pick one for more)",
