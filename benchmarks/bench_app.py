@@ -34,9 +34,9 @@ import cvdemo.models
 from cvdemo.images import load_image_rgb
 from cvdemo.models.detr import DETR, DETR_PRESETS, DETRConfig
 from cvdemo.models.image_processing import prepare_detr_inputs
+from cvdemo.models.registry import CHECKPOINTS, ModelSpec
 from cvdemo.models.vit import ViT, ViTConfig
 from cvdemo.models.vit_transforms import vit_transform
-from cvdemo.models.registry import CHECKPOINTS, ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = [str(x) for x in sorted((ROOT / "examples" / "shapes").glob("*.png"))]

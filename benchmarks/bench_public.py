@@ -63,7 +63,7 @@ class Server:
                 return
             except Exception:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"{name} server exited; see {log_dir / (name + '.log')}")
+                    raise RuntimeError(f"{name} server exited; see {log_dir / (name + '.log')}") from None
                 time.sleep(1)
         raise RuntimeError(f"{name} server did not start")
 

@@ -200,5 +200,9 @@ def test_readme_states_the_public_limits():
     readme = (ROOT / "README.md").read_text()
     assert "## Limits of a public deployment" in readme
     section = readme.split("## Limits of a public deployment", 1)[1].split("\n## ", 1)[0]
-    for value in (app.MAX_FILE_SIZE.upper(), str(app.QUEUE_SIZE), f"{app.CACHE_MAX_AGE_S // 60} min"):
+    size = app.MAX_FILE_SIZE.lower().removesuffix("mb")
+    detect = sessions.stores()["detect"]
+    for value in (f"{size} MB", f"at most {app.QUEUE_SIZE} requests", f"older than {app.CACHE_MAX_AGE_S // 60} min",
+                  f"every {app.CACHE_SWEEP_S // 60} min", f"{detect.per_session} runs per session",
+                  f"{detect.max_runs} runs / {detect.max_bytes // 2**20} MB"):
         assert value in section, value

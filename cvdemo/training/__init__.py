@@ -2,7 +2,7 @@
 
 - `engine`: `TrainConfig`, `Trainer` (``run()`` yields the events of `events`);
 - `detection` / `classification`: the task halves (`DetectionTask`, `ClassificationTask`);
-- `data`: COCO folders as data sets, seeded batch order, flips; `image_files`: safe image decoding;
+- `data`: COCO folders as data sets, seeded batch order, flips (images decoded by `cvdemo.images`);
 - `schedule`, `checkpointing`, `divergence`, `distributed`: the loop's parts;
 - `presets`: the ``tiny`` and ``small`` recipes for the synthetic shapes; `kinds`: the table of what is trained
   (DETR, ViT) that the CLIs and the app share;

@@ -1,8 +1,11 @@
-"""The Gradio app's tabs and the gradio-free helpers behind them.
+"""The Gradio app's tabs: layout, wiring and thin handlers over the `cvdemo` core (nothing here imports torch).
 
-Tabs (import gradio): `detect_tab`, `attention_tab`, `concepts_tab`, with `uploads` (files -> pixels or
-gr.Error), `model_calls` (loading messages, errors) and `zerogpu` (optional `spaces.GPU`).
-No gradio: `models_registry` (the shared, lazily loaded models), `detection_session` and `vit_session` (one
-model run kept per browser session, and the views derived from it), `detection_figures` and
-`concept_figures` (Plotly), `choices` (layer/head dropdown entries). Importing this package imports nothing.
+Each tab is `<name>_tab.py` (``layout()`` makes the components, module-level handlers answer the events, ``wire()``
+connects them; ``build_<name>_tab`` calls the two) with one module that composes what it shows:
+`detect_views`, `attention_views`, `matching_views` (with `matching_figures`), `evaluation_viewer`,
+`training_view`, `concept_figures`. Shared: `models` (the model list, notes, running a registry model), `uploads`
+(files -> pixels or a readable error), `errors` (`answers`: every handler's failure becomes a readable message),
+`validate` (API values against the controls' limits), `sessions` (bounded per-session results, clean-up when a
+session ends), `binding` (handlers with fixed arguments that Gradio still reads), `gradio_cache` (atomic output
+writes), `choices`, `i18n` and `texts/` (English and Chinese), `zerogpu`. Importing this package imports nothing.
 """

@@ -10,8 +10,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from cvdemo.models.registry import CHECKPOINTS, ModelRegistry, ModelSpec, ModelUnavailableError, Task, \
-    shipped_metrics
+from cvdemo.models.registry import CHECKPOINTS, ModelRegistry, ModelSpec, ModelUnavailableError, Task, shipped_metrics
 from cvdemo.ui.errors import translate
 from cvdemo.ui.i18n import DEFAULT_LOCALE, LOCALES
 from cvdemo.ui.texts.common import T

@@ -13,12 +13,12 @@ T = Catalog("common", {
     "no_image_title": ("No image", "没有图像"),
     "no_image": ("Upload an image first (or pick one of the examples).", "请先上传一张图像（或选一个示例）。"),
     "bad_file_title": ("Cannot use this file", "无法使用此文件"),
-    # cvdemo.ui.model_calls
+    # cvdemo.ui.models (loading)
     "loading_from_hub": ("Loading {name} from the Hugging Face Hub (first use only; this can take a minute)…",
                          "正在从 Hugging Face Hub 加载 {name}（仅首次使用；可能需要一分钟）…"),
     "loading": ("Loading {name}…", "正在加载 {name}…"),
     "model_unavailable_title": ("Model not available", "模型不可用"),
-    # cvdemo.ui.models_registry
+    # cvdemo.ui.models (notes) and cvdemo.models.registry
     "not_available": ("Not available:", "不可用："),
     "shipped_with_quality": ("{line} ({quality}; see its model card)", "{line}（{quality}；详见其模型卡）"),
     "quality_detect": ("COCO AP {ap:.3f}, AP50 {ap50:.3f} on fresh shapes",
@@ -47,22 +47,27 @@ T = Catalog("common", {
                    "服务器处理此请求时出错（错误编号 {error_id}）。请重试；如果再次出现，请报告此错误编号。"),
     # cvdemo.ui.validate
     "bad_value_title": ("Invalid value", "无效的值"),
-    "not_a_number": ("{name} must be a number in {limits} (got {value}).", "{name} 必须是 {limits} 内的数（收到 {value}）。"),
+    "not_a_number": ("{name} must be a number in {limits} (got {value}).",
+                     "{name} 必须是 {limits} 内的数（收到 {value}）。"),
     "not_an_integer": ("{name} must be a whole number in {limits} (got {value}).",
                        "{name} 必须是 {limits} 内的整数（收到 {value}）。"),
     "out_of_range": ("{name} must be in {limits} (got {value}).", "{name} 必须在 {limits} 内（收到 {value}）。"),
-    "not_a_choice": ("{name} must be one of: {options} (got {value}).", "{name} 必须是以下之一：{options}（收到 {value}）。"),
+    "not_a_choice": ("{name} must be one of: {options} (got {value}).",
+                     "{name} 必须是以下之一：{options}（收到 {value}）。"),
     # cvdemo.session_store
     "state_dropped": ("The result this view needs is no longer kept on the server (memory is shared by all users, "
                       "and older results are dropped first). Run it again.",
                       "此视图所需的结果已不在服务器上保留（内存由所有用户共享，较早的结果会先被清除）。请重新运行。"),
     "run_too_large": ("This result needs {size_mb} MB, more than this server keeps for all users together "
                       "({limit_mb} MB). Use a smaller input.",
-                      "此结果需要 {size_mb} MB，超过了本服务器为所有用户共同保留的上限（{limit_mb} MB）。请使用更小的输入。"),
+                      "此结果需要 {size_mb} MB，超过了本服务器为所有用户共同保留的上限（{limit_mb} MB）。"
+                      "请使用更小的输入。"),
     # cvdemo.ui.models
-    "wrong_task_detect": ("'{name}' is an image classifier (ViT); this needs a DETR detector. Choose one of: {choices}.",
+    "wrong_task_detect": ("'{name}' is an image classifier (ViT); this needs a DETR detector. "
+                          "Choose one of: {choices}.",
                           "“{name}”是图像分类模型（ViT）；此处需要 DETR 检测模型。请选择：{choices}。"),
-    "wrong_task_classify": ("'{name}' is a DETR detector; this needs an image classifier (ViT). Choose one of: {choices}.",
+    "wrong_task_classify": ("'{name}' is a DETR detector; this needs an image classifier (ViT). "
+                            "Choose one of: {choices}.",
                             "“{name}”是 DETR 检测模型；此处需要图像分类模型（ViT）。请选择：{choices}。"),
     "unknown_model": ("Unknown model '{name}'. Choose one of: {choices}.", "未知模型“{name}”。请选择：{choices}。"),
     "model_missing": ("The model '{name}' is not available: {source} does not exist yet (the shipped checkpoint has "
