@@ -17,6 +17,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from cvdemo.models.registry import ModelRegistry, ModelSpec
+from cvdemo.ui import gradio_cache, sessions
 from cvdemo.ui.attention_tab import build_attention_tab
 from cvdemo.ui.concepts_tab import build_concepts_tab
 from cvdemo.ui.detect_tab import build_detect_tab
@@ -24,8 +26,6 @@ from cvdemo.ui.errors import answers
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
 from cvdemo.ui.i18n import gradio_i18n
 from cvdemo.ui.match_tab import build_match_tab
-from cvdemo.models.registry import ModelRegistry, ModelSpec
-from cvdemo.ui import gradio_cache, sessions
 from cvdemo.ui.models import default_model_specs
 from cvdemo.ui.texts.app import T
 from cvdemo.ui.train_tab import build_train_tab

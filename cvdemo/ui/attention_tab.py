@@ -34,10 +34,9 @@ from cvdemo.ui.uploads import image_examples, load_upload
 from cvdemo.ui.zerogpu import gpu_task
 from cvdemo.vit_run import HEAD_FUSIONS, ClassificationRun
 
-STATE_SECONDS = 1800
 FUSION_KEYS = {"mean": "fusion_mean", "max": "fusion_max", "min": "fusion_min"}  # HEAD_FUSIONS -> catalog key
 # one run holds the image and every layer's attention: ~25 MB for ViT-B/16 at 224, well under 1 MB for vit-shapes
-VIT_RUNS = sessions.store("vit", max_runs=64, max_bytes=192 * 2**20, per_session=2)
+VIT_RUNS = sessions.store("vit", max_runs=64, max_bytes=96 * 2**20, per_session=2)
 
 
 def fusion_choices(locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]:
@@ -57,7 +56,7 @@ def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
     """Create the tab's components; returns them by name."""
     ui = SimpleNamespace()
     gr.Markdown(T("intro"))
-    ui.run_state = gr.State(None, time_to_live=STATE_SECONDS)  # the token of the run in VIT_RUNS
+    ui.run_state = gr.State(None, time_to_live=sessions.STATE_SECONDS)  # the token of the run in VIT_RUNS
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             ui.model = gr.Dropdown(names, value=names[0] if names else None, label=common.T("model"),

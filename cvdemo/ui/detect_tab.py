@@ -36,9 +36,9 @@ from cvdemo.ui.uploads import image_examples, load_upload
 from cvdemo.ui.zerogpu import gpu_task
 
 TABLE_COLUMNS = views.TABLE_COLUMNS
-STATE_SECONDS = 1800  # a page's token is dropped after 30 minutes without use (the store may drop the run sooner)
-# one run is ~5 MB with a small model (image, probabilities, attention; at most ENCODER_BUDGET of encoder maps)
-DETECTION_RUNS = sessions.store("detect", max_runs=64, max_bytes=256 * 2**20, per_session=2)
+# a run holds the image (3.8 MB of the 4.4 MB that detr-shapes keeps for a 1333x1000 upload), the probabilities and
+# the attention maps (at most ENCODER_BUDGET of encoder maps; ~20 MB in all for DETR-R50 on a photo)
+DETECTION_RUNS = sessions.store("detect", max_runs=64, max_bytes=64 * 2**20, per_session=2)
 
 
 def build_detect_tab(registry: ModelRegistry, examples_dir: Path) -> None:
@@ -53,8 +53,8 @@ def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
     """Create the tab's components; returns them by name."""
     ui = SimpleNamespace()
     gr.Markdown(T("intro"))
-    ui.run_state = gr.State(None, time_to_live=STATE_SECONDS)  # the token of the run in DETECTION_RUNS
-    ui.point_state = gr.State(None, time_to_live=STATE_SECONDS)  # pixel (x, y) of the encoder map's point
+    ui.run_state = gr.State(None, time_to_live=sessions.STATE_SECONDS)  # the token of the run in DETECTION_RUNS
+    ui.point_state = gr.State(None, time_to_live=sessions.STATE_SECONDS)  # pixel (x, y) of the encoder map's point
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             ui.model = gr.Dropdown(names, value=names[0] if names else None, label=common.T("model"),

@@ -38,9 +38,8 @@ from cvdemo.ui.texts.match import T
 from cvdemo.ui.uploads import load_upload
 from cvdemo.ui.zerogpu import gpu_task
 
-STATE_SECONDS = 1800  # a page's token is dropped after 30 minutes without use (the store may drop the run sooner)
 # a run is ~0.1 MB on a shapes image, up to ~7 MB on a large upload (image, every layer's logits, the steps)
-MATCHING_RUNS = sessions.store("match", max_runs=64, max_bytes=256 * 2**20, per_session=2)
+MATCHING_RUNS = sessions.store("match", max_runs=64, max_bytes=64 * 2**20, per_session=2)
 # the Image radio's values (the API's `source` input, the same in every language) and their texts' keys
 SHAPES, UPLOAD = "Shapes validation image", "Your image + boxes"
 SOURCE_KEYS = {SHAPES: "source_shapes", UPLOAD: "source_upload"}
@@ -73,7 +72,7 @@ def layout(names: list[str]) -> SimpleNamespace:
     """Create the tab's components; returns them by name."""
     ui = SimpleNamespace()
     gr.Markdown(T("intro"))
-    ui.run_state = gr.State(None, time_to_live=STATE_SECONDS)  # the token of the run in MATCHING_RUNS
+    ui.run_state = gr.State(None, time_to_live=sessions.STATE_SECONDS)  # the token of the run in MATCHING_RUNS
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             _input_controls(ui, names)

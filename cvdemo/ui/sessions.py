@@ -17,10 +17,11 @@ import gradio as gr
 
 from cvdemo.session_store import RunStore
 
-__all__ = ["end_session", "on_session_end", "session_of", "store", "stores"]
+__all__ = ["STATE_SECONDS", "end_session", "on_session_end", "session_of", "store", "stores"]
 
 logger = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"
+STATE_SECONDS = 1800  # a page's token is forgotten after 30 minutes without use (its store may drop the run sooner)
 
 _callbacks: list[Callable[[str], None]] = []
 _stores: dict[str, RunStore] = {}
