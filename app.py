@@ -10,6 +10,7 @@ the loss), `/rollout` (ViT), `/evaluate` (predictions against ground truth) and 
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from collections.abc import Sequence
@@ -36,6 +37,9 @@ QUEUE_SIZE = 32  # requests waiting at most; more get "queue full" instead of wa
 MAX_FILE_SIZE = "100mb"  # a COCO-val-sized results json is ~80 MB
 # Gradio's cache (uploads and outputs): every CACHE_SWEEP_S, files older than CACHE_MAX_AGE_S are deleted
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 600, 3600
+# sessions whose state Gradio keeps (~0.47 MB each: its copy of the page's configuration); the least recently used
+# beyond are forgotten (their pages are told to run again). Gradio's default, 10000, would be ~4.7 GB.
+MAX_SESSIONS = int(os.environ.get("CVDEMO_MAX_SESSIONS", "100"))
 
 CSS = """
 .gradio-container {max-width: 1400px !important}
@@ -46,6 +50,7 @@ CSS = """
 def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = None) -> gr.Blocks:
     """The whole app. models: what the dropdowns offer (default: the shipped checkpoints, then Hub models)."""
     registry = ModelRegistry(default_model_specs() if models is None else models, device=device)
+    return_freed_memory()
     gradio_cache.install()  # identical concurrent answers are all complete (see cvdemo/ui/gradio_cache.py)
     sessions.on_session_end(registry.drop_owner)  # models a session saved go with it
     with gr.Blocks(title="cvdemo: inside DETR and ViT", delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as demo:
@@ -70,12 +75,23 @@ def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = N
     return demo
 
 
+def return_freed_memory() -> None:
+    """Make glibc give large freed blocks back to the system (a fixed mmap threshold of 128 KiB). By default glibc
+    raises the threshold after the first large frees, and the images and attention maps of evicted results then
+    stay in the heap: the server's memory only grows. No effect elsewhere than on glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def launch_settings() -> dict:
     """Keyword arguments for `demo.launch`, safe for a public Space."""
     return dict(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_SIZE,
+        state_session_capacity=MAX_SESSIONS,
         enable_monitoring=False,
         allowed_paths=[str(EXAMPLES)],  # nothing else of this folder is served
         theme=gr.themes.Soft(),

@@ -44,7 +44,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from cvdemo.messages import UserError
+from cvdemo.messages import Message, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +69,14 @@ class LoadedImage:
     pixels: uint8 [H, W, 3] RGB, C-contiguous (after orientation, flattening and downsizing).
     format: Pillow's format name ("PNG", "JPEG", ...).
     original_size: (height, width) as stored in the file, before orientation and downsizing.
-    notes: human-readable remarks ("rotated upright (EXIF orientation 6)", "downsized from ...").
+    notes: what was done, as `Message`s ("common.image_rotated", "common.image_downsized", ...; ``str(note)`` is
+        the English: "rotated upright (EXIF orientation 6)", "downsized from ...").
     """
 
     pixels: np.ndarray
     format: str
     original_size: tuple[int, int]
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -117,10 +118,11 @@ def load_image(source: str | os.PathLike | bytes | BinaryIO, *, formats: Sequenc
             raise ImageLoadError(_too_large_message((width, height), limit))
         if width <= 0 or height <= 0:
             raise ImageLoadError(f"The image has no pixels ({width}×{height}).")
-        notes: list[str] = []
+        notes: list[Message] = []
         frames = getattr(im, "n_frames", 1)
         if frames > 1 and im.format != "MPO":  # MPO: a camera JPEG with preview images, not an animation
-            notes.append(f"{frames} frames (animated or multi-page): the first is shown")
+            notes.append(_note("frames", f"{frames} frames (animated or multi-page): the first is shown",
+                               frames=frames))
         fmt = im.format or "unknown"
         try:
             if max_side is not None and im.format in ("JPEG", "MPO") and max(width, height) > max_side:
@@ -140,7 +142,8 @@ def load_image(source: str | os.PathLike | bytes | BinaryIO, *, formats: Sequenc
     if max_side is not None and max(pixels.shape[:2]) > max_side:
         pixels = _downsize(pixels, max_side)
     if pixels.shape[:2] != (height, width) and pixels.shape[:2] != (width, height):
-        notes.append(f"downsized from {width}×{height} to {pixels.shape[1]}×{pixels.shape[0]}")
+        notes.append(_note("downsized", f"downsized from {width}×{height} to {pixels.shape[1]}×{pixels.shape[0]}",
+                           w0=width, h0=height, w=pixels.shape[1], h=pixels.shape[0]))
     if not (pixels.flags.writeable and pixels.flags.c_contiguous):
         pixels = np.array(pixels, order="C")  # np.asarray(PIL image) is read-only
     return LoadedImage(pixels, fmt, (height, width), notes)
@@ -340,28 +343,34 @@ def _describe_text(text: str) -> str:
     return "plain text"
 
 
-def _to_rgb(im: Image.Image) -> tuple[np.ndarray, list[str]]:
+def _note(name: str, english: str, **fields) -> Message:
+    """A remark on what the loader did to the image ("common.image_<name>" in the UI's catalogs)."""
+    return Message(f"common.image_{name}", fields, english)
+
+
+def _to_rgb(im: Image.Image) -> tuple[np.ndarray, list[Message]]:
     """A loaded Pillow image (frame 0) -> (uint8 [H, W, 3] RGB upright, notes)."""
-    notes: list[str] = []
+    notes: list[Message] = []
     orientation = _exif_orientation(im)
     if orientation not in (None, 1):
         try:
             im = ImageOps.exif_transpose(im)
-            notes.append(f"rotated upright (EXIF orientation {orientation})")
+            notes.append(_note("rotated", f"rotated upright (EXIF orientation {orientation})", orientation=orientation))
         except Exception as e:  # noqa: BLE001 - a broken EXIF block must not reject an otherwise good image
             logger.warning("ignoring unreadable EXIF orientation: %s", e)
 
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         gray = _high_depth_to_uint8(np.asarray(im), mode)
-        notes.append(f"{'16-bit' if mode.startswith('I;16') else mode + '-mode'} greyscale scaled to 8 bits")
+        depth = "16-bit" if mode.startswith("I;16") else f"{mode}-mode"
+        notes.append(_note("greyscale", f"{depth} greyscale scaled to 8 bits", depth=depth))
         return np.repeat(gray[:, :, None], 3, axis=2), notes
     has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
     if has_alpha:
         rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
         alpha = rgba[..., 3:] / 255.0
         if float(alpha.min()) < 1.0:
-            notes.append("transparent areas shown on white")
+            notes.append(_note("transparent", "transparent areas shown on white"))
         rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
         return np.clip(np.rint(rgb), 0, 255).astype(np.uint8), notes
     if mode != "RGB":
@@ -371,7 +380,7 @@ def _to_rgb(im: Image.Image) -> tuple[np.ndarray, list[str]]:
             raise ImageLoadError(f"Images in colour mode {mode} are not supported ({e}); "
                                  "save it as RGB.") from None
         if mode == "CMYK":
-            notes.append("CMYK converted to RGB")
+            notes.append(_note("cmyk", "CMYK converted to RGB"))
         im = converted
     return np.asarray(im), notes
 

@@ -17,10 +17,15 @@ __all__ = ["Message", "UserError"]
 @dataclass(frozen=True)
 class Message:
     """A message for the UI to word: ``key`` is ``"<catalog namespace>.<text name>"``; ``fields`` fill its
-    ``str.format`` fields."""
+    ``str.format`` fields; ``english``, when given, is the same message in English for logs and command lines
+    (``str(message)``)."""
 
     key: str
     fields: dict[str, Any] = field(default_factory=dict)
+    english: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        return self.english or self.key
 
 
 class UserError(Exception):

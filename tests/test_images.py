@@ -74,7 +74,7 @@ def test_exif_orientation_is_applied(orientation):
     result = load_image(data)
     np.testing.assert_array_equal(result.pixels, EXIF_UNDO[orientation](stored))
     assert result.original_size == (6, 10)
-    assert any("EXIF" in note for note in result.notes) == (orientation != 1)
+    assert any("EXIF" in str(note) for note in result.notes) == (orientation != 1)
 
 
 def test_exif_orientation_in_jpeg():
@@ -125,7 +125,7 @@ def test_rgba_is_flattened_onto_white():
     np.testing.assert_array_equal(result.pixels, composite_on_white(rgb, alpha))
     np.testing.assert_array_equal(result.pixels[0, 0], [255, 255, 255])
     np.testing.assert_array_equal(result.pixels[0, 1], rgb[0, 1])
-    assert any("transparent" in n for n in result.notes)
+    assert any("transparent" in str(n) for n in result.notes)
 
 
 def test_la_and_palette_transparency_onto_white():
@@ -159,11 +159,23 @@ def test_cmyk_converts_to_rgb():
     expected = np.array([[[0, 255, 255], [255, 0, 255], [255, 255, 0], [0, 0, 0], [255, 255, 255]]], np.uint8)
     result = load_image(encode(Image.fromarray(inks, "CMYK"), "TIFF"))
     np.testing.assert_array_equal(result.pixels, expected)
-    assert "CMYK converted to RGB" in result.notes
+    assert "CMYK converted to RGB" in [str(n) for n in result.notes]
+
     big = np.repeat(np.repeat(inks, 16, axis=0), 16, axis=1)  # JPEG: lossy, so compare block means
     out = load_image_rgb(encode(Image.fromarray(big, "CMYK"), "JPEG", quality=95))
     means = out.reshape(16, 5, 16, 3).mean(axis=(0, 2))
     np.testing.assert_allclose(means, expected[0], atol=12)
+
+
+def test_notes_are_messages_the_app_words_in_both_languages():
+    from cvdemo.ui.errors import translate
+
+    image = Image.fromarray(RNG.integers(0, 255, (30, 2400, 3), dtype=np.uint8))
+    result = load_image(encode(image, "PNG"), max_side=800)
+    (note,) = result.notes
+    assert note.key == "common.image_downsized" and note.fields == {"w0": 2400, "h0": 30, "w": 800, "h": 10}
+    assert translate(note, "en") == str(note) == "downsized from 2400×30 to 800×10"
+    assert translate(note, "zh-CN") == "已从 2400×30 缩小到 800×10"
 
 
 def test_animated_gif_and_webp_give_the_first_frame():
@@ -174,7 +186,7 @@ def test_animated_gif_and_webp_give_the_first_frame():
         result = load_image(data)
         assert result.pixels.shape == (6, 8, 3)
         np.testing.assert_allclose(result.pixels.reshape(-1, 3).mean(0), [255, 0, 0], atol=2)
-        assert any("3 frames" in n for n in result.notes)
+        assert any("3 frames" in str(n) for n in result.notes)
 
 
 def test_bmp_and_webp_decode():
@@ -218,7 +230,7 @@ def test_large_images_are_downsized_keeping_the_aspect_ratio(fmt):
     result = load_image(encode(Image.fromarray(pixels), fmt), max_side=800)
     assert result.size == (300, 800)
     assert result.original_size == (900, 2400)
-    assert any("downsized from 2400×900 to 800×300" in n for n in result.notes)
+    assert any("downsized from 2400×900 to 800×300" in str(n) for n in result.notes)
     np.testing.assert_allclose(result.pixels[:, :380].reshape(-1, 3).mean(0), [250, 20, 20], atol=6)
     np.testing.assert_allclose(result.pixels[:, 420:].reshape(-1, 3).mean(0), [20, 20, 250], atol=6)
     assert load_image(encode(Image.fromarray(pixels), fmt), max_side=5000).size == (900, 2400)

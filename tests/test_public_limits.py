@@ -206,3 +206,31 @@ def test_readme_states_the_public_limits():
                   f"every {app.CACHE_SWEEP_S // 60} min", f"{detect.per_session} runs per session",
                   f"{detect.max_runs} runs / {detect.max_bytes // 2**20} MB"):
         assert value in section, value
+
+
+def test_idle_sessions_end_and_free_what_they_hold(monkeypatch):
+    """API clients never close their session: one idle for IDLE_SECONDS is ended by a later request, its runs
+    dropped and its clean-up called."""
+    from types import SimpleNamespace
+
+    ended = []
+    sessions.on_session_end(ended.append)
+    store = sessions.store("test-idle", max_runs=10, max_bytes=10_000, per_session=2)
+    clock = [sessions.time.monotonic()]
+    monkeypatch.setattr(sessions.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(sessions, "_last_sweep", 0.0)
+    token = store.put(sessions.session_of(SimpleNamespace(session_hash="idle-client")), np.zeros(10, np.uint8))
+    clock[0] += sessions.IDLE_SECONDS / 2
+    sessions.session_of(SimpleNamespace(session_hash="busy-client"))
+    assert "idle-client" not in ended
+    clock[0] += sessions.IDLE_SECONDS / 2 + sessions.SWEEP_SECONDS + 1
+    sessions.session_of(SimpleNamespace(session_hash="busy-client"))
+    assert "idle-client" in ended and "busy-client" not in ended
+    with pytest.raises(StateDroppedError):
+        store.get(token)
+
+
+def test_gradio_keeps_a_bounded_number_of_sessions():
+    import app
+
+    assert app.launch_settings()["state_session_capacity"] == app.MAX_SESSIONS <= 1000

@@ -11,6 +11,8 @@ import html
 
 import numpy as np
 
+from cvdemo.messages import Message
+from cvdemo.ui import uploads
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.attention import T
 from cvdemo.visualize import draw_grid, enlarge_for_display, label_cells, overlay_heatmap, tile_maps
@@ -31,14 +33,11 @@ def readout_text(run: ClassificationRun, locale: str = DEFAULT_LOCALE) -> str:
     return T.text("readout_cls" if run.global_pool == "token" else "readout_avg", locale)
 
 
-def image_notes(loaded_notes: list[str], run: ClassificationRun, locale: str = DEFAULT_LOCALE) -> list[str]:
+def image_notes(loaded_notes: list[Message], run: ClassificationRun, locale: str = DEFAULT_LOCALE) -> list[str]:
     """What was done to the image: the loader's notes, and the model's input size when it has another aspect
     ratio than the image (the ViT's input is square)."""
-    notes = list(loaded_notes)
-    if not run.aspect_ratio_kept:
-        ih, iw = run.input_size
-        notes.append(T.text("resized_for_model", locale, w=iw, h=ih))
-    return notes
+    resized_to = None if run.aspect_ratio_kept else run.input_size
+    return uploads.image_notes(loaded_notes, locale, resized_to=resized_to, square=True)
 
 
 def summary(run: ClassificationRun, total_ms: float, notes: list[str], locale: str = DEFAULT_LOCALE) -> str:

@@ -15,6 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cvdemo.detection_run import DetectionRun, cross_attention_heatmap, encoder_attention_heatmap
+from cvdemo.messages import Message
+from cvdemo.ui import uploads
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.detect import T
 from cvdemo.visualize import class_color, draw_boxes_xyxy, draw_marker_xy, enlarge_for_display, overlay_heatmap
@@ -61,14 +63,10 @@ def detection_choices(run: DetectionRun, threshold: float, locale: str = DEFAULT
              + T.text("query_n", locale, q=int(run.query_index[r])), int(r)) for r in rows]
 
 
-def image_notes(loaded_notes: list[str], run: DetectionRun, locale: str = DEFAULT_LOCALE) -> list[str]:
+def image_notes(loaded_notes: list[Message], run: DetectionRun, locale: str = DEFAULT_LOCALE) -> list[str]:
     """What was done to the image: the loader's notes, and the model's input size when pre-processing could
     not keep the aspect ratio (a side clamped to 1 pixel)."""
-    notes = list(loaded_notes)
-    if not run.aspect_ratio_kept:
-        ih, iw = run.input_size
-        notes.append(T.text("resized_for_model", locale, w=iw, h=ih))
-    return notes
+    return uploads.image_notes(loaded_notes, locale, resized_to=None if run.aspect_ratio_kept else run.input_size)
 
 
 def summary(run: DetectionRun, threshold: float, total_ms: float | None, notes: list[str],

@@ -34,7 +34,7 @@ def translate(item: Message | UserError, locale: str = DEFAULT_LOCALE) -> str:
     """The text of a Message or UserError in ``locale``; English (the error's own text) when no catalog has
     its key or its fields do not fit."""
     message = item.message if isinstance(item, UserError) else item
-    fallback = str(item) if isinstance(item, UserError) else message.key
+    fallback = str(item)
     if message is None:
         return fallback
     namespace, _, name = message.key.partition(".")

@@ -26,6 +26,7 @@ from cvdemo import matching_run as mr
 from cvdemo.ground_truth_text import GroundTruthError, format_ground_truth, ground_truth_for_image
 from cvdemo.hungarian import HungarianStep
 from cvdemo.matching_run import MatchRun
+from cvdemo.messages import Message
 from cvdemo.models.registry import ModelRegistry
 from cvdemo.ui import matching_views as views
 from cvdemo.ui import sessions, validate
@@ -200,7 +201,7 @@ def run_match(src, index, image_payload, gt, model_name, wc, wl, wg, request: gr
     model_name = require_task(registry, model_name, "detect", locale, owner)
     model = call_model(registry, lambda name, _: registry.get(name, owner), model_name, None, progress, locale, owner)
     id2label, queries = dict(model.config.id2label), int(model.config.num_queries)
-    notes: list[str] = []
+    notes: list[Message] = []
     if src == UPLOAD:
         loaded = load_upload(image_payload, locale=locale)
         try:

@@ -21,6 +21,7 @@ from cvdemo.hungarian import HungarianStep
 from cvdemo.matching_run import Matching, MatchingLoss, MatchRun
 from cvdemo.messages import Message
 from cvdemo.ui import matching_figures as figures
+from cvdemo.ui import uploads
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.matching_figures import gt_name, label_name
 from cvdemo.ui.texts.match import T
@@ -51,14 +52,10 @@ def _say(message: Message, locale: str) -> str:
     return T.text(message.key.removeprefix(T.namespace + "."), locale, **message.fields)
 
 
-def image_notes(loaded_notes: list[str], run: MatchRun, locale: str = DEFAULT_LOCALE) -> list[str]:
+def image_notes(loaded_notes: list[Message], run: MatchRun, locale: str = DEFAULT_LOCALE) -> list[str]:
     """What was done to the image: the loader's notes, and the model's input size when pre-processing could not
     keep the aspect ratio (a side clamped to 1 pixel)."""
-    notes = list(loaded_notes)
-    if not run.aspect_ratio_kept:
-        h, w = run.input_size
-        notes.append(T.text("resized_for_model", locale, w=w, h=h))
-    return notes
+    return uploads.image_notes(loaded_notes, locale, resized_to=None if run.aspect_ratio_kept else run.input_size)
 
 
 def summary(run: MatchRun, m: Matching, notes: list[str], locale: str = DEFAULT_LOCALE) -> str:

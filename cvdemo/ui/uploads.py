@@ -14,7 +14,8 @@ from typing import Any
 import gradio as gr
 
 from cvdemo.images import ImageLoadError, LoadedImage, load_image
-from cvdemo.ui.errors import answers
+from cvdemo.messages import Message
+from cvdemo.ui.errors import answers, translate
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.common import T
 
@@ -29,6 +30,17 @@ def upload_path(payload: Any) -> str | None:
         return payload
     path = payload.get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
     return str(path) if path else None
+
+
+def image_notes(loaded_notes: list[Message], locale: str = DEFAULT_LOCALE, *,
+                resized_to: tuple[int, int] | None = None, square: bool = False) -> list[str]:
+    """What was done to an image, in ``locale``: the loader's notes, then, with ``resized_to`` (h, w), the model's
+    input size when pre-processing did not keep the image's aspect ratio (``square``: a ViT's square input)."""
+    notes = [translate(note, locale) for note in loaded_notes]
+    if resized_to is not None:
+        h, w = resized_to
+        notes.append(T.text("resized_for_model_square" if square else "resized_for_model", locale, w=w, h=h))
+    return notes
 
 
 def load_upload(payload: Any, max_side: int = MAX_SIDE, locale: str = DEFAULT_LOCALE) -> LoadedImage:

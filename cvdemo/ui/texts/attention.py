@@ -51,8 +51,6 @@ draws on each patch.""",
     "readout_cls": ("classified from the CLS token", "从 CLS 词元读出类别"),
     "readout_avg": ("classified from the average of the patch tokens", "从图像块词元的平均读出类别"),
     # what pre-processing did to a non-square image (the ViT's input is square)
-    "resized_for_model": ("resized to {w}×{h} for the model (its aspect ratio is not kept)",
-                          "为模型缩放到 {w}×{h}（未保持其宽高比）"),
     # attention_views
     "class_n": ("class {k}", "类别 {k}"),
     "grid_caption": ("The {h}×{w} input is cut into {gh}×{gw} = {patches} patches of {p}×{p} pixels; each "

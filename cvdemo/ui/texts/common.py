@@ -39,6 +39,19 @@ T = Catalog("common", {
     "no_detection_model": ("No detection model configured.", "未配置检测模型。"),
     "no_vit_model": ("No ViT model configured.", "未配置 ViT 模型。"),
     "model": ("Model", "模型"),
+    # cvdemo.images: what the loader did to an image
+    "image_frames": ("{frames} frames (animated or multi-page): the first is shown",
+                     "{frames} 帧（动画或多页）：只显示第一帧"),
+    "image_downsized": ("downsized from {w0}×{h0} to {w}×{h}", "已从 {w0}×{h0} 缩小到 {w}×{h}"),
+    "image_rotated": ("rotated upright (EXIF orientation {orientation})", "已按 EXIF 方向 {orientation} 转正"),
+    "image_greyscale": ("{depth} greyscale scaled to 8 bits", "{depth} 灰度图已缩放到 8 位"),
+    "image_transparent": ("transparent areas shown on white", "透明区域以白色显示"),
+    "image_cmyk": ("CMYK converted to RGB", "CMYK 已转换为 RGB"),
+    # cvdemo.ui.uploads.image_notes: the model's input when pre-processing could not keep the image's shape
+    "resized_for_model": ("resized to {w}×{h} for the model (its aspect ratio could not be kept)",
+                          "为模型缩放到 {w}×{h}（无法保持其宽高比）"),
+    "resized_for_model_square": ("resized to {w}×{h} for the model (its aspect ratio is not kept)",
+                                 "为模型缩放到 {w}×{h}（未保持其宽高比）"),
     # cvdemo.ui.errors
     "cannot_do_title": ("Cannot do this", "无法完成"),
     "unexpected_title": ("Server error", "服务器错误"),

@@ -55,8 +55,6 @@ looks (**encoder self-attention**).""",
     "summary_model": ("{model} on {device} · image {w}×{h}, model input {iw}×{ih}, feature map {fw}×{fh}",
                       "{model}，运行于 {device} · 图像 {w}×{h}，模型输入 {iw}×{ih}，特征图 {fw}×{fh}"),
     # what pre-processing did to an image of an extreme aspect ratio (a side clamped to 1 pixel)
-    "resized_for_model": ("resized to {w}×{h} for the model (its aspect ratio could not be kept)",
-                          "为模型缩放到 {w}×{h}（无法保持其宽高比）"),
     # detect_views: a class the model's id2label does not name
     "class_n": ("class {k}", "类别 {k}"),
     # detect_views: the class-distribution figure

@@ -187,8 +187,6 @@ count for matched queries, divided by the number of objects.""",
     # --- labels ----------------------------------------------------------------------------------------
     "no_object": ("no object", "无目标"),
     "class_n": ("class {k}", "类别 {k}"),
-    "resized_for_model": ("resized to {w}×{h} for the model (its aspect ratio could not be kept)",
-                          "为模型缩放到 {w}×{h}（无法保持其宽高比）"),
     # --- the Hungarian steps: the names of their kinds (their sentences are the core's messages, below) -----
     "kind_start": ("start", "开始"),
     "kind_reduce_rows": ("row reduction", "行归约"),
