@@ -115,17 +115,20 @@ def many_clients(server: Server, image: str, clients: int = 16, calls: int = 10)
     return times, errors
 
 
-def sessions(server: Server, image: str, count: int) -> tuple[float, float, int]:
-    """(RSS before, RSS after, failed calls) for ``count`` new sessions with one large /detect each."""
+def sessions(server: Server, image: str, count: int) -> tuple[float, float, int, list[float]]:
+    """(RSS before, RSS after, failed calls, RSS after every 50 sessions) for ``count`` new sessions with one
+    large /detect each."""
     before = server.rss_mb()
-    failed = 0
-    for _ in range(count):
+    failed, trace = 0, []
+    for i in range(count):
         try:
             detect(Client(server.url, verbose=False), image)
         except Exception:
             failed += 1
+        if (i + 1) % 50 == 0:
+            trace.append(server.rss_mb())
     time.sleep(2)
-    return before, server.rss_mb(), failed
+    return before, server.rss_mb(), failed, trace
 
 
 def pct(ms: list[float]) -> str:
@@ -165,12 +168,12 @@ def main() -> None:
           f"16 clients x 10 calls of the same image, {args.sessions} sessions of a 2000x1500 image")
     for name, r in results.items():
         times, errors = r["many"]
-        rss0, rss1, failed = r["rss"]
+        rss0, rss1, failed, trace = r["rss"]
         print(f"\n[{name}]\n  1 client     {pct(r['one'])}\n"
               f"  16 clients   {pct(times)}   failed {len(errors)} of {len(times) + len(errors)}"
               + (f"  e.g. {errors[0]}" if errors else "") +
               f"\n  sessions     RSS {rss0:.0f} MB -> {rss1:.0f} MB (+{rss1 - rss0:.0f} MB) after {args.sessions} "
-              f"sessions ({failed} failed calls)")
+              f"sessions ({failed} failed calls); every 50 sessions: {', '.join(f'{m:.0f}' for m in trace)} MB")
     if len(results) == 2:
         b, a = results["before"], results["after"]
         print(f"\nafter / before (p50): 1 client {np.median(a['one']) / np.median(b['one']):.2f}x, "
