@@ -20,9 +20,7 @@ answers in English; the metrics JSON and the CSV export are machine-readable and
 
 from __future__ import annotations
 
-import functools
 import html
-import inspect
 import os
 import re
 import shutil
@@ -43,6 +41,7 @@ from cvdemo.models.registry import ModelRegistry, ModelUnavailableError
 from cvdemo.predict import CategoryMismatchError, predict_coco
 from cvdemo.session_store import RunTooLargeError
 from cvdemo.ui import sessions, validate
+from cvdemo.ui.binding import bind
 from cvdemo.ui.errors import answers, translate
 from cvdemo.ui.evaluation_viewer import (
     HEADERS,
@@ -484,18 +483,6 @@ def next_page(page_v, request: gr.Request) -> int:
 
 # --- wiring -------------------------------------------------------------------------------------------------------
 
-def _bound(handler, **keywords):
-    """``handler`` with its keyword-only arguments fixed. Unlike functools.partial it keeps the handler's name,
-    signature and type hints, from which Gradio finds the gr.Request, gr.SelectData and gr.Progress to pass."""
-    @functools.wraps(handler)
-    def call(*args, **kwargs):
-        return handler(*args, **kwargs, **keywords)
-    signature = inspect.signature(handler)
-    call.__signature__ = signature.replace(
-        parameters=[p for p in signature.parameters.values() if p.name not in keywords])
-    return call
-
-
 def wire(ui: SimpleNamespace, registry: ModelRegistry) -> None:
     """Connect the handlers to the components of `layout`."""
     sessions.on_session_end(remove_session_folders)
@@ -507,9 +494,9 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry) -> None:
     localized = [ui.model_dd, ui.class_dd, ui.error_dd, ui.sort_dd, ui.legend, ui.coco_table, ui.class_table,
                  ui.page_table, ui.objects, *([ui.example_table] if has_example else [])]
     # page load (no inputs: they would re-trigger it on every change)
-    gr.on(None, _bound(localize, registry=registry, with_example=has_example), inputs=None, outputs=localized,
+    gr.on(None, bind(localize, registry=registry, with_example=has_example), inputs=None, outputs=localized,
           queue=False, **hidden)
-    gr.on([ui.evaluate_btn.click], _bound(evaluate, registry=registry),
+    gr.on([ui.evaluate_btn.click], bind(evaluate, registry=registry),
           [ui.dataset_in, ui.preds_in, ui.iou, ui.score, ui.model_dd],
           [ui.status, ui.coco_table, ui.voc_md, ui.metrics_file, ui.class_table, ui.class_dd, ui.pr_plot, ui.page,
            ui.token, ui.view],
