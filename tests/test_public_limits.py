@@ -234,3 +234,24 @@ def test_gradio_keeps_a_bounded_number_of_sessions():
     import app
 
     assert app.launch_settings()["state_session_capacity"] == app.MAX_SESSIONS <= 1000
+
+
+# the public API as it was before issue 12 (names, order): clients that call it by keyword keep working
+PUBLIC_API = {
+    "/detect": ["image_payload", "model_name", "thr"],
+    "/evaluate": ["dataset_payload", "preds_payload", "iou_v", "score_v", "model_name"],
+    "/match": ["src", "index", "image_payload", "gt", "model_name", "wc", "wl", "wg"],
+    "/push_to_hub": ["repo", "token_v", "private_v"],
+    "/rollout": ["image_payload", "model_name", "fusion_v", "discard_v", "start_v"],
+    "/save_model": ["name"],
+    "/stop_training": [],
+    "/train": ["kind_v", "preset_v", "source_v", "upload_v", "length_v", "unit_v", "lr_v", "batch_v", "snap_v"],
+}
+
+
+def test_the_public_api_keeps_its_endpoints_and_parameter_names(running_app):
+    _, url = running_app
+    info = Client(url, verbose=False).view_api(return_format="dict", print_info=False)
+    api = {name: [p["parameter_name"] for p in endpoint["parameters"]]
+           for name, endpoint in info["named_endpoints"].items()}
+    assert api == PUBLIC_API

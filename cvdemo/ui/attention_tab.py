@@ -116,12 +116,13 @@ def _start_layer(value, run: ClassificationRun, locale: str) -> int:
 
 # ---------------------------------------------------------------- handlers
 
-def classify(image_payload, model_name, fusion, discard, start_layer, request: gr.Request,
+def classify(image_payload, model_name, fusion_v, discard_v, start_v, request: gr.Request,
              progress=gr.Progress(), *,  # noqa: B008 - how Gradio asks for a progress tracker
              registry: ModelRegistry, infer: Callable[..., ClassificationRun], clamp_start: bool = False):
     """/rollout: classify the image; the top-5, the summary, the rollout, the dropdowns set for the run and the
     run's token. clamp_start: a start layer past the model's last layer becomes the last (the UI's model change,
     which sends the previous model's choice) instead of being refused."""
+    fusion, discard, start_layer = fusion_v, discard_v, start_v  # the API names these parameters *_v
     start = time.perf_counter()
     locale, owner = locale_of(request), sessions.session_of(request)
     fusion, discard = _rollout_settings(fusion, discard, locale)

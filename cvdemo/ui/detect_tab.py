@@ -120,14 +120,14 @@ def _row(value, run: DetectionRun, locale: str) -> int:
 
 # ---------------------------------------------------------------- handlers
 
-def detect(image_payload, model_name, threshold, request: gr.Request,
+def detect(image_payload, model_name, thr, request: gr.Request,
            progress=gr.Progress(), *,  # noqa: B008 - how Gradio asks for a progress tracker
            registry: ModelRegistry, infer: Callable[..., DetectionRun]):
     """/detect: run the model on the image; the annotated image, table, summary, the dropdowns set for the run,
     the run's token and the encoder map's starting point."""
     start = time.perf_counter()
     locale, owner = locale_of(request), sessions.session_of(request)
-    threshold = _threshold(threshold, locale)
+    threshold = _threshold(thr, locale)  # `thr`: the API's name of this parameter since /detect exists
     model_name = require_task(registry, model_name, "detect", locale, owner)
     if image_payload is None:
         return _blank_outputs(locale)

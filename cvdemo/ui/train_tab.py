@@ -244,9 +244,12 @@ def _finished_job(manager: JobManager, session: str, locale: str) -> TrainingJob
 
 
 @answers
-def train(kind, preset, source, upload, length, unit, lr, batch, snapshot_every, request: gr.Request, *,
+def train(kind_v, preset_v, source_v, upload_v, length_v, unit_v, lr_v, batch_v, snap_v, request: gr.Request, *,
           ctx: TrainContext):
-    """/train: check the values, queue the run, stream its progress until it ends (or the page goes away)."""
+    """/train: check the values, queue the run, stream its progress until it ends (or the page goes away).
+    The parameters keep the names the API has always given them (``kind_v``, ...)."""
+    kind, preset, source, upload, length = kind_v, preset_v, source_v, upload_v, length_v
+    unit, lr, batch, snapshot_every = unit_v, lr_v, batch_v, snap_v
     locale, session = locale_of(request), sessions.session_of(request)
     run = _run_request(kind, preset, source, length, unit, lr, batch, snapshot_every, ctx.device, locale)
     current = ctx.manager.job_of(session)
@@ -301,8 +304,10 @@ def save_model(name, request: gr.Request, *, ctx: TrainContext):
 
 
 @answers
-def push_model(repo, token, private, request: gr.Request, *, ctx: TrainContext) -> str:
-    """/push_to_hub: upload the model this session saved last to the user's Hub repository."""
+def push_model(repo, token_v, private_v, request: gr.Request, *, ctx: TrainContext) -> str:
+    """/push_to_hub: upload the model this session saved last to the user's Hub repository (the API's parameter
+    names: ``repo``, ``token_v``, ``private_v``)."""
+    token, private = token_v, private_v
     locale, session = locale_of(request), sessions.session_of(request)
     private = validate.choice(private, (True, False), name=T.text("private", locale), locale=locale)
     with _titled("title_cannot_push", locale):
