@@ -255,3 +255,11 @@ def test_the_public_api_keeps_its_endpoints_and_parameter_names(running_app):
     api = {name: [p["parameter_name"] for p in endpoint["parameters"]]
            for name, endpoint in info["named_endpoints"].items()}
     assert api == PUBLIC_API
+
+
+def test_a_store_size_can_be_set_for_the_server(monkeypatch):
+    monkeypatch.setenv("CVDEMO_SIZED_STORE_MB", "2.5")
+    assert sessions.store("sized", max_runs=4, max_bytes=1, per_session=1).max_bytes == int(2.5 * 2**20)
+    monkeypatch.setenv("CVDEMO_BADLY_SIZED_STORE_MB", "lots")
+    with pytest.raises(ValueError, match="CVDEMO_BADLY_SIZED_STORE_MB must be a number"):
+        sessions.store("badly_sized", max_runs=4, max_bytes=1, per_session=1)

@@ -78,7 +78,7 @@ MAX_PAGE = 100_000  # pages of 20 images: 2 million images
 # images a model may be run on in one evaluation (a CPU runs DETR-R50 at ~1 image/s)
 MAX_MODEL_IMAGES = int(os.environ.get("CVDEMO_MAX_EVAL_MODEL_IMAGES", "500"))
 # evaluations kept in memory for all sessions together (a COCO-val-sized one holds ~300 MB); one per session
-EVALUATIONS_MAX_BYTES = int(os.environ.get("CVDEMO_EVAL_STORE_MB", "1024")) * 2**20
+EVALUATIONS_MAX_BYTES = 1024 * 2**20  # CVDEMO_EVALUATION_STORE_MB overrides it (`sessions.store`)
 EVALUATIONS = sessions.store("evaluation", max_runs=64, max_bytes=EVALUATIONS_MAX_BYTES, per_session=1,
                              on_evict=EvaluationBrowser.close)
 COCO_COLUMNS, CLASS_COLUMNS, PAGE_COLUMNS, OBJECT_COLUMNS = (HEADERS[DEFAULT_LOCALE][t] for t in

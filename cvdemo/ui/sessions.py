@@ -11,6 +11,7 @@ idle sessions are ended by the next request that comes after a sweep interval.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -65,7 +66,15 @@ def _seen(session: str, now: float) -> None:
 
 def store(name: str, **caps: Any) -> RunStore:
     """The process-wide `RunStore` called ``name`` (made on first call with ``caps``: max_runs, max_bytes,
-    per_session, on_evict); its runs are dropped when their session ends."""
+    per_session, on_evict); its runs are dropped when their session ends. The environment variable
+    ``CVDEMO_<NAME>_STORE_MB`` (e.g. CVDEMO_DETECT_STORE_MB) sets its byte cap on a server with more or less
+    memory."""
+    override = os.environ.get(f"CVDEMO_{name.upper()}_STORE_MB")
+    if override:
+        try:
+            caps["max_bytes"] = int(float(override) * 2**20)
+        except ValueError:
+            raise ValueError(f"CVDEMO_{name.upper()}_STORE_MB must be a number of MB, got {override!r}") from None
     with _lock:
         if name not in _stores:
             _stores[name] = RunStore(name, **caps)
