@@ -41,6 +41,20 @@ def test_core_modules_never_import_gradio():
     assert offenders == []
 
 
+def test_core_modules_never_import_the_ui():
+    """The data path runs one way: tab -> core service -> figures; the core never reaches back into the UI."""
+    offenders = []
+    for path in modules(CORE):
+        if UI in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n == "cvdemo.ui" or n.startswith("cvdemo.ui.") for n in names):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
 def test_ui_modules_do_no_tensor_work():
     offenders = {str(p.relative_to(ROOT)): sorted(imported_roots(p) & {"torch", "torchvision"})
                  for p in modules(UI)}
