@@ -39,7 +39,7 @@ MAX_FILE_SIZE = "100mb"  # a COCO-val-sized results json is ~80 MB
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 600, 3600
 # sessions whose state Gradio keeps (~0.47 MB each: its copy of the page's configuration); the least recently used
 # beyond are forgotten (their pages are told to run again). Gradio's default, 10000, would be ~4.7 GB.
-MAX_SESSIONS = int(os.environ.get("CVDEMO_MAX_SESSIONS", "100"))
+MAX_SESSIONS = int(os.environ.get("CVDEMO_MAX_SESSIONS", "64"))
 
 CSS = """
 .gradio-container {max-width: 1400px !important}
