@@ -30,7 +30,7 @@ from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
 from cvdemo.ui.models import call_model, model_note, require_task
 from cvdemo.ui.texts import common
 from cvdemo.ui.texts.attention import T
-from cvdemo.ui.uploads import image_examples, load_upload
+from cvdemo.ui.uploads import image_examples, load_upload, offered
 from cvdemo.ui.zerogpu import gpu_task
 from cvdemo.vit_run import HEAD_FUSIONS, ClassificationRun
 
@@ -67,7 +67,9 @@ def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
                                    label=T("image_input"), elem_id="vit-input")
             ui.run_btn = gr.Button(T("classify_button"), variant="primary")
             image_examples(ui.image_in, examples_dir / "shapes-classify", T("examples_shapes"),
-                           examples_dir / "photos", T("examples_photos"))
+                           examples_dir / "photos", T("examples_photos"), model=ui.model,
+                           shapes_model=offered(names, "vit-shapes"),
+                           photos_model=offered(names, "facebook/deit-tiny-patch16-224"), elem_prefix="vit")
         with gr.Column(scale=3, min_width=360):
             ui.top5 = gr.Label(num_top_classes=5, label=T("top5"))
             ui.summary = gr.Markdown(elem_id="vit-summary")
@@ -189,6 +191,11 @@ def localize(request: gr.Request, *, registry: ModelRegistry, default_model: str
             gr.Dropdown(choices=head_choices(12, locale), value=MEAN))
 
 
+def cleared() -> tuple:
+    """After a failed /rollout: the classes, the rollout and every view emptied (the error says why)."""
+    return None, "", None, None, None, "", None, None
+
+
 def model_runner(registry: ModelRegistry) -> Callable[..., ClassificationRun]:
     """``infer(name, pixels, owner)``: the registry's model run on the pixels (`run_vit`), as one GPU task."""
     @gpu_task
@@ -208,15 +215,18 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
     gpu = {"preprocess": False, "concurrency_id": "gpu", "concurrency_limit": 1, "show_progress_on": [ui.top5],
            "trigger_mode": "always_last"}
     # /rollout runs the model and shows the classes and the rollout; the other views follow, without the model
-    gr.on([ui.run_btn.click, ui.image_in.change], answers(bind(classify, registry=registry, infer=infer)),
-          inputs=run_inputs, outputs=run_outputs, api_name="rollout", **gpu,
-          ).success(answers(other_views), ui.run_state, view_outputs, show_progress="hidden", api_name="vit_views",
-                    api_visibility="undocumented")
+    run = gr.on([ui.run_btn.click, ui.image_in.change], answers(bind(classify, registry=registry, infer=infer)),
+                inputs=run_inputs, outputs=run_outputs, api_name="rollout", **gpu)
+    run.success(answers(other_views), ui.run_state, view_outputs, show_progress="hidden", api_name="vit_views",
+                api_visibility="undocumented")
     # another model: the same, but a start layer past the new model's last layer is moved to its last
-    ui.model.change(answers(bind(classify, registry=registry, infer=infer, clamp_start=True)), run_inputs,
-                    run_outputs, api_visibility="private", **gpu,
-                    ).success(answers(other_views), ui.run_state, view_outputs, show_progress="hidden",
-                              api_visibility="private")
+    rerun = ui.model.change(answers(bind(classify, registry=registry, infer=infer, clamp_start=True)), run_inputs,
+                            run_outputs, api_visibility="private", **gpu)
+    rerun.success(answers(other_views), ui.run_state, view_outputs, show_progress="hidden", api_visibility="private")
+    # a failed run (a bad file, a model that cannot load) leaves nothing of the previous run on the screen
+    for dependency in (run, rerun):
+        dependency.failure(answers(cleared), None, [ui.top5, ui.summary, ui.rollout_img, ui.run_state, *view_outputs],
+                           show_progress="hidden", api_visibility="private")
     ui.model.change(answers(bind(show_note, registry=registry)), ui.model, ui.note, queue=False,
                     api_visibility="private")
     rollout_inputs = [ui.run_state, ui.fusion, ui.discard, ui.start_layer]

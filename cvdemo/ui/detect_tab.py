@@ -32,7 +32,7 @@ from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
 from cvdemo.ui.models import call_model, model_note, require_task
 from cvdemo.ui.texts import common
 from cvdemo.ui.texts.detect import T
-from cvdemo.ui.uploads import image_examples, load_upload
+from cvdemo.ui.uploads import image_examples, load_upload, offered
 from cvdemo.ui.zerogpu import gpu_task
 
 TABLE_COLUMNS = views.TABLE_COLUMNS
@@ -67,7 +67,9 @@ def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
                                      info=T("threshold_info"))
             ui.detect_btn = gr.Button(T("detect_button"), variant="primary", elem_id="detect-button")
             image_examples(ui.image_in, examples_dir / "shapes", T("examples_shapes"),
-                           examples_dir / "photos", T("examples_photos"))
+                           examples_dir / "photos", T("examples_photos"), model=ui.model,
+                           shapes_model=offered(names, "detr-shapes"),
+                           photos_model=offered(names, "facebook/detr-resnet-50"), elem_prefix="detect")
         with gr.Column(scale=3, min_width=360):
             ui.annotated = gr.Image(label=T("annotated_label"), interactive=False, format="jpeg",
                                     elem_id="detect-output", buttons=["fullscreen"])
@@ -243,6 +245,11 @@ def localize(request: gr.Request, *, registry: ModelRegistry, default_model: str
             gr.Dropdown(choices=head_choices(8, locale), value=MEAN), views.table(None, 0.0, locale))
 
 
+def cleared(request: gr.Request) -> tuple:
+    """After a failed /detect: every output of the run and its attention views emptied (the error says why)."""
+    return (*_blank_outputs(locale_of(request)), None, None, None)
+
+
 def _blank_outputs(locale: str = DEFAULT_LOCALE) -> tuple:
     cleared = gr.Dropdown(choices=[], value=None)
     return (None, views.table(None, 0.0, locale), "", cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip(), None,
@@ -265,14 +272,16 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
     # /detect runs the model and shows the boxes at once; the attention views follow in a second, cheap event
     detect_outputs = [ui.annotated, ui.table, ui.summary, ui.detection, ui.dec_layer, ui.dec_head, ui.enc_layer,
                       ui.enc_head, ui.run_state, ui.point_state]
-    gr.on([ui.detect_btn.click, ui.image_in.change, ui.model.change],
-          answers(bind(detect, registry=registry, infer=model_runner(registry))),
-          inputs=[ui.image_in, ui.model, ui.threshold], outputs=detect_outputs, api_name="detect",
-          preprocess=False, concurrency_id="gpu", concurrency_limit=1, show_progress_on=[ui.annotated],
-          trigger_mode="always_last",
-          ).success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
-                    [ui.cross_img, ui.enc_img, ui.class_plot], show_progress="hidden", api_name="attention_views",
-                    api_visibility="undocumented")
+    run = gr.on([ui.detect_btn.click, ui.image_in.change, ui.model.change],
+                answers(bind(detect, registry=registry, infer=model_runner(registry))),
+                inputs=[ui.image_in, ui.model, ui.threshold], outputs=detect_outputs, api_name="detect",
+                preprocess=False, concurrency_id="gpu", concurrency_limit=1, show_progress_on=[ui.annotated],
+                trigger_mode="always_last")
+    run.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
+                [ui.cross_img, ui.enc_img, ui.class_plot], show_progress="hidden", api_name="attention_views",
+                api_visibility="undocumented")
+    # a failed run (a bad file, a model that cannot load) leaves nothing of the previous run on the screen
+    run.failure(answers(cleared), None, [*detect_outputs, ui.cross_img, ui.enc_img, ui.class_plot], **hidden)
     ui.model.change(answers(bind(show_note, registry=registry)), ui.model, ui.note, queue=False,
                     api_visibility="private")
     ui.threshold.input(answers(refilter), [ui.run_state, ui.threshold, ui.dec_layer, ui.dec_head],

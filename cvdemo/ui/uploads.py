@@ -57,16 +57,31 @@ def load_upload(payload: Any, max_side: int = MAX_SIDE, locale: str = DEFAULT_LO
 
 
 def image_examples(image_in: gr.Image, shapes_dir: Path, shapes_label: Any, photos_dir: Path,
-                   photos_label: Any) -> None:
+                   photos_label: Any, *, model: gr.Dropdown | None = None, shapes_model: str | None = None,
+                   photos_model: str | None = None, elem_prefix: str | None = None) -> None:
     """Two example galleries under an image input: the generated shapes (``*.png``) and the photos (``*.jpg``);
-    a folder with no images gives no gallery."""
-    shapes = sorted(shapes_dir.glob("*.png"))
-    photos = sorted(photos_dir.glob("*.jpg"))
-    if shapes:
-        answering(gr.Examples([[str(p)] for p in shapes], image_in, label=shapes_label, cache_examples=False,
-                              examples_per_page=8))
-    if photos:
-        answering(gr.Examples([[str(p)] for p in photos], image_in, label=photos_label, cache_examples=False))
+    a folder with no images gives no gallery. With ``model`` (the tab's model dropdown) and a gallery's model name
+    (``shapes_model``, ``photos_model``: the model it is labelled for, if the app offers it), picking an example
+    also selects that model, so an example always runs on its own model. ``elem_prefix``: the galleries' element
+    ids are ``<prefix>-examples-shapes`` and ``<prefix>-examples-photos``."""
+    for kind, folder, pattern, label, name, per_page in (
+            ("shapes", shapes_dir, "*.png", shapes_label, shapes_model, 8),
+            ("photos", photos_dir, "*.jpg", photos_label, photos_model, 10)):
+        files = sorted(folder.glob(pattern))
+        if not files:
+            continue
+        with_model = model is not None and name is not None
+        rows = [[str(p), name] if with_model else [str(p)] for p in files]
+        inputs = [image_in, model] if with_model else image_in
+        answering(gr.Examples(rows, inputs, label=label, cache_examples=False, examples_per_page=per_page,
+                              elem_id=f"{elem_prefix}-examples-{kind}" if elem_prefix else None,
+                              visible_columns=[0]))  # thumbnails only: the gallery's label names the model
+
+
+def offered(names: list[str], name: str) -> str | None:
+    """``name`` if the app offers that model (it is among ``names``), else None (its examples then keep the
+    model the user chose)."""
+    return name if name in names else None
 
 
 def answering(examples: gr.Examples) -> gr.Examples:
