@@ -30,7 +30,7 @@ from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
 from cvdemo.ui.models import call_model, model_note, require_task
 from cvdemo.ui.texts import common
 from cvdemo.ui.texts.attention import T
-from cvdemo.ui.uploads import image_examples, load_upload, offered
+from cvdemo.ui.uploads import first_example, image_examples, load_upload, offered
 from cvdemo.ui.zerogpu import gpu_task
 from cvdemo.vit_run import HEAD_FUSIONS, ClassificationRun
 
@@ -63,7 +63,10 @@ def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
                                    elem_id="vit-model")
             # the model's note is written in the user's language when the page loads (`localize`)
             ui.note = gr.Markdown("" if names else common.T("no_vit_model"))
-            ui.image_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], height=260,
+            # the first view: the first shapes example, run on the page's load when its model is the default
+            ui.first_example = first_example(examples_dir / "shapes-classify", names, "vit-shapes")
+            ui.image_in = gr.Image(ui.first_example, type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                   height=260,
                                    label=T("image_input"), elem_id="vit-input")
             ui.run_btn = gr.Button(T("classify_button"), variant="primary")
             image_examples(ui.image_in, examples_dir / "shapes-classify", T("examples_shapes"),
@@ -235,6 +238,11 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
     gr.on([ui.layer.input, ui.head.input], answers(redraw_layer), [ui.run_state, ui.layer, ui.head], ui.cls_img,
           show_progress="hidden", trigger_mode="always_last", api_visibility="private")
     # triggers=None: on page load only (no inputs, so no other trigger)
-    gr.on(None, answers(bind(localize, registry=registry, default_model=names[0] if names else None)),
-          inputs=None, outputs=[ui.note, ui.fusion, ui.start_layer, ui.layer, ui.head],
-          api_visibility="private", show_progress="hidden", queue=False)
+    loaded = gr.on(None, answers(bind(localize, registry=registry, default_model=names[0] if names else None)),
+                   inputs=None, outputs=[ui.note, ui.fusion, ui.start_layer, ui.layer, ui.head],
+                   api_visibility="private", show_progress="hidden", queue=False)
+    if ui.first_example:  # a newcomer sees a result before reading any help text
+        first = loaded.then(answers(bind(classify, registry=registry, infer=infer)), run_inputs, run_outputs,
+                            api_visibility="private", **gpu)
+        first.success(answers(other_views), ui.run_state, view_outputs, show_progress="hidden",
+                      api_visibility="private")

@@ -32,7 +32,7 @@ from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
 from cvdemo.ui.models import call_model, model_note, require_task
 from cvdemo.ui.texts import common
 from cvdemo.ui.texts.detect import T
-from cvdemo.ui.uploads import image_examples, load_upload, offered
+from cvdemo.ui.uploads import first_example, image_examples, load_upload, offered
 from cvdemo.ui.zerogpu import gpu_task
 
 TABLE_COLUMNS = views.TABLE_COLUMNS
@@ -61,7 +61,10 @@ def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
                                    elem_id="detect-model")
             # the model's note is written in the user's language when the page loads (`localize`)
             ui.note = gr.Markdown("" if names else common.T("no_detection_model"))
-            ui.image_in = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300,
+            # the first view: the first shapes example, run on the page's load when its model is the default
+            ui.first_example = first_example(examples_dir / "shapes", names, "detr-shapes")
+            ui.image_in = gr.Image(ui.first_example, type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                   height=300,
                                    label=T("image_input"), elem_id="detect-input")
             ui.threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=T("threshold"),
                                      info=T("threshold_info"))
@@ -301,6 +304,13 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
           [ui.run_state, ui.point_state, ui.enc_layer, ui.enc_head], ui.enc_img, trigger_mode="always_last",
           **hidden)
     # triggers=None: on page load only (no inputs, so no other trigger)
-    gr.on(None, answers(bind(localize, registry=registry, default_model=names[0] if names else None)),
-          inputs=None, outputs=[ui.note, ui.dec_layer, ui.dec_head, ui.enc_layer, ui.enc_head, ui.table],
-          api_visibility="private", show_progress="hidden", queue=False)
+    loaded = gr.on(None, answers(bind(localize, registry=registry, default_model=names[0] if names else None)),
+                   inputs=None, outputs=[ui.note, ui.dec_layer, ui.dec_head, ui.enc_layer, ui.enc_head, ui.table],
+                   api_visibility="private", show_progress="hidden", queue=False)
+    if ui.first_example:  # a newcomer sees a result before reading any help text
+        first = loaded.then(answers(bind(detect, registry=registry, infer=model_runner(registry))),
+                            inputs=[ui.image_in, ui.model, ui.threshold], outputs=detect_outputs, preprocess=False,
+                            concurrency_id="gpu", concurrency_limit=1, show_progress_on=[ui.annotated],
+                            api_visibility="private")
+        first.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
+                      [ui.cross_img, ui.enc_img, ui.class_plot], **hidden)

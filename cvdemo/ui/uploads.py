@@ -78,6 +78,13 @@ def image_examples(image_in: gr.Image, shapes_dir: Path, shapes_label: Any, phot
                               visible_columns=[0]))  # thumbnails only: the gallery's label names the model
 
 
+def first_example(folder: Path, names: list[str], model: str) -> str | None:
+    """The path of the first ``*.png`` example in ``folder`` when ``model`` (the one it is labelled for) is the
+    tab's default model (the first of ``names``), else None: what a tab shows before anyone clicks."""
+    files = sorted(folder.glob("*.png"))
+    return str(files[0]) if files and names and names[0] == model else None
+
+
 def offered(names: list[str], name: str) -> str | None:
     """``name`` if the app offers that model (it is among ``names``), else None (its examples then keep the
     model the user chose)."""

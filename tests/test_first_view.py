@@ -1,0 +1,33 @@
+"""The first view (issue 13, item 3): a tab opens with an example already run, so a newcomer sees a result before
+reading any help text — in English and in Chinese. (Detect and Attention so far.)"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def app_url(serve):
+    import app
+
+    demo = app.build_demo()  # the shipped models: the first examples run on them
+    yield serve(demo, **app.launch_settings())
+    demo.close()
+
+
+@pytest.mark.parametrize("locale, detections, attention_tab", [("en-US", "detection", "Attention (ViT)"),
+                                                                ("zh-CN", "检测", "注意力（ViT）")])
+def test_detect_and_attention_open_with_a_result(app_url, page_in, locale, detections, attention_tab):
+    page, errors = page_in(locale)
+    page.goto(app_url)
+    page.wait_for_selector("#detect-output img", timeout=60_000)  # boxes drawn without a click
+    page.wait_for_function("document.querySelector('#detect-table tbody tr td') !== null", timeout=30_000)
+    assert detections in page.locator("#detect-summary").inner_text()
+    page.wait_for_selector("#detect-cross img", timeout=30_000)  # the attention views followed
+
+    page.get_by_role("tab", name=attention_tab).click()
+    page.wait_for_function("document.querySelector('#vit-summary').innerText.trim() !== ''", timeout=60_000)
+    assert page.locator("#vit-input img").count() == 1  # the example it ran on is shown as the input
+    assert errors == []
