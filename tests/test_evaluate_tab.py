@@ -508,3 +508,29 @@ def test_a_chinese_browser_gets_the_tab_in_chinese(app_url, page_in):
     page.wait_for_function("document.querySelector('#eval-page-info').innerText.includes('排序：假阳性最多')",
                            timeout=30_000)
     assert not errors, errors
+
+
+def test_the_shapes_example_runs_with_its_images_n_a_and_the_counts_reconciled(app_url, browser_page):
+    """The first example (shapes with their images and detr-shapes' predictions): the upload list says how many files
+    it holds, COCO's undefined "AP large" reads "n/a", the image is drawn from its file (no blank-canvas note) and the
+    reconciliation of the counts is shown beside TIDE's table."""
+    page, errors = browser_page
+    page.goto(app_url)
+    page.wait_for_selector("#eval-dataset input[type=file]", state="attached", timeout=30_000)
+    images = len(list((Path("examples") / "shapes-detr-eval" / "images").glob("*.png")))
+    page.get_by_text("annotations.json").first.click()  # the example table's first row
+    page.wait_for_function("document.querySelector('#eval-upload-count').innerText.includes('files')",
+                           timeout=30_000)
+    count = page.locator("#eval-upload-count").inner_text()
+    assert f"data set {images + 1} files" in count and "predictions 1 files" in count, count
+    page.locator("#eval-button").click()
+    page.wait_for_function("document.querySelector('#eval-counts').innerText.includes('TP ')", timeout=60_000)
+    coco = page.locator("#eval-coco").inner_text()
+    assert re.search(r"AP\s+large\s+n/a", coco) and re.search(r"AR\s+large\s+n/a", coco), coco
+    page.wait_for_function("document.querySelector('#eval-click').innerText.includes('Image ')", timeout=30_000)
+    assert "blank canvas" not in page.locator("#eval-click").inner_text()
+    page.wait_for_function("document.querySelector('#eval-tide').innerText.includes('How the counts reconcile')",
+                           timeout=30_000)
+    tide = page.locator("#eval-tide").inner_text()
+    assert "FN 2 = FN with a loc error 1 + FN with a cls error 1" in tide.replace("\n", " "), tide
+    assert not errors, errors

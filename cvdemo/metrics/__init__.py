@@ -6,6 +6,8 @@
   score threshold, IoUs cached for a slider.
 - `confusion`: class-agnostic confusion matrix with background.
 - `tide`: TIDE-style error breakdown (loc, cls, dupe, bkg, both, missed).
+- `reconcile`: how the counts line's FN, the confusion matrix's background cells and TIDE's error types link,
+  as identities that hold exactly at any thresholds.
 - `greedy_matching`: COCO's greedy matching, vectorised over many (image, category) groups.
 - `report`: the metrics report (the JSON of ``python -m cvdemo.evaluate --json`` and of the app's Evaluate tab).
 - `browse`: an evaluation kept for browsing (TP/FP/FN per image at any thresholds, one image's boxes, exports),

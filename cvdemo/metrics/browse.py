@@ -14,7 +14,8 @@ language. The exports (``metrics.json``: `cvdemo.metrics.report.metrics_dict`, t
 Computed once, by the library: `evaluate_coco` (12 numbers, per class, PR arrays), `evaluate_voc` and an
 `ObjectAssigner` (every IoU that can matter). A slider move then costs one `assign` (greedy pass only) and a few
 `bincount`s over the detections, kept in a small cache so that paging and clicking reuse it; the confusion matrix
-and the TIDE breakdown are computed on demand and cached the same way.
+and the TIDE breakdown are computed on demand and cached the same way, as is the reconciliation of their counts
+(`cvdemo.metrics.reconcile`).
 
 Everything an evaluation writes (the extracted upload, exports) lives in its ``workdir``, which `close` removes.
 `memory_bytes` sizes what it holds, for a store with a byte cap.
@@ -40,6 +41,7 @@ from cvdemo.metrics.assignment import FOUND, FP, IGNORED, MISSED, SKIPPED, TP, A
 from cvdemo.metrics.coco_eval import evaluate_coco
 from cvdemo.metrics.confusion import ConfusionMatrix, confusion_matrix
 from cvdemo.metrics.greedy_matching import iou_xywh_coco
+from cvdemo.metrics.reconcile import Reconciliation, reconcile
 from cvdemo.metrics.report import metrics_dict
 from cvdemo.metrics.tide import ERROR_NAMES, TideBreakdown, tide_errors
 from cvdemo.metrics.voc import evaluate_voc
@@ -168,6 +170,7 @@ class EvaluationBrowser:
         self._assignments: OrderedDict = OrderedDict()
         self._tide: OrderedDict = OrderedDict()
         self._confusion: OrderedDict = OrderedDict()
+        self._reconciliations: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -219,6 +222,13 @@ class EvaluationBrowser:
         iou, score = round(float(iou), 4), round(float(score), 4)
         return self._cached(self._confusion, (iou, score), lambda: confusion_matrix(
             self.gt, self.dt, iou_threshold=iou, score_threshold=score))
+
+    def reconciliation(self, iou: float, score: float) -> Reconciliation:
+        """How the counts line, the confusion matrix's background cells and TIDE link at these thresholds (cached;
+        `cvdemo.metrics.reconcile`)."""
+        iou, score = round(float(iou), 4), round(float(score), 4)
+        return self._cached(self._reconciliations, (iou, score), lambda: reconcile(
+            self.gt, self.dt, iou, score, assigner=self.assigner, tide=self.tide(iou, score)))
 
     # --- the image list ----------------------------------------------------------------------------------
 

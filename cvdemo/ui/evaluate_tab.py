@@ -89,7 +89,8 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     """Lay out the tab inside the current gr.Blocks / gr.Tab context and wire its events.
 
     ``registry``'s detection models can be run on an uploaded data set's images instead of uploading
-    predictions; ``examples_dir/coco-val2014-100`` holds the example offered under the upload boxes."""
+    predictions; ``examples_dir/shapes-detr-eval`` and ``examples_dir/coco-val2014-100`` hold the examples offered
+    under the upload boxes."""
     wire(layout(registry.names("detect"), examples_dir), registry)
 
 
@@ -135,6 +136,7 @@ def _upload_column(ui: SimpleNamespace, model_names: list[str], examples_dir: Pa
     ui.dataset_in = gr.File(file_count="multiple", label=T("dataset_label"), elem_id="eval-dataset", height=140)
     ui.preds_in = gr.File(file_count="multiple", label=T("predictions_label"), elem_id="eval-predictions",
                           height=140)
+    ui.upload_count = gr.Markdown(elem_id="eval-upload-count")  # the file lists show a few rows: say how many
     ui.model_dd = gr.Dropdown(_model_choices(model_names, DEFAULT_LOCALE), value=UPLOADED, label=T("model_label"),
                               info=T("model_info"), elem_id="eval-model")
     ui.evaluate_btn = gr.Button(T("evaluate_button"), variant="primary", elem_id="eval-button")
@@ -192,13 +194,20 @@ def _example_headers(locale: str) -> list[str]:
 
 
 def _examples(dataset_in: gr.File, preds_in: gr.File, examples_dir: Path) -> gr.Dataset | None:
-    """The example under the upload boxes; its table (None without the example files)."""
-    folder = examples_dir / "coco-val2014-100"
-    gt, dt = folder / "instances_val2014_100.json", folder / "instances_val2014_fakebbox100_results.json"
-    if not (gt.is_file() and dt.is_file()):
+    """The examples under the upload boxes (those whose files are there); their table (None without any): shapes
+    with their images and the shipped detr-shapes' predictions, then COCO val2014's annotations only."""
+    shapes = examples_dir / "shapes-detr-eval"
+    coco = examples_dir / "coco-val2014-100"
+    rows = []
+    if (shapes / "annotations.json").is_file() and (shapes / "predictions.json").is_file():
+        images = sorted(str(p) for p in (shapes / "images").glob("*.png"))
+        rows.append([[str(shapes / "annotations.json"), *images], [str(shapes / "predictions.json")]])
+    gt, dt = coco / "instances_val2014_100.json", coco / "instances_val2014_fakebbox100_results.json"
+    if gt.is_file() and dt.is_file():
+        rows.append([[str(gt)], [str(dt)]])
+    if not rows:
         return None
-    examples = answering(gr.Examples([[[str(gt)], [str(dt)]]], [dataset_in, preds_in], cache_examples=False,
-                                     label=T("example_label")))
+    examples = answering(gr.Examples(rows, [dataset_in, preds_in], cache_examples=False, label=T("example_label")))
     examples.dataset.headers = _example_headers(DEFAULT_LOCALE)  # the inputs' labels are keys: show text
     return examples.dataset
 
@@ -243,6 +252,15 @@ def _model_to_run(registry: ModelRegistry, name: Any, locale: str, owner: str) -
     shown = str(name) if len(str(name)) <= 80 else str(name)[:77] + "..."
     raise gr.Error(T.text("unknown_model", locale, name=html.escape(shown), names=", ".join(detectors)),
                    title=T.text("cannot_evaluate_title", locale), print_exception=False)
+
+
+@answers
+def upload_count(dataset_payload, preds_payload, request: gr.Request) -> str:
+    """How many files each upload list holds (the lists show only their first rows); empty when both are empty."""
+    dataset, preds = len(_files(dataset_payload)), len(_files(preds_payload))
+    if not dataset and not preds:
+        return ""
+    return T.text("upload_count", locale_of(request), dataset=dataset, predictions=preds)
 
 
 # --- handlers: evaluating an upload ------------------------------------------------------------------------------
@@ -493,6 +511,8 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry) -> None:
     has_example = ui.example_table is not None
     localized = [ui.model_dd, ui.class_dd, ui.error_dd, ui.sort_dd, ui.legend, ui.coco_table, ui.class_table,
                  ui.page_table, ui.objects, *([ui.example_table] if has_example else [])]
+    gr.on([ui.dataset_in.change, ui.preds_in.change], upload_count, [ui.dataset_in, ui.preds_in], ui.upload_count,
+          queue=False, preprocess=False, **hidden)
     # page load (no inputs: they would re-trigger it on every change)
     gr.on(None, bind(localize, registry=registry, with_example=has_example), inputs=None, outputs=localized,
           queue=False, **hidden)

@@ -32,14 +32,15 @@ from cvdemo.metrics.browse import (
     ObjectRow,
     PageRow,
 )
+from cvdemo.metrics.reconcile import Reconciliation
 from cvdemo.ui.i18n import DEFAULT_LOCALE, LOCALES
 from cvdemo.ui.texts.evaluate import T
 from cvdemo.visualize import draw_boxes_xyxy
 
 __all__ = ["COLORS", "DISPLAY_SIDE", "choice_text", "class_rows", "coco_rows", "confusion_figure", "counts_markdown",
            "describe_object", "error_filter_choices", "legend_html", "object_at", "object_table", "page_info",
-           "page_table", "pr_curves_figure", "render_image", "sort_choices", "status_markdown", "status_texts",
-           "table", "tide_markdown", "voc_markdown"]
+           "page_table", "pr_curves_figure", "reconcile_markdown", "render_image", "sort_choices", "status_markdown",
+           "status_texts", "table", "tide_markdown", "voc_markdown"]
 
 DISPLAY_SIDE = 800  # the longer side of the drawn image, in pixels
 MAX_CAPTIONS = 40  # more boxes than this are drawn without captions
@@ -72,6 +73,19 @@ _GT_STATUS_TEXT = {locale: {MISSED: T.text("status_missed", locale), FOUND: T.te
                             IGNORED: T.text("status_ignored_crowd", locale)} for locale in LOCALES}
 _TIDE_ROWS = {"loc": "tide_loc", "cls": "tide_cls", "dupe": "tide_dupe", "bkg": "tide_bkg", "both": "tide_both",
               "missed": "tide_missed"}  # the catalog key of each count of `TideBreakdown.counts`
+# each figure of `Reconciliation.figures`: (its name, its definition), catalog keys
+_FIGURES = {
+    "objects": ("rc_objects", "rc_def_objects"), "tp": ("rc_tp", "rc_def_tp"), "fn": ("rc_fn", "rc_def_fn"),
+    "dets": ("rc_dets", "rc_def_dets"), "fp": ("rc_fp", "rc_def_fp"), "fp_loc": ("rc_fp_loc", "rc_def_fp_loc"),
+    "fp_cls": ("rc_fp_cls", "rc_def_fp_cls"), "fp_dupe": ("rc_fp_dupe", "rc_def_fp_dupe"),
+    "fp_bkg": ("rc_fp_bkg", "rc_def_fp_bkg"), "fp_both": ("rc_fp_both", "rc_def_fp_both"),
+    "ignored_dets": ("rc_ignored_dets", "rc_def_ignored_dets"), "beyond_top": ("rc_beyond_top", "rc_def_beyond_top"),
+    "tide_missed": ("rc_tide_missed", "rc_def_tide_missed"), "fn_loc": ("rc_fn_loc", "rc_def_fn_loc"),
+    "fn_cls": ("rc_fn_cls", "rc_def_fn_cls"), "bg_col": ("rc_bg_col", "rc_def_bg_col"),
+    "bg_row": ("rc_bg_row", "rc_def_bg_row"), "fn_cm_wrong": ("rc_fn_cm_wrong", "rc_def_fn_cm_wrong"),
+    "fn_cm_right": ("rc_fn_cm_right", "rc_def_fn_cm_right"), "tp_bg_col": ("rc_tp_bg_col", "rc_def_tp_bg_col"),
+    "crowd_fp_bkg": ("rc_crowd_fp_bkg", "rc_def_crowd_fp_bkg"),
+}
 _TIDE_TEXT = {"loc": "why_loc", "cls": "why_cls", "dupe": "why_dupe", "bkg": "why_bkg", "both": "why_both"}
 
 
@@ -199,11 +213,39 @@ def counts_markdown(view: BrowseView, class_name: str | None, locale: str = DEFA
 
 
 def tide_markdown(browser: EvaluationBrowser, iou: float, score: float, locale: str = DEFAULT_LOCALE) -> str:
-    """The false positives by cause (TIDE) and the missed objects, as a table."""
+    """The false positives by cause (TIDE) and the missed objects, as a table; then how these counts, the counts
+    line's and the confusion matrix's background cells reconcile (`reconcile_markdown`)."""
     counts = browser.tide(iou, score).counts()
     rows = [T.text("tide_table_header", locale), "|---|---|"]
     rows += [f"| {T.text(_TIDE_ROWS[k], locale)} | {v:,} |" for k, v in counts.items()]
-    return T.text("tide_heading", locale, iou=iou, score=score) + "\n\n" + "\n".join(rows)
+    return (T.text("tide_heading", locale, iou=iou, score=score) + "\n\n" + "\n".join(rows) + "\n\n"
+            + reconcile_markdown(browser.reconciliation(iou, score), locale))
+
+
+def _figure_name(key: str, locale: str) -> str:
+    """The shown name of a `Reconciliation.figures` key ("bg_row_<row>": that row's name in the background row)."""
+    if key.startswith("bg_row_"):
+        return T.text("rc_in_bg_row", locale, name=T.text(_FIGURES[key[len("bg_row_"):]][0], locale))
+    return T.text(_FIGURES[key][0], locale)
+
+
+def reconcile_markdown(rec: Reconciliation, locale: str = DEFAULT_LOCALE) -> str:
+    """The identities that link the counts line, the confusion matrix's background cells and TIDE, with this
+    evaluation's numbers (terms that are 0 left out), then a table that defines every figure they name."""
+    lines = [T.text("rc_heading", locale, iou=rec.iou_threshold, score=rec.score_threshold), "",
+             T.text("rc_intro", locale), "", T.text("rc_identities", locale), ""]
+    used: list[str] = []
+    for identity in rec.identities():
+        key, value = identity.total
+        terms = [(sign, k, v) for sign, k, v in identity.terms if v] or list(identity.terms[:1])
+        text = " ".join(f"{'−' if sign < 0 else '+'} {_figure_name(k, locale)} **{v:,}**"
+                        for sign, k, v in terms).removeprefix("+ ")
+        lines.append(f"- {_figure_name(key, locale)} **{value:,}** = {text}")
+        used += [k for k in (key, *(k for _, k, _ in identity.terms)) if k in _FIGURES and k not in used]
+    figures = rec.figures()
+    lines += ["", T.text("rc_definitions", locale), "", T.text("rc_table_header", locale)]
+    lines += [f"| {_figure_name(k, locale)} | {figures[k]:,} | {T.text(_FIGURES[k][1], locale)} |" for k in used]
+    return "\n".join(lines)
 
 
 def page_info(view: BrowseView, page: int, pages: int, shown: int, error: str, sort: str,
