@@ -46,6 +46,10 @@ Floating point: values within ``tol`` of zero after a subtraction are set to exa
 (their arithmetic is exact). So costs closer than ``tol`` count as ties, and the total cost is
 optimal to within ``k * tol``. Matrices whose magnitude exceeds 2**800 are first multiplied by
 a power of two (exact) so that no sum overflows.
+
+A trained DETR's costs are often solved by the reductions alone (``done`` then says why, its field
+``direct``). To show the whole algorithm, :func:`hard_example` and :func:`random_cost_matrix` (seeded,
+deterministic) give matrices whose steps cover, adjust and augment (:func:`shows_every_step`).
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ import numpy as np
 
 from cvdemo.messages import Message
 
-__all__ = ["STEP_KINDS", "STEP_TEXTS", "HungarianStep", "hungarian_steps"]
+__all__ = ["HARD_EXAMPLE", "STEP_KINDS", "STEP_TEXTS", "HungarianStep", "hard_example", "hungarian_steps",
+           "random_cost_matrix", "shows_every_step"]
 
 STEP_KINDS = (
     "start",
@@ -115,6 +120,10 @@ STEP_TEXTS: dict[str, str] = {
     "erase all primes and uncover every line.",
     "step_done": "Optimal assignment {pairs}: total cost {total:.6g} in the original matrix.",
     "step_done_empty": "Optimal assignment (empty): total cost {total:.6g} in the original matrix.",
+    "step_done_direct": "Why so few steps: after the reductions the starred zeros were already a full assignment "
+    "({k} stars, no two in the same row or column), so no covering lines, no adjustment and no augmenting path "
+    "were needed. A trained model's costs often look like this: each object has one clearly cheapest query. The "
+    "hard example or a random matrix shows the whole algorithm.",
 }
 
 
@@ -146,7 +155,9 @@ class HungarianStep:
             * ``augment``: ``path`` ``[(row, column), ...]``: primed, starred, primed, ..., primed; ``stars``
               now.
             * ``done``: ``pairs`` ``[(row, column), ...]`` of the optimal assignment, ``total`` its cost in
-              the original matrix.
+              the original matrix; ``direct``: True when the stars of the first ``star`` step were already
+              the whole assignment (no cover beyond the first, no adjustment, no augmenting path; the text
+              then says why the steps were so few), False otherwise (absent for an empty matrix).
         matrix: ``float64[n, m]``, the reduced matrix after this step (read-only; steps that do
             not change it share the same array).
         starred: ``bool[n, m]``, starred zeros (the current partial assignment).
@@ -207,7 +218,8 @@ class HungarianStep:
             if not pairs:
                 return (say("done_empty", total=f["total"]),)
             shown = _cells(pairs[:MAX_PAIRS_SHOWN]) + (" ..." if len(pairs) > MAX_PAIRS_SHOWN else "")
-            return (say("done", pairs=shown, total=f["total"]),)
+            done = say("done", pairs=shown, total=f["total"])
+            return (done, say("done_direct", k=len(pairs))) if f.get("direct") else (done,)
         raise ValueError(f"unknown step kind {kind!r}; expected one of {STEP_KINDS}")
 
     @property
@@ -413,5 +425,58 @@ def hungarian_steps(cost) -> tuple[np.ndarray, np.ndarray, list[HungarianStep]]:
     rows = np.array([r for r, _ in pairs], dtype=np.int64)
     cols = np.array([c for _, c in pairs], dtype=np.int64)
     total = float(cost[rows, cols].sum()) if rows.size else 0.0
-    solver.record("done", pairs=pairs, total=total)
+    if pairs:
+        direct = not any(step.kind == "augment" for step in solver.steps)
+        solver.record("done", pairs=pairs, total=total, direct=direct)
+    else:
+        solver.record("done", pairs=pairs, total=total)
     return rows, cols, solver.steps
+
+
+# --- matrices that show the whole algorithm -----------------------------------------------------------
+
+# A 5x5 integer cost (the worked example of Wikipedia's "Hungarian algorithm" article) whose reductions leave
+# too few independent zeros: its steps cover lines, adjust twice by the smallest uncovered value and follow an
+# augmenting path. Optimum: rows 0..4 -> columns 0, 3, 2, 1, 4, total 1075.
+HARD_EXAMPLE = ((7, 53, 183, 439, 863),
+                (497, 383, 563, 79, 973),
+                (287, 63, 343, 169, 583),
+                (627, 343, 773, 959, 943),
+                (767, 473, 103, 699, 303))
+MAX_RANDOM_DRAWS = 64  # matrices `random_cost_matrix` draws, at most, to find one that shows every step
+
+
+def hard_example() -> np.ndarray:
+    """float64 [5, 5]: a cost matrix whose Hungarian steps include every kind: ``cover`` lines that are not yet
+    enough, ``adjust`` by the smallest uncovered value, ``prime`` and an ``augment``ing path (unlike most
+    costs of a trained DETR, solved by the reductions alone). A new array at each call."""
+    return np.array(HARD_EXAMPLE, dtype=np.float64)
+
+
+def shows_every_step(steps: list[HungarianStep]) -> bool:
+    """True when ``steps`` include a cover that is not yet enough, an adjustment and an augmenting path."""
+    kinds = {step.kind for step in steps}
+    more = any(s.kind == "cover" and s.fields["count"] < s.fields["k"] for s in steps)
+    return more and {"adjust", "augment"} <= kinds
+
+
+def random_cost_matrix(n: int = 5, m: int = 5, seed: int = 0, *, high: int = 20) -> np.ndarray:
+    """float64 [n, m] of integers in [0, high): a random assignment problem, the same for the same arguments.
+
+    The generator (``np.random.default_rng(seed)``) draws up to ``MAX_RANDOM_DRAWS`` matrices and returns the
+    first whose Hungarian steps show every kind of step (`shows_every_step`), so that stepping through it
+    teaches covering, adjustment and augmenting paths; shapes where no draw does (e.g. 1 x m or 2 x 2, always
+    solved by the reductions) give the last draw. Integers keep every step's numbers exact and short.
+
+    Raises:
+        ValueError: if n or m is negative or high < 1.
+    """
+    if n < 0 or m < 0 or high < 1:
+        raise ValueError(f"random_cost_matrix needs n, m >= 0 and high >= 1, got n={n}, m={m}, high={high}")
+    rng = np.random.default_rng(seed)
+    cost = np.zeros((n, m))
+    for _ in range(MAX_RANDOM_DRAWS):
+        cost = rng.integers(0, high, (n, m)).astype(np.float64)
+        if min(n, m) < 2 or shows_every_step(hungarian_steps(cost)[2]):
+            break
+    return cost

@@ -69,7 +69,7 @@ class LoadedImage:
     pixels: uint8 [H, W, 3] RGB, C-contiguous (after orientation, flattening and downsizing).
     format: Pillow's format name ("PNG", "JPEG", ...).
     original_size: (height, width) as stored in the file, before orientation and downsizing.
-    notes: what was done, as `Message`s ("common.image_rotated", "common.image_downsized", ...; ``str(note)`` is
+    notes: what was done, as `Message`s ("shared.image_rotated", "shared.image_downsized", ...; ``str(note)`` is
         the English: "rotated upright (EXIF orientation 6)", "downsized from ...").
     """
 
@@ -344,8 +344,8 @@ def _describe_text(text: str) -> str:
 
 
 def _note(name: str, english: str, **fields) -> Message:
-    """A remark on what the loader did to the image ("common.image_<name>" in the UI's catalogs)."""
-    return Message(f"common.image_{name}", fields, english)
+    """A remark on what the loader did to the image ("shared.image_<name>" in the UI's catalogs)."""
+    return Message(f"shared.image_{name}", fields, english)
 
 
 def _to_rgb(im: Image.Image) -> tuple[np.ndarray, list[Message]]:

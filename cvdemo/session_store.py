@@ -96,7 +96,7 @@ class RunStore(Generic[T]):
         if size > self.max_bytes:
             raise RunTooLargeError(
                 f"This result needs {size / 2**20:.0f} MB, more than this server keeps for all users together "
-                f"({self.max_bytes / 2**20:.0f} MB). Use a smaller input.", key="common.run_too_large",
+                f"({self.max_bytes / 2**20:.0f} MB). Use a smaller input.", key="shared.run_too_large",
                 size_mb=round(size / 2**20), limit_mb=round(self.max_bytes / 2**20))
         token = f"{self.name}:{session}:{next(self._counter)}"
         with self._lock:
@@ -118,7 +118,7 @@ class RunStore(Generic[T]):
                 return entry.run
         raise StateDroppedError(
             "The result this view needs is no longer kept on the server (memory is shared by all users, and "
-            "older results are dropped first). Run it again.", key="common.state_dropped")
+            "older results are dropped first). Run it again.", key="shared.state_dropped")
 
     def drop(self, token: str | None) -> None:
         """Forget one run (unknown tokens are ignored)."""

@@ -9,12 +9,14 @@ labels stay readable; boxes then scale by the same factor.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from cvdemo.captions import caption_font, label_band_px, place_captions
 
 # Distinct, colour-blind-friendly-ish colours (Tableau 10, then a few more).
 PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -54,9 +56,8 @@ def enlarge_for_display(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
 
 
-@functools.lru_cache(maxsize=16)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+    return caption_font(size)
 
 
 def _text_color(rgb: Sequence[int]) -> tuple[int, int, int]:
@@ -64,44 +65,129 @@ def _text_color(rgb: Sequence[int]) -> tuple[int, int, int]:
     return (0, 0, 0) if luminance > 150 else (255, 255, 255)
 
 
-def draw_boxes_xyxy(image: np.ndarray, boxes_xyxy: np.ndarray | Sequence[Sequence[float]],
-                    captions: Sequence[str], colors: Sequence[tuple[int, int, int]],
-                    scale: float = 1.0, highlight: int | None = None) -> np.ndarray:
-    """Draw boxes with a caption each ("circle 0.97") on a copy of `image`.
+@dataclass(frozen=True)
+class BoxDrawing:
+    """A picture with boxes and where their captions went.
 
-    boxes_xyxy: [N, 4] pixel (x0, y0, x1, y1), multiplied by `scale` before drawing (draw boxes found on a
-        small image onto its `enlarge_for_display` copy with the same scale).
-    captions, colors: one per box. highlight: index of a box to draw thicker (the selected detection);
-        the others are then drawn thinner.
+    image: RGB uint8 [H, W, 3]. caption_rects: one per box, the half-open pixel rectangle (x0, y0, x1, y1) its
+    caption fills, or None when it has no caption or no free place for one (see `cvdemo.captions`).
     """
-    image = _check_image(image)
-    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4) * scale
+
+    image: np.ndarray
+    caption_rects: tuple[tuple[int, int, int, int] | None, ...]
+
+    @property
+    def drawn(self) -> tuple[int, ...]:
+        """Indices of the boxes whose caption was drawn."""
+        return tuple(i for i, r in enumerate(self.caption_rects) if r is not None)
+
+
+def _clip_xyxy(boxes: np.ndarray, h: int, w: int) -> list[tuple[float, float, float, float]]:
+    clipped = []
+    for x0, y0, x1, y1 in boxes.tolist():
+        x0, x1 = sorted((min(max(x0, 0), w - 1), min(max(x1, 0), w - 1)))
+        y0, y1 = sorted((min(max(y0, 0), h - 1), min(max(y1, 0), h - 1)))
+        clipped.append((x0, y0, x1, y1))
+    return clipped
+
+
+def _check_counts(boxes: np.ndarray, captions: Sequence[str], colors: Sequence) -> None:
     if not (len(boxes) == len(captions) == len(colors)):
         raise ValueError(f"need one caption and one colour per box: {len(boxes)} boxes, "
                          f"{len(captions)} captions, {len(colors)} colours")
+
+
+def caption_px(height: int, width: int) -> int:
+    """The caption text size (px) on a picture of this size: the same in every tab."""
+    return max(11, round(min(height, width) / 32))
+
+
+def _caption_layer(canvas: Image.Image, boxes: list, captions: Sequence[str], colors: Sequence,
+                   label_band: int | None, order: Sequence[int], below_first: Sequence[bool] | None
+                   ) -> tuple[tuple[int, int, int, int] | None, ...]:
+    """Place and draw the captions on `canvas` (in place, the one caption style); return their rectangles."""
+    w, h = canvas.size
+    size = caption_px(h, w)
+    band = label_band_px(w) if label_band is None else max(0, int(label_band))
+    draw = ImageDraw.Draw(canvas)
+    sizes = []
+    for text in captions:
+        if not text:
+            sizes.append(None)
+            continue
+        x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=caption_font(size, text))
+        sizes.append((int(x1 - x0) + 6, int(y1 - y0) + 4))
+    rects = place_captions(boxes, sizes, (h, w), band, order=order, below_first=below_first)
+    for i, rect in enumerate(rects):
+        if rect is None:
+            continue
+        color = tuple(int(c) for c in colors[i])
+        font = caption_font(size, captions[i])
+        draw.rectangle((rect[0], rect[1], rect[2] - 1, rect[3] - 1), fill=color)
+        tx0, ty0, _, _ = draw.textbbox((0, 0), captions[i], font=font)
+        draw.text((rect[0] + 3 - tx0, rect[1] + 2 - ty0), captions[i], fill=_text_color(color), font=font)
+    return tuple(rects)
+
+
+def draw_captions(image: np.ndarray, boxes_xyxy: np.ndarray | Sequence[Sequence[float]],
+                  captions: Sequence[str], colors: Sequence[tuple[int, int, int]],
+                  label_band: int | None = None, order: Sequence[int] | None = None,
+                  below_first: Sequence[bool] | None = None) -> BoxDrawing:
+    """The captions alone (for a picture that draws its own boxes), on a copy of `image`, in the one caption
+    style: text in black or white on a rectangle of the box's colour, placed by `cvdemo.captions.place_captions`.
+
+    boxes_xyxy: [N, 4] pixel (x0, y0, x1, y1) in `image`'s coordinates; captions, colors: one per box ("" for
+    none); label_band: see `render_boxes_xyxy`; order: priority (default 0..N-1); below_first: per box, try
+    the places below the box before those above it (e.g. predictions captioned below, ground truth above).
+    """
+    image = _check_image(image)
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    _check_counts(boxes, captions, colors)
+    h, w = image.shape[:2]
+    canvas = Image.fromarray(image)
+    order = range(len(boxes)) if order is None else order
+    rects = _caption_layer(canvas, _clip_xyxy(boxes, h, w), captions, colors, label_band, order, below_first)
+    return BoxDrawing(np.asarray(canvas), rects)
+
+
+def render_boxes_xyxy(image: np.ndarray, boxes_xyxy: np.ndarray | Sequence[Sequence[float]],
+                      captions: Sequence[str], colors: Sequence[tuple[int, int, int]], scale: float = 1.0,
+                      highlight: int | None = None, label_band: int | None = None) -> BoxDrawing:
+    """Draw boxes with a caption each ("circle 0.97") on a copy of `image`; return it with the captions' places.
+
+    boxes_xyxy: [N, 4] pixel (x0, y0, x1, y1), multiplied by `scale` before drawing (draw boxes found on a
+        small image onto its `enlarge_for_display` copy with the same scale).
+    captions, colors: one per box ("" for no caption). highlight: index of a box to draw thicker (the selected
+        detection; its caption is placed first); the others are then drawn thinner.
+    label_band: rows at the top kept free of captions (default `cvdemo.captions.label_band_px` of the width:
+        Gradio's image label covers them); 0 for a picture shown without a label.
+    Captions are drawn after every box, never overlap each other nor enter the label band: one with no free
+    place is left out (see `cvdemo.captions.place_captions`). Chinese captions use a CJK font when installed.
+    """
+    image = _check_image(image)
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4) * scale
+    _check_counts(boxes, captions, colors)
     h, w = image.shape[:2]
     base = max(2, round(min(h, w) / 200))
-    font = _font(max(11, round(min(h, w) / 32)))
     canvas = Image.fromarray(image)
     draw = ImageDraw.Draw(canvas)
-    order = list(range(len(boxes)))
-    if highlight is not None:  # the highlighted box last, on top
-        order = [i for i in order if i != highlight] + ([highlight] if 0 <= highlight < len(boxes) else [])
-    for i in order:
-        x0, y0, x1, y1 = (float(v) for v in boxes[i])
-        x0, x1 = sorted((min(max(x0, 0), w - 1), min(max(x1, 0), w - 1)))
-        y0, y1 = sorted((min(max(y0, 0), h - 1), min(max(y1, 0), h - 1)))
-        color = tuple(int(c) for c in colors[i])
+    clipped = _clip_xyxy(boxes, h, w)
+    highlighted = highlight is not None and 0 <= highlight < len(boxes)
+    others = [i for i in range(len(boxes)) if not highlighted or i != highlight]
+    for i in others + ([highlight] if highlighted else []):  # the highlighted box last, on top
         width = base if highlight is None else (base * 2 if i == highlight else max(1, base // 2))
-        draw.rectangle((x0, y0, x1, y1), outline=color, width=width)
-        if captions[i]:
-            tx0, ty0, tx1, ty1 = draw.textbbox((0, 0), captions[i], font=font)
-            tw, th = tx1 - tx0 + 6, ty1 - ty0 + 4
-            ly = y0 - th if y0 - th >= 0 else y0  # above the box, or inside it at the top edge
-            lx = min(x0, max(0, w - tw))
-            draw.rectangle((lx, ly, lx + tw, ly + th), fill=color)
-            draw.text((lx + 3 - tx0, ly + 2 - ty0), captions[i], fill=_text_color(color), font=font)
-    return np.asarray(canvas)
+        draw.rectangle(clipped[i], outline=tuple(int(c) for c in colors[i]), width=width)
+    placing = ([highlight] if highlighted else []) + others  # and its caption placed first
+    rects = _caption_layer(canvas, clipped, captions, colors, label_band, placing, None)
+    return BoxDrawing(np.asarray(canvas), rects)
+
+
+def draw_boxes_xyxy(image: np.ndarray, boxes_xyxy: np.ndarray | Sequence[Sequence[float]],
+                    captions: Sequence[str], colors: Sequence[tuple[int, int, int]],
+                    scale: float = 1.0, highlight: int | None = None, label_band: int | None = None) -> np.ndarray:
+    """`render_boxes_xyxy`'s picture alone (RGB uint8 [H, W, 3])."""
+    return render_boxes_xyxy(image, boxes_xyxy, captions, colors, scale=scale, highlight=highlight,
+                             label_band=label_band).image
 
 
 def colorize(values01: np.ndarray, colormap: str = "turbo") -> np.ndarray:

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from cvdemo.hungarian import STEP_KINDS, STEP_TEXTS, HungarianStep, hungarian_steps
+from cvdemo.hungarian import (
+    STEP_KINDS,
+    STEP_TEXTS,
+    HungarianStep,
+    hard_example,
+    hungarian_steps,
+    random_cost_matrix,
+    shows_every_step,
+)
 from cvdemo.messages import Message
 
 
@@ -123,6 +131,7 @@ def check_fields(cost: np.ndarray, step: HungarianStep, previous: HungarianStep 
         pairs = [tuple(c) for c in np.argwhere(step.starred)] if min(n, m) else []
         assert f["pairs"] == pairs
         assert f["total"] == pytest.approx(sum(cost[r, c] for r, c in pairs), rel=1e-12, abs=1e-300)
+        assert ("direct" in f) == bool(pairs)
     messages = step.messages()
     assert messages and all(isinstance(msg, Message) and msg.key.startswith("match.step_") for msg in messages)
     english = [STEP_TEXTS[msg.key.removeprefix("match.")].format(**msg.fields) for msg in messages]
@@ -253,10 +262,66 @@ def test_every_step_text_is_said_and_the_text_follows_the_fields():
     assert steps[0].fields["shift"] == 102 and steps[0].explanation.endswith(
         "Values were multiplied by 2^-102 (exact) so that no sum overflows.")
     done = hungarian_steps(np.array([[5.0, 1.0], [1.0, 5.0], [9.0, 9.0]]))[2][-1]
-    assert done.kind == "done" and done.fields == {"pairs": [(0, 1), (1, 0)], "total": 2.0}
-    assert done.explanation == "Optimal assignment (0, 1), (1, 0): total cost 2 in the original matrix."
+    assert done.kind == "done" and done.fields == {"pairs": [(0, 1), (1, 0)], "total": 2.0, "direct": True}
+    assert done.explanation.startswith("Optimal assignment (0, 1), (1, 0): total cost 2 in the original matrix. "
+                                       "Why so few steps:")
     big = hungarian_steps(np.eye(14))[2][-1]
-    assert len(big.fields["pairs"]) == 14 and big.explanation.count("(") == 12 and " ..." in big.explanation
+    first = STEP_TEXTS["step_done"].format(**big.messages()[0].fields)
+    assert len(big.fields["pairs"]) == 14 and first.count("(") == 12 and " ..." in first
     empty = hungarian_steps(np.zeros((0, 3)))[2]
     assert [s.kind for s in empty] == ["start", "done"]
     assert empty[-1].explanation == "Optimal assignment (empty): total cost 0 in the original matrix."
+
+
+# --- matrices that show the whole algorithm, and why a real cost takes few steps ---------------------------
+
+
+def test_the_hard_example_covers_adjusts_augments_and_ends_at_scipys_optimum():
+    cost = hard_example()
+    rows, cols, steps = hungarian_steps(cost)
+    kinds = [step.kind for step in steps]
+    assert kinds.count("adjust") >= 1 and kinds.count("augment") >= 1 and shows_every_step(steps)
+    assert any(s.kind == "cover" and s.fields["count"] < s.fields["k"] for s in steps)  # a cover not yet enough
+    assert all(s.fields["h"] > 0 for s in steps if s.kind == "adjust")
+    ref_rows, ref_cols = linear_sum_assignment(cost)
+    assert cost[rows, cols].sum() == cost[ref_rows, ref_cols].sum() == steps[-1].fields["total"] == 1075
+    check_assignment(cost, rows, cols)
+    check_steps(cost, rows, cols, steps)
+    assert steps[-1].fields["direct"] is False and "Why so few steps" not in steps[-1].explanation
+    assert hard_example() is not hard_example()  # a new array each time: callers may change it
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 4), (5, 5), (8, 8), (3, 7), (8, 2)])
+def test_the_seeded_random_matrix_is_deterministic_and_shows_every_step(shape):
+    n, m = shape
+    first = random_cost_matrix(n, m, seed=7)
+    np.testing.assert_array_equal(first, random_cost_matrix(n, m, seed=7))
+    assert first.shape == shape and first.dtype == np.float64 and np.all(first == np.round(first))
+    assert any(not np.array_equal(first, random_cost_matrix(n, m, seed=s)) for s in range(8, 12))
+    rows, cols, steps = hungarian_steps(first)
+    assert shows_every_step(steps)
+    check_assignment(first, rows, cols)
+
+
+def test_random_matrices_of_shapes_that_cannot_show_every_step_and_bad_sizes():
+    for n, m in ((2, 2), (1, 5), (0, 3)):
+        cost = random_cost_matrix(n, m, seed=3)
+        assert cost.shape == (n, m)
+        np.testing.assert_array_equal(cost, random_cost_matrix(n, m, seed=3))
+    with pytest.raises(ValueError, match="n, m >= 0"):
+        random_cost_matrix(-1, 3)
+
+
+def test_few_steps_say_why_from_a_message_in_both_languages():
+    """A cost whose reductions already give a full assignment (like most of a trained DETR's): the last step
+    says why there was no cover, adjustment or augmenting path; its text comes from a Message."""
+    from cvdemo.ui.texts.match import T
+
+    steps = hungarian_steps(np.array([[0.2, 3.0, 4.0], [2.5, 0.1, 5.0], [4.0, 2.0, 0.3], [3.0, 3.0, 3.0]]))[2]
+    assert [s.kind for s in steps] == ["start", "reduce_columns", "star", "cover", "done"]
+    done = steps[-1]
+    assert done.fields["direct"] is True
+    why = done.messages()[-1]
+    assert why == Message("match.step_done_direct", {"k": 3})
+    assert "already a full assignment" in done.explanation
+    assert "已经构成一个完整的分配" in T.text("step_done_direct", "zh-CN", **why.fields)

@@ -84,7 +84,7 @@ def test_every_text_has_a_chinese_translation():
     untranslated = [k for k, zh in tables["zh-CN"].items()
                     if not CJK.search(zh) and (zh == tables["en"][k] and len(zh) > 16 or len(zh) > 40)]
     assert not untranslated, f"no Chinese in: {untranslated}"
-    for namespace in ("app", "common", "detect", "attention", "match", "evaluate", "train", "concepts"):
+    for namespace in ("app", "shared", "detect", "attention", "match", "evaluate", "train", "concepts"):
         assert namespace in catalogs(), f"no catalog for {namespace}"
 
 
@@ -152,7 +152,7 @@ def app_url(app_module, specs, serve):
     demo.close()
 
 
-RAW_KEY = re.compile(r"\b(?:app|common|detect|attention|match|evaluate|train|concepts)\.[a-z0-9_]+\b")
+RAW_KEY = re.compile(r"\b(?:app|shared|common|detect|attention|match|evaluate|train|concepts)\.[a-z0-9_]+\b")
 TABS = {"en-US": ["Detect (DETR)", "Matching (DETR)", "Attention (ViT)", "Evaluate", "Train", "Concepts"],
         "zh-CN": ["检测（DETR）", "匹配（DETR）", "注意力（ViT）", "评估", "训练", "概念"]}
 
@@ -180,3 +180,15 @@ def test_the_browser_language_chooses_the_text(app_url, page_in, locale):
         assert "see inside DETR and ViT" in text
         assert chinese < 40, f"{chinese} Chinese characters on the English page"  # Gradio's own language menu
     assert not errors, errors
+
+
+def test_no_catalog_hides_gradios_own_texts():
+    """Gradio's front end translates its own texts (``common.loading``, ...) under namespaces of its bundled
+    English: our catalogs keep apart from them, so that no key of ours can stand in for, or hide, one of Gradio's."""
+    import gradio
+
+    bundles = list((Path(gradio.__file__).parent / "templates" / "frontend" / "assets").glob("en-*.js"))
+    assert bundles, "Gradio's English front-end texts not found"
+    gradio_namespaces = set(re.findall(r"\bas (\w+)", bundles[0].read_text()[:2000])) - {"_name", "default"}
+    assert "common" in gradio_namespaces
+    assert set(catalogs()) & gradio_namespaces == set()

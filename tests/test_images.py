@@ -173,7 +173,7 @@ def test_notes_are_messages_the_app_words_in_both_languages():
     image = Image.fromarray(RNG.integers(0, 255, (30, 2400, 3), dtype=np.uint8))
     result = load_image(encode(image, "PNG"), max_side=800)
     (note,) = result.notes
-    assert note.key == "common.image_downsized" and note.fields == {"w0": 2400, "h0": 30, "w": 800, "h": 10}
+    assert note.key == "shared.image_downsized" and note.fields == {"w0": 2400, "h0": 30, "w": 800, "h": 10}
     assert translate(note, "en") == str(note) == "downsized from 2400×30 to 800×10"
     assert translate(note, "zh-CN") == "已从 2400×30 缩小到 800×10"
 

@@ -23,7 +23,7 @@ import cvdemo.models
 from cvdemo import matching_run as mr
 from cvdemo.datasets.shapes_draw import SHAPE_NAMES
 from cvdemo.ground_truth_text import GROUND_TRUTH_TEXTS, GroundTruthError, format_ground_truth, parse_ground_truth
-from cvdemo.hungarian import STEP_KINDS, STEP_TEXTS, hungarian_steps
+from cvdemo.hungarian import STEP_KINDS, STEP_TEXTS, hard_example, hungarian_steps, random_cost_matrix
 from cvdemo.images import load_image_rgb
 from cvdemo.losses import SetCriterion
 from cvdemo.matching import HungarianMatcher, max_iou_assignment
@@ -35,7 +35,7 @@ from cvdemo.ui import matching_views as views
 from cvdemo.ui.errors import translate
 from cvdemo.ui.i18n import gradio_i18n
 from cvdemo.ui.match_tab import SHAPES, UPLOAD, build_match_tab
-from cvdemo.ui.matching_figures import cost_figure, label_name, step_figure
+from cvdemo.ui.matching_figures import cost_figure, label_name, one_to_many_image, step_figure
 from cvdemo.ui.texts import match as match_texts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -312,10 +312,12 @@ def test_handlers_run_without_a_browser(model_and_run):
     assert len(outputs) == match_tab.VIEW_COUNT and "decoder layer 2 of 3" in outputs[1]
     steps = match_tab.MATCHING_RUNS.get(token).steps
     assert steps and steps[-1].kind == "done"
-    i, _, text = match_tab.step_forward(token, 0, None)
+    mine = (match_tab.STEP_MATCHING, 0, 5, 5)  # the step-through's matrix: this matching's cost
+    i, _, text = match_tab.step_forward(token, 0, *mine, None)
     assert i == 1 and text.startswith(f"**Step 2 of {len(steps)}")
-    assert match_tab.step_back(token, 0, None)[0] == 0 and match_tab.step_to(token, 10**6, None)[0] == len(steps) - 1
-    *_, timer = match_tab.tick(token, len(steps) - 2, None)
+    assert match_tab.step_back(token, 0, *mine, None)[0] == 0
+    assert match_tab.step_to(token, 10**6, *mine, None)[0] == len(steps) - 1
+    *_, timer = match_tab.tick(token, len(steps) - 2, *mine, None)
     assert timer.active is False  # Play stops at the last step
     match_tab.MATCHING_RUNS.drop_session("handler-test")
 
@@ -468,5 +470,123 @@ def test_browser_in_chinese(demo_url, page_in):
     assert "**" not in body and "3 个目标，8 个查询：3 个已匹配" in body  # Markdown emphasis next to CJK text
     page.locator("#match-step").click()
     page.wait_for_function("document.querySelector('#match-step-text').innerText.includes('第 2 步')",
+                           timeout=10_000)
+    assert not errors, errors
+
+
+# --- teaching the algorithm: Enter applies, the hard example and random matrices, a readable one-to-many ---------
+
+
+def _built_tab():
+    with gr.Blocks() as demo:
+        build_match_tab(ModelRegistry([], device="cpu"), ROOT / "examples")
+    config = demo.get_config_file()
+    demo.close()
+    return config
+
+
+def test_enter_applies_every_number_field():
+    """Each number field of the tab (the three cost weights; the random matrix's seed, rows and columns) has a
+    `submit` trigger (Enter) on the same event as its `blur` (leaving the field)."""
+    config = _built_tab()
+    ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    numbers = {c["id"] for c in config["components"] if c["type"] == "number"}
+    assert {ids[i] for i in numbers} == {"match-weight-class", "match-weight-l1", "match-weight-giou", "match-seed",
+                                        "match-rows", "match-cols"}
+    for number in numbers:
+        events = [{t[1] for t in d["targets"] if t[0] == number} for d in config["dependencies"]]
+        assert any({"submit", "blur"} <= e for e in events), ids[number]
+    rematch = next(d for d in config["dependencies"] if d.get("api_name") == "rematch")
+    assert {ids[t[0]] for t in rematch["targets"] if t[1] == "submit"} == {"match-weight-class",
+                                                                           "match-weight-l1", "match-weight-giou"}
+
+
+def test_the_hard_example_and_random_matrices_step_through_every_kind():
+    """Without any run: the step-through's matrix is the hard example or a seeded random one, whose steps cover,
+    adjust and augment; the text names rows and columns plainly, in both languages."""
+    n_hard = len(hungarian_steps(hard_example())[2])
+    slider, figure, text = match_tab.show_steps(None, match_tab.STEP_HARD, 0, 5, 5, None)
+    assert slider.maximum == n_hard - 1 and slider.value == 0 and text.startswith(f"**Step 1 of {n_hard}")
+    assert "(row, column), both from 0" in text and list(figure.data[0].y) == [f"r{r}" for r in range(5)]
+    kinds = []
+    for i in range(n_hard):
+        index, figure, text = match_tab.step_to(None, i, match_tab.STEP_HARD, 0, 5, 5, None)
+        kinds.append(text.split("· ")[1].split("*")[0])
+    assert {"cover", "adjust", "augment", "done"} <= set(kinds)
+    assert "1075" in text
+    steps = hungarian_steps(random_cost_matrix(4, 6, 11))[2]
+    slider, _, text = match_tab.show_steps(None, match_tab.STEP_RANDOM, 11, 4, 6, None)
+    assert slider.maximum == len(steps) - 1
+    assert match_tab.step_forward(None, 0, match_tab.STEP_RANDOM, 11, 4, 6, None)[2] == views.step_view(
+        None, steps, 1)[2]
+    _, _, chinese = views.step_view(None, steps, 0, "zh-CN")
+    assert "（行, 列），均从 0 开始编号" in chinese
+    # no run yet and this matching's cost chosen: nothing to show
+    assert match_tab.show_steps(None, match_tab.STEP_MATCHING, 0, 5, 5, None) == (gr.skip(),) * 3
+    with pytest.raises(gr.Error, match="rows"):
+        match_tab.show_steps(None, match_tab.STEP_RANDOM, 0, 9, 5, None)
+    with pytest.raises(gr.Error, match="seed"):
+        match_tab.step_forward(None, 0, match_tab.STEP_RANDOM, -1, 5, 5, None)
+
+
+def test_a_real_cost_solved_in_few_steps_says_why(model_and_run):
+    """The matching's own steps end with the reason when its reductions already gave the whole assignment."""
+    _, run = model_and_run
+    steps = mr.solve_steps(mr.match(run, run.num_layers - 1))
+    _, _, text = views.step_view(run, steps, len(steps) - 1)
+    direct = "augment" not in {s.kind for s in steps}
+    assert ("Why so few steps" in text) == direct == steps[-1].fields["direct"]
+    if direct:
+        assert "为什么步骤这么少" in views.step_view(run, steps, len(steps) - 1, "zh-CN")[2]
+
+
+def test_one_to_many_image_captions_only_what_nms_keeps(model_and_run, monkeypatch):
+    """Removed-by-NMS boxes are drawn thin without a caption (they piled up): the captions are the ground truth
+    and the kept queries only; the tab's label is short and the legend says what thick and thin mean."""
+    from cvdemo.ui import matching_figures
+
+    _, run = model_and_run
+    layer = run.num_layers - 1
+    otm = mr.one_to_many(run, layer, iou_threshold=0.05)
+    assert otm.assignment.positive.sum() > otm.nms_kept.sum()  # some are removed by NMS
+    captions = []
+    real = matching_figures._Canvas.caption
+    monkeypatch.setattr(matching_figures._Canvas, "caption",
+                        lambda self, box, text, *a, **k: (captions.append(text), real(self, box, text, *a, **k)))
+    image = one_to_many_image(run, layer, otm)
+    assert image.dtype == np.uint8 and image.ndim == 3
+    kept = [f"q{q}" for q in np.flatnonzero(otm.nms_kept)]
+    assert sorted(c for c in captions if not c.startswith("GT")) == sorted(kept)
+    assert len(captions) == run.num_objects + len(kept)
+    assert len(match_texts.T.text("one_to_many_label")) < 40
+    assert "thin uncaptioned ones are removed by NMS" in match_texts.T.text("compare_legend")
+
+
+def test_browser_steps_through_the_hard_example(demo_url, browser_page):
+    page, errors = browser_page
+    page.goto(demo_url)
+    page.locator("#match-step-source").get_by_label("the hard example (5 × 5)").check()
+    text = page.locator("#match-step-text")
+    page.wait_for_function("(document.querySelector('#match-step-text')?.innerText || '').includes('Step 1 of')",
+                           timeout=15_000)
+    seen, order = set(), []
+    for i in range(40):
+        order.append(text.inner_text().split("\n")[0])
+        seen.add(order[-1].split("·")[1].strip())
+        if "Optimal assignment" in text.inner_text():
+            break
+        page.locator("#match-step").click()
+        page.wait_for_function("n => document.querySelector('#match-step-text').innerText.includes(`Step ${n} of`)",
+                               arg=i + 2, timeout=10_000)
+    assert {"cover", "adjust", "augment", "done"} <= seen, order
+    page.locator("#match-step-source").get_by_label("a random matrix").check()
+    page.wait_for_function("document.querySelector('#match-step-text').innerText.includes('Step 1 of')",
+                           timeout=10_000)
+    page.locator("#match-step").click()
+    page.wait_for_function("document.querySelector('#match-step-text').innerText.includes('Step 2 of')",
+                           timeout=10_000)
+    page.locator("#match-seed input").fill("3")
+    page.locator("#match-seed input").press("Enter")  # Enter applies the seed
+    page.wait_for_function("document.querySelector('#match-step-text').innerText.includes('Step 1 of')",
                            timeout=10_000)
     assert not errors, errors

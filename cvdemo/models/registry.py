@@ -114,7 +114,7 @@ class ModelRegistry:
         if spec is None:
             shown = name if isinstance(name, str) and len(name) <= 80 else repr(name)[:80]
             raise ModelUnavailableError(f"Unknown model {shown!r}; choose one of {visible}",
-                                        key="common.unknown_model", name=shown, choices=", ".join(visible))
+                                        key="shared.unknown_model", name=shown, choices=", ".join(visible))
         return spec
 
     def require(self, name: str, task: Task, owner: str | None = None) -> ModelSpec:
@@ -126,7 +126,7 @@ class ModelRegistry:
             what = "an image classifier (ViT)" if spec.task == "classify" else "a DETR detector"
             need = "a DETR detector" if task == "detect" else "an image classifier (ViT)"
             raise ModelUnavailableError(f"'{name}' is {what}; this needs {need}. Choose one of: {choices}.",
-                                        key=f"common.wrong_task_{task}", name=name, choices=choices)
+                                        key=f"shared.wrong_task_{task}", name=name, choices=choices)
         return spec
 
     def unavailable_reason(self, name: str, owner: str | None = None) -> Message | None:
@@ -134,7 +134,7 @@ class ModelRegistry:
         spec = self.spec(name, owner)
         if spec.from_hub or Path(spec.source).exists():
             return None
-        return Message("common.model_missing", {"name": name, "source": spec.source})
+        return Message("shared.model_missing", {"name": name, "source": spec.source})
 
     def is_loaded(self, name: str, owner: str | None = None) -> bool:
         with self._lock:

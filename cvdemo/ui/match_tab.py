@@ -2,8 +2,10 @@
 
 `/match` (source, validation index, image, ground truth, model, three cost weights) runs the model once
 (`cvdemo.matching_run.run_matching_model`) and keeps the run in a bounded per-session store (`MATCHING_RUNS`; the
-page's `gr.State` holds its token); the weight sliders (`/rematch`), the decoder layer and the Hungarian step
-controls then only recompute from that run with the library, through the tab's views (`cvdemo.ui.matching_views`).
+page's `gr.State` holds its token); the weight fields (`/rematch`, on Enter or leaving a field), the decoder layer
+and the Hungarian step controls then only recompute from that run with the library, through the tab's views
+(`cvdemo.ui.matching_views`). The step-through can also show a matrix of its own (a private control): the hard
+example or a seeded random matrix (`cvdemo.hungarian`), whose steps cover, adjust and augment.
 Text in English or Simplified Chinese (`cvdemo/ui/texts/match.py`), following the browser's language.
 
 Read apart: `layout()` creates the components; the handlers are module-level functions (the registry and the
@@ -24,7 +26,7 @@ import numpy as np
 
 from cvdemo import matching_run as mr
 from cvdemo.ground_truth_text import GroundTruthError, format_ground_truth, ground_truth_for_image
-from cvdemo.hungarian import HungarianStep
+from cvdemo.hungarian import HungarianStep, hard_example, hungarian_steps, random_cost_matrix
 from cvdemo.matching_run import MatchRun
 from cvdemo.messages import Message
 from cvdemo.models.registry import ModelRegistry
@@ -44,7 +46,12 @@ MATCHING_RUNS = sessions.store("match", max_runs=64, max_bytes=64 * 2**20, per_s
 # the Image radio's values (the API's `source` input, the same in every language) and their texts' keys
 SHAPES, UPLOAD = "Shapes validation image", "Your image + boxes"
 SOURCE_KEYS = {SHAPES: "source_shapes", UPLOAD: "source_upload"}
-MAX_WEIGHT = 10.0  # the weight sliders' range is [0, MAX_WEIGHT]
+MAX_WEIGHT = 10.0  # the weight fields' range is [0, MAX_WEIGHT]
+# the step-through's matrix (a private control's values) and their texts' keys: the run's cost, or a matrix of its own
+STEP_MATCHING, STEP_HARD, STEP_RANDOM = "matching", "hard", "random"
+STEP_SOURCE_KEYS = {STEP_MATCHING: "step_source_matching", STEP_HARD: "step_source_hard",
+                    STEP_RANDOM: "step_source_random"}
+MAX_RANDOM_SIDE, MAX_SEED = 8, 2**32 - 1  # a random matrix's rows and columns are in [1, 8]
 PLAY_SECONDS = 0.8
 LOSS_COLUMNS, COMPARE_COLUMNS = views.LOSS_COLUMNS, views.COMPARE_COLUMNS
 
@@ -99,10 +106,12 @@ def _input_controls(ui: SimpleNamespace, names: list[str]) -> None:
                            label=T("image_label"), visible=False, elem_id="match-input")
     ui.gt_text = gr.Textbox(lines=4, max_lines=12, label=T("gt_label"), info=T("gt_help"),
                             placeholder=T("gt_placeholder"), elem_id="match-gt")
+    # number fields (not sliders): Enter (`.submit`) applies a weight, as leaving the field does
     with gr.Group():
-        ui.w_cls = gr.Slider(0, MAX_WEIGHT, value=mr.DEFAULT_WEIGHTS[0], step=0.5, label=T("weight_class"))
-        ui.w_l1 = gr.Slider(0, MAX_WEIGHT, value=mr.DEFAULT_WEIGHTS[1], step=0.5, label=T("weight_l1"))
-        ui.w_giou = gr.Slider(0, MAX_WEIGHT, value=mr.DEFAULT_WEIGHTS[2], step=0.5, label=T("weight_giou"))
+        ui.w_cls, ui.w_l1, ui.w_giou = (
+            gr.Number(value, minimum=0, maximum=MAX_WEIGHT, step=0.5, label=T(key), min_width=100,
+                      elem_id=f"match-{key.replace('_', '-')}")
+            for value, key in zip(mr.DEFAULT_WEIGHTS, ("weight_class", "weight_l1", "weight_giou")))
     ui.layer = gr.Dropdown([], label=T("layer_label"), info=T("layer_info"), elem_id="match-layer")
     ui.match_btn = gr.Button(T("match_button"), variant="primary", elem_id="match-button")
 
@@ -116,6 +125,16 @@ def _step_controls(ui: SimpleNamespace) -> None:
         ui.pause_btn = gr.Button(T("pause_button"), size="sm", elem_id="match-pause")
         ui.step_slider = gr.Slider(0, 1, value=0, step=1, label=T("step_slider_label"), scale=3,
                                    elem_id="match-step-index")
+    with gr.Row():
+        ui.step_source = gr.Radio(step_source_choices(DEFAULT_LOCALE), value=STEP_MATCHING, scale=3,
+                                  label=T("step_source_label"), info=T("step_source_info"),
+                                  elem_id="match-step-source")
+        ui.seed = gr.Number(0, minimum=0, maximum=MAX_SEED, precision=0, label=T("random_seed_label"),
+                            min_width=120, elem_id="match-seed")
+        ui.rows = gr.Number(5, minimum=1, maximum=MAX_RANDOM_SIDE, precision=0, label=T("random_rows_label"),
+                            min_width=80, elem_id="match-rows")
+        ui.cols = gr.Number(5, minimum=1, maximum=MAX_RANDOM_SIDE, precision=0, label=T("random_cols_label"),
+                            min_width=80, elem_id="match-cols")
     with gr.Row(equal_height=False):
         ui.step_plot = gr.Plot(show_label=False, scale=3, elem_id="match-step-plot")
         ui.step_text = gr.Markdown(elem_id="match-step-text")
@@ -131,6 +150,7 @@ def _result_views(ui: SimpleNamespace) -> None:
     ui.layers_table = gr.Dataframe(interactive=False, elem_id="match-layers")
     ui.layers_note = gr.Markdown()
     gr.Markdown(T("compare_heading"))
+    gr.Markdown(T("compare_legend"))
     with gr.Row():
         ui.otm_img = gr.Image(label=T("one_to_many_label"), interactive=False, format="png",
                               elem_id="match-one-to-many")
@@ -161,6 +181,10 @@ def _view_values(v: views.MatchingViews) -> tuple:
 
 def source_choices(locale: str) -> list[tuple[str, str]]:
     return [(T.text(key, locale), value) for value, key in SOURCE_KEYS.items()]
+
+
+def step_source_choices(locale: str) -> list[tuple[str, str]]:
+    return [(T.text(key, locale), value) for value, key in STEP_SOURCE_KEYS.items()]
 
 
 def _weights(w_cls, w_l1, w_giou, locale: str) -> tuple[float, float, float]:
@@ -236,36 +260,72 @@ def rematch(token, layer, wc, wl, wg, request: gr.Request):
     return _view_values(result)
 
 
-def _show_step(token, index, delta: int, request: gr.Request) -> tuple:
+def stepped(token, source, seed, rows, cols, locale: str) -> tuple[MatchRun | None, list[HungarianStep]] | None:
+    """The step-through's (run, steps): the session's matching (None before a run), or, with ``run`` None, the
+    hard example's or the seeded random matrix's steps (recomputed: a few milliseconds)."""
+    source = validate.choice(STEP_MATCHING if source is None else source, list(STEP_SOURCE_KEYS),
+                             name=T.text("step_source_label", locale), locale=locale)
+    if source == STEP_HARD:
+        return None, hungarian_steps(hard_example())[2]
+    if source == STEP_RANDOM:
+        n, m = (validate.number(v, name=T.text(key, locale), low=1, high=MAX_RANDOM_SIDE, integer=True,
+                                locale=locale) for v, key in ((rows, "random_rows_label"), (cols, "random_cols_label")))
+        seed = validate.number(seed, name=T.text("random_seed_label", locale), low=0, high=MAX_SEED, integer=True,
+                               locale=locale)
+        return None, hungarian_steps(random_cost_matrix(n, m, seed))[2]
     shown = None if token is None else MATCHING_RUNS.get(token)
-    if shown is None or not shown.steps:
+    return None if shown is None or not shown.steps else (shown.run, shown.steps)
+
+
+def show_steps(token, source, seed, rows, cols, request: gr.Request):
+    """The step-through's matrix (its radio, seed, rows, columns): its first step, the slider spanning its steps."""
+    locale = locale_of(request)
+    found = stepped(token, source, seed, rows, cols, locale)
+    if found is None:
         return gr.skip(), gr.skip(), gr.skip()
-    return views.step_view(shown.run, shown.steps, views.step_index(shown.steps, index) + delta, locale_of(request))
+    run, steps = found
+    _, fig, text = views.step_view(run, steps, 0, locale)
+    return gr.Slider(minimum=0, maximum=len(steps) - 1, value=0, step=1), fig, text
 
 
-def step_forward(token, index, request: gr.Request):
+def show_matching_steps(request: gr.Request):
+    """After /match or /rematch (which show the matching's steps): the step-through's radio says so."""
+    return STEP_MATCHING
+
+
+def _show_step(token, index, delta: int, source, seed, rows, cols, request: gr.Request) -> tuple:
+    locale = locale_of(request)
+    found = stepped(token, source, seed, rows, cols, locale)
+    if found is None:
+        return gr.skip(), gr.skip(), gr.skip()
+    run, steps = found
+    return views.step_view(run, steps, views.step_index(steps, index) + delta, locale)
+
+
+def step_forward(token, index, source, seed, rows, cols, request: gr.Request):
     """Step ▶: the next Hungarian step."""
-    return _show_step(token, index, 1, request)
+    return _show_step(token, index, 1, source, seed, rows, cols, request)
 
 
-def step_back(token, index, request: gr.Request):
+def step_back(token, index, source, seed, rows, cols, request: gr.Request):
     """◀ Back: the previous Hungarian step."""
-    return _show_step(token, index, -1, request)
+    return _show_step(token, index, -1, source, seed, rows, cols, request)
 
 
-def step_to(token, index, request: gr.Request):
+def step_to(token, index, source, seed, rows, cols, request: gr.Request):
     """The step slider: that Hungarian step."""
-    return _show_step(token, index, 0, request)
+    return _show_step(token, index, 0, source, seed, rows, cols, request)
 
 
-def tick(token, index, request: gr.Request):
+def tick(token, index, source, seed, rows, cols, request: gr.Request):
     """Play's timer: the next step; the timer stops at the last."""
-    shown = None if token is None else MATCHING_RUNS.get(token)
-    if shown is None or not shown.steps:
+    locale = locale_of(request)
+    found = stepped(token, source, seed, rows, cols, locale)
+    if found is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
-    i, fig, text = views.step_view(shown.run, shown.steps, views.step_index(shown.steps, index) + 1,
-                                   locale_of(request))
-    return i, fig, text, gr.Timer(active=i < len(shown.steps) - 1)
+    run, steps = found
+    i, fig, text = views.step_view(run, steps, views.step_index(steps, index) + 1, locale)
+    return i, fig, text, gr.Timer(active=i < len(steps) - 1)
 
 
 def play(request: gr.Request):
@@ -294,7 +354,8 @@ def localize(request: gr.Request, *, registry: ModelRegistry, default_model: str
             else common.T.text("no_detection_model", locale))
     return (note, gr.Radio(choices=source_choices(locale), value=SHAPES),
             gr.Slider(info=T.text("val_index_info", locale, n=len(mr.validation_set()))),
-            views.empty_table(views.LOSS_COLUMN_KEYS, locale), views.empty_table(views.COMPARE_COLUMN_KEYS, locale))
+            views.empty_table(views.LOSS_COLUMN_KEYS, locale), views.empty_table(views.COMPARE_COLUMN_KEYS, locale),
+            gr.Radio(choices=step_source_choices(locale)))
 
 
 def model_runner(registry: ModelRegistry) -> Callable[..., MatchRun]:
@@ -315,8 +376,9 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
     outputs = view_outputs(ui)
     # triggers=None: on page load only (no inputs, so no other trigger)
     gr.on(None, answers(bind(localize, registry=registry, default_model=names[0] if names else None)), inputs=None,
-          outputs=[ui.note, ui.source, ui.val_index, ui.loss_table, ui.compare_table], queue=False, **hidden)
-    gr.on([ui.match_btn.click, ui.val_index.release, ui.model.change],
+          outputs=[ui.note, ui.source, ui.val_index, ui.loss_table, ui.compare_table, ui.step_source], queue=False,
+          **hidden)
+    matched = gr.on([ui.match_btn.click, ui.val_index.release, ui.model.change],
           answers(bind(run_match, registry=registry, infer=model_runner(registry))),
           inputs=[ui.source, ui.val_index, ui.image_in, ui.gt_text, ui.model, ui.w_cls, ui.w_l1, ui.w_giou],
           outputs=[*outputs, ui.gt_text, ui.layer, ui.run_state, ui.timer], api_name="match", preprocess=False,
@@ -327,10 +389,27 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
                     api_visibility="private")
     # .input / .release (user actions only): /match updating these must not start a second event. No
     # preprocessing: `rematch` checks the layer itself, with a message that names the control in the user's language
-    gr.on([ui.w_cls.release, ui.w_l1.release, ui.w_giou.release, ui.layer.input], answers(rematch),
-          [ui.run_state, ui.layer, ui.w_cls, ui.w_l1, ui.w_giou], outputs, show_progress="hidden",
-          trigger_mode="always_last", api_name="rematch", api_visibility="undocumented", preprocess=False)
-    step_inputs, step_outputs = [ui.run_state, ui.step_slider], [ui.step_slider, ui.step_plot, ui.step_text]
+    # a weight field applies on Enter (.submit) and when it loses focus (.blur)
+    weights = (ui.w_cls, ui.w_l1, ui.w_giou)
+    rematched = gr.on([*(w.submit for w in weights), *(w.blur for w in weights), ui.layer.input], answers(rematch),
+                      [ui.run_state, ui.layer, ui.w_cls, ui.w_l1, ui.w_giou], outputs, show_progress="hidden",
+                      trigger_mode="always_last", api_name="rematch", api_visibility="undocumented",
+                      preprocess=False)
+    for event in (matched, rematched):
+        event.success(answers(show_matching_steps), None, ui.step_source, queue=False, **hidden)
+    _wire_steps(ui, hidden)
+
+
+def _wire_steps(ui: SimpleNamespace, hidden: dict) -> None:
+    """The Hungarian step-through: its matrix (radio; seed, rows and columns apply on Enter or leaving the field)
+    and the step buttons, slider and Play."""
+    step_inputs = [ui.run_state, ui.step_slider, ui.step_source, ui.seed, ui.rows, ui.cols]
+    step_outputs = [ui.step_slider, ui.step_plot, ui.step_text]
+    hidden = {**hidden, "preprocess": False}  # the handlers check the numbers, naming the field in the user's language
+    fields = (ui.seed, ui.rows, ui.cols)
+    gr.on([ui.step_source.input, *(f.submit for f in fields), *(f.blur for f in fields)], answers(show_steps),
+          [ui.run_state, ui.step_source, ui.seed, ui.rows, ui.cols], step_outputs, trigger_mode="always_last",
+          **hidden)
     ui.step_btn.click(answers(step_forward), step_inputs, step_outputs, **hidden)
     ui.back_btn.click(answers(step_back), step_inputs, step_outputs, **hidden)
     ui.step_slider.release(answers(step_to), step_inputs, step_outputs, trigger_mode="always_last", **hidden)

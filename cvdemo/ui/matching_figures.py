@@ -3,8 +3,8 @@
 Plotly figures and RGB uint8 images of what `cvdemo.matching_run` computed (numpy arrays); nothing is computed
 again here. Indices are 0-based, as in the Hungarian steps' text: rows are queries ("q3"), columns
 ground-truth objects ("GT 0"). No gradio here. Figure text is in the ``locale`` argument's language; the
-captions drawn into the images stay in English (class names, "no object" and "removed by NMS": the default font
-has no Chinese glyphs). `cvdemo.ui.matching_views` composes these with the tab's tables and text.
+captions drawn into the images stay in English (class names and "no object": the default font has no Chinese
+glyphs). `cvdemo.ui.matching_views` composes these with the tab's tables and text.
 """
 
 from __future__ import annotations
@@ -88,15 +88,19 @@ def cost_figure(run: MatchRun, matching: Matching, locale: str = DEFAULT_LOCALE)
     return fig
 
 
-def step_figure(run: MatchRun, step: HungarianStep, locale: str = DEFAULT_LOCALE) -> go.Figure:
+def step_figure(run: MatchRun | None, step: HungarianStep, locale: str = DEFAULT_LOCALE) -> go.Figure:
     """The reduced matrix of one Hungarian step: ★ starred zeros, ′ primed zeros, covered rows and columns
-    shaded, the augmenting path drawn; the title in ``locale``."""
+    shaded, the augmenting path drawn; the title in ``locale``. Rows are the run's queries ("q3") and columns
+    its ground truth ("GT 0"); with ``run`` None (a matrix of its own: the hard example, a random one) they are
+    "r0", "c0"."""
     m = step.matrix
+    rows = query_names(run) if run is not None else [f"r{r}" for r in range(m.shape[0])]
+    cols = [f"{'GT ' if run is not None else 'c'}{k}" for k in range(m.shape[1])]
     text = np.char.mod("%.3g", m).astype(object)
     text[step.starred] = "0 ★"
     text[step.primed] = "0 ′"
     fig = go.Figure(go.Heatmap(
-        z=m, x=[f"GT {k}" for k in range(m.shape[1])], y=query_names(run), showscale=False,
+        z=m, x=cols, y=rows, showscale=False,
         colorscale=[[0.0, "#ffffff"], [1.0, "#6baed6"]], zmin=0, text=text,
         texttemplate="%{text}" if m.size <= MAX_TEXT_CELLS else None, textfont={"size": 11},
         hovertemplate="%{y} ↔ %{x}: %{z:.4g}<extra></extra>"))
@@ -210,17 +214,18 @@ def matching_image(run: MatchRun, matching: Matching, show_unmatched: bool = Tru
 
 def one_to_many_image(run: MatchRun, layer: int, otm: OneToMany) -> np.ndarray:
     """Every query that the one-to-many IoU assignment makes positive, in its GT's colour: kept by NMS
-    drawn solid, the ones NMS removes drawn thin and grey-captioned."""
+    drawn thick and captioned "q3", the ones NMS removes drawn thin and without a caption (many of them pile
+    up on one object; the tab's table lists them), under the kept ones."""
     canvas = _Canvas(run)
     boxes = run.pred_boxes_xyxy(layer) * canvas.scale
     _draw_gt(canvas, run)
     draw, line = canvas.draw, canvas.line
-    for q in np.flatnonzero(otm.assignment.positive):
+    positive = np.flatnonzero(otm.assignment.positive)
+    for q in positive[~otm.nms_kept[positive]]:
+        _rect(draw, boxes[q], gt_color(otm.assignment.gt_index[q]), max(1, line // 2))
+    for q in positive[otm.nms_kept[positive]]:
         color = gt_color(otm.assignment.gt_index[q])
-        kept = bool(otm.nms_kept[q])
-        if kept:
-            _rect(draw, boxes[q], (0, 0, 0), line + 2)
-        _rect(draw, boxes[q], color, line if kept else max(1, line // 2))
-        canvas.caption(boxes[q], f"q{q}" + ("" if kept else " removed by NMS"), color if kept else NO_OBJECT_COLOR,
-                       below=True)
+        _rect(draw, boxes[q], (0, 0, 0), line + 2)
+        _rect(draw, boxes[q], color, line)
+        canvas.caption(boxes[q], f"q{q}", color, below=True)
     return canvas.finish()

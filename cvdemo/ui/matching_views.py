@@ -159,13 +159,15 @@ def step_index(steps: list[HungarianStep], index: Any) -> int:
     return min(max(i, 0), len(steps) - 1)
 
 
-def step_view(run: MatchRun, steps: list[HungarianStep], index: Any, locale: str = DEFAULT_LOCALE
+def step_view(run: MatchRun | None, steps: list[HungarianStep], index: Any, locale: str = DEFAULT_LOCALE
               ) -> tuple[int, Any, str]:
-    """(step index, figure, Markdown) of step ``index`` (clamped)."""
+    """(step index, figure, Markdown) of step ``index`` (clamped). ``run`` None: the steps of a matrix of its
+    own (the hard example, a random matrix), whose rows and columns are not queries and objects."""
     i = step_index(steps, index)
     step = steps[i]
     text = (T.text("step_header", locale, i=i + 1, n=len(steps), kind=step_kind(step, locale)) + "  \n"
-            + html.escape(step_text(step, locale)) + "  \n" + T.text("step_indices", locale))
+            + html.escape(step_text(step, locale)) + "  \n"
+            + T.text("step_indices" if run is not None else "step_indices_plain", locale))
     return i, figures.step_figure(run, step, locale), text
 
 

@@ -2,7 +2,9 @@
 
 from cvdemo.ui.i18n import Catalog
 
-T = Catalog("common", {
+# namespace "shared", not "common": Gradio's own front-end texts live under "common" (e.g. common.complete),
+# and a catalog of ours by that name would hide them
+T = Catalog("shared", {
     # cvdemo.ui.choices
     "mean_of_heads": ("mean of heads", "各头平均"),
     "head": ("head {i}", "第 {i} 个头"),

@@ -52,6 +52,9 @@ _CORE_CHINESE = {
                     "清除所有撇号并取消所有覆盖。",
     "step_done": "最优分配 {pairs}：在原始矩阵中的总代价为 {total:.6g}。",
     "step_done_empty": "最优分配（空）：在原始矩阵中的总代价为 {total:.6g}。",
+    "step_done_direct": "为什么步骤这么少：归约之后，星号零已经构成一个完整的分配（{k} 个星号，任意两个都不在同一行或"
+                        "同一列），所以不需要画覆盖线、不需要调整，也不需要增广路径。训练好的模型的代价矩阵常常如此："
+                        "每个目标都有一个明显代价最低的查询。困难示例或随机矩阵可以展示完整的算法。",
 }
 _CORE_ENGLISH = {**RUN_TEXTS, **GROUND_TRUTH_TEXTS, **STEP_TEXTS}
 if set(_CORE_CHINESE) != set(_CORE_ENGLISH):
@@ -64,12 +67,13 @@ T = Catalog("match", {
         """DETR predicts a fixed set of **object queries** and is trained with a **set loss**: first each
 ground-truth object gets exactly one query (the **Hungarian matching**, minimising a cost of class, L1 and GIoU
 terms), then matched queries learn their object and all others learn *no object*. Pick a validation image of
-the shapes set (or upload an image and type its boxes), move the **cost weights** to re-solve the matching
-(the model does not run again), and step through the Hungarian algorithm.""",
+the shapes set (or upload an image and type its boxes), change the **cost weights** (Enter applies) to re-solve
+the matching (the model does not run again), and step through the Hungarian algorithm: on this matching's cost,
+or on the hard example or a random matrix, which need every kind of step.""",
         """DETR 预测一组固定数量的**目标查询**（object query），并用**集合损失**训练：先为每个真值目标分配恰好一个查询
 （即**匈牙利匹配**，最小化由类别、L1 和 GIoU 三项组成的代价），然后被匹配的查询学习预测其目标，其余查询都学习预测
-*无目标*。选一张形状数据集的验证图像（或上传一张图像并输入其标注框），调节**代价权重**重新求解匹配（模型不会再次运行），
-并逐步查看匈牙利算法的执行过程。"""),
+*无目标*。选一张形状数据集的验证图像（或上传一张图像并输入其标注框），修改**代价权重**（按回车应用）重新求解匹配（模型不会再次运行），
+并逐步查看匈牙利算法的执行过程：可以用当前匹配的代价，也可以用需要每一类步骤的困难示例或随机矩阵。"""),
     "source_label": ("Image", "图像"),
     "source_shapes": ("Shapes validation image", "形状验证图像"),
     "source_upload": ("Your image + boxes", "你的图像 + 标注框"),
@@ -121,8 +125,13 @@ count for matched queries, divided by the number of objects.""",
     "layers_heading": ("### Matches in every decoder layer", "### 每个解码器层中的匹配"),
     "compare_heading": ("### One-to-many IoU assignment + NMS vs one-to-one matching",
                         "### 一对多 IoU 分配 + NMS 与一对一匹配的对比"),
-    "one_to_many_label": ("One-to-many: the queries assigned to each object by IoU (grey caption: removed by NMS)",
-                          "一对多：按 IoU 分配给每个目标的查询（灰色标注：被 NMS 去除，图中写作 removed by NMS）"),
+    "one_to_many_label": ("One-to-many (IoU, then NMS)", "一对多（IoU，然后 NMS）"),
+    "compare_legend": ("*Left: every query that overlaps an object with IoU ≥ 0.5 is a positive for it, in the "
+                       "object's colour; thick captioned boxes are kept by NMS, thin uncaptioned ones are removed "
+                       "by NMS (listed in the table below). Right: the one query the Hungarian matching gives each "
+                       "object.*",
+                       "*左图：与某个目标的 IoU ≥ 0.5 的每个查询都是它的正样本，用该目标的颜色绘制；带标注的粗框被 NMS "
+                       "保留，不带标注的细框被 NMS 去除（见下表）。右图：匈牙利匹配为每个目标分配的唯一查询。*"),
     "one_to_one_label": ("One-to-one: the Hungarian matching", "一对一：匈牙利匹配"),
     # --- table headers ----------------------------------------------------------------------------------
     "col_query": ("query", "查询"),
@@ -161,10 +170,11 @@ count for matched queries, divided by the number of objects.""",
                     "{source}（{w}×{h}）· {model} · 模型耗时 {ms:.0f} ms"),
     "loss_totals": ("**loss_ce** {ce:.4f} · **loss_bbox** (L1) {bbox:.4f} · **loss_giou** {giou:.4f} → weighted "
                     "total {w_ce:g}·CE + {w_bbox:g}·L1 + {w_giou:g}·GIoU = **{total:.4f}** (the sum of the last "
-                    "column). The loss weights stay at DETR's 1, 5, 2; the sliders change only the matching cost.",
+                    "column). The loss weights stay at DETR's 1, 5, 2; the weight fields change only the matching "
+                    "cost.",
                     "**loss_ce** {ce:.4f} · **loss_bbox**（L1）{bbox:.4f} · **loss_giou** {giou:.4f} → 加权总损失 "
                     "{w_ce:g}·CE + {w_bbox:g}·L1 + {w_giou:g}·GIoU = **{total:.4f}**（即最后一列之和）。损失权重固定为 "
-                    "DETR 的 1、5、2；滑块只改变匹配代价。"),
+                    "DETR 的 1、5、2；权重输入框只改变匹配代价。"),
     "layers_note": ("{changed} of {total} earlier-layer matches differ from the last layer's. Every layer is "
                     "matched on its own (DETR's auxiliary losses), so an early layer may pick other queries.",
                     "较早各层的 {total} 个匹配中有 {changed} 个与最后一层不同。"
@@ -184,6 +194,17 @@ count for matched queries, divided by the number of objects.""",
     "step_header": ("**Step {i} of {n} · {kind}**", "**第 {i} 步（共 {n} 步）· {kind}**"),
     "step_indices": ("*(row, column) = (query q, ground truth GT k), both from 0*",
                      "*（行, 列）=（查询 q，真值 GT k），均从 0 开始编号*"),
+    "step_indices_plain": ("*(row, column), both from 0*", "*（行, 列），均从 0 开始编号*"),
+    "step_source_label": ("Step through", "逐步演示的矩阵"),
+    "step_source_matching": ("this matching's cost", "当前匹配的代价"),
+    "step_source_hard": ("the hard example (5 × 5)", "困难示例（5 × 5）"),
+    "step_source_random": ("a random matrix", "随机矩阵"),
+    "step_source_info": ("the hard example and random matrices need covering lines, adjustments and augmenting "
+                         "paths; press Enter in a number field to apply it",
+                         "困难示例和随机矩阵需要覆盖线、调整和增广路径；在数字框中按回车即可应用"),
+    "random_seed_label": ("Random matrix: seed", "随机矩阵：种子"),
+    "random_rows_label": ("rows", "行数"),
+    "random_cols_label": ("columns", "列数"),
     # --- labels ----------------------------------------------------------------------------------------
     "no_object": ("no object", "无目标"),
     "class_n": ("class {k}", "类别 {k}"),
