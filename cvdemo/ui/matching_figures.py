@@ -2,9 +2,10 @@
 
 Plotly figures and RGB uint8 images of what `cvdemo.matching_run` computed (numpy arrays); nothing is computed
 again here. Indices are 0-based, as in the Hungarian steps' text: rows are queries ("q3"), columns
-ground-truth objects ("GT 0"). No gradio here. Figure text is in the ``locale`` argument's language; the
-captions drawn into the images stay in English (class names and "no object": the default font has no Chinese
-glyphs). `cvdemo.ui.matching_views` composes these with the tab's tables and text.
+ground-truth objects ("GT 0"). No gradio here. Figure text is in the ``locale`` argument's language; captions
+drawn into the images use the app's one caption style (`cvdemo.visualize.draw_captions`: placed clear of each
+other, with a CJK font when one is installed). `cvdemo.ui.matching_views` composes these with the tab's tables
+and text.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from plotly.subplots import make_subplots
 
 from cvdemo.hungarian import HungarianStep
 from cvdemo.matching_run import Matching, MatchRun, OneToMany
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.match import T
-from cvdemo.visualize import enlarge_for_display
+from cvdemo.visualize import draw_captions, enlarge_for_display
 
 MAX_TEXT_CELLS = 400  # cells above which heatmaps drop their numbers
 MAX_UNMATCHED_DRAWN = 20  # "no object" queries drawn (best scores first)
@@ -28,10 +29,6 @@ NO_OBJECT_COLOR = (150, 150, 150)
 # Bright colours that stay visible on the shapes' textured backgrounds (each drawn over a dark outline).
 GT_COLORS = ((255, 214, 0), (255, 64, 160), (0, 230, 118), (0, 229, 255), (255, 145, 0), (190, 120, 255),
              (255, 255, 255), (160, 255, 60))
-
-
-def _text_color(rgb: Sequence[int]) -> tuple[int, int, int]:
-    return (0, 0, 0) if 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 150 else (255, 255, 255)
 
 
 def gt_color(k: int) -> tuple[int, int, int]:
@@ -136,14 +133,13 @@ def _rect(draw: ImageDraw.ImageDraw, box, color, width: int) -> None:
 
 
 class _Canvas:
-    """The enlarged image, with captions placed last where they overlap no earlier caption."""
+    """The enlarged image; boxes are drawn at once, captions last (`finish`), where they overlap no other."""
 
     def __init__(self, run: MatchRun):
         self.scale = run.display_scale
         self.image = Image.fromarray(enlarge_for_display(run.image, self.scale))
         w, h = self.image.size
         self.line = max(2, round(min(h, w) / 200))
-        self.font = ImageFont.load_default(size=max(11, round(min(h, w) / 36)))
         self.captions: list[tuple[np.ndarray, str, tuple[int, int, int], bool]] = []
 
     @property
@@ -154,28 +150,11 @@ class _Canvas:
         self.captions.append((box, text, color, below))
 
     def finish(self) -> np.ndarray:
-        draw, (w, h) = self.draw, self.image.size
-        taken: list[tuple[float, float, float, float]] = []
-        for box, text, color, below in self.captions:
-            tx0, ty0, tx1, ty1 = draw.textbbox((0, 0), text, font=self.font)
-            tw, th = tx1 - tx0 + 6, ty1 - ty0 + 4
-            x0, y0, x1, y1 = (float(v) for v in box)
-            spots = [(x0, y0 - th), (x0, y0), (x0, y1), (x0, y1 - th), (x1 - tw, y0 - th), (x1 - tw, y1)]
-            if below:
-                spots = spots[2:4] + spots[:2] + spots[4:]
-            placed = []
-            for sx, sy in spots:
-                sx, sy = min(max(sx, 0), max(0, w - tw)), min(max(sy, 0), max(0, h - th))
-                placed.append((sx, sy, sx + tw, sy + th))
-            rect = next((r for r in placed if not any(_overlap(r, t) for t in taken)), placed[0])
-            taken.append(rect)
-            draw.rectangle(rect, fill=color, outline=(0, 0, 0))
-            draw.text((rect[0] + 3 - tx0, rect[1] + 2 - ty0), text, fill=_text_color(color), font=self.font)
-        return np.asarray(self.image)
-
-
-def _overlap(a, b) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+        """The image with every caption, in the app's one caption style and placement (`draw_captions`)."""
+        if not self.captions:
+            return np.asarray(self.image)
+        boxes, texts, colors, below = zip(*self.captions)
+        return draw_captions(np.asarray(self.image), np.stack(boxes), texts, colors, below_first=below).image
 
 
 def _draw_gt(canvas: _Canvas, run: MatchRun) -> None:
