@@ -42,6 +42,7 @@ from cvdemo.ui.uploads import load_upload
 from cvdemo.ui.zerogpu import gpu_task
 
 # a run is ~0.1 MB on a shapes image, up to ~7 MB on a large upload (image, every layer's logits, the steps)
+FIRST_VIEW_MODEL = "detr-shapes"  # the model the shapes validation images are for: the tab opens matched with it
 MATCHING_RUNS = sessions.store("match", max_runs=64, max_bytes=64 * 2**20, per_session=2)
 # the Image radio's values (the API's `source` input, the same in every language) and their texts' keys
 SHAPES, UPLOAD = "Shapes validation image", "Your image + boxes"
@@ -375,14 +376,20 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
     hidden = {"show_progress": "hidden", "api_visibility": "private"}
     outputs = view_outputs(ui)
     # triggers=None: on page load only (no inputs, so no other trigger)
-    gr.on(None, answers(bind(localize, registry=registry, default_model=names[0] if names else None)), inputs=None,
-          outputs=[ui.note, ui.source, ui.val_index, ui.loss_table, ui.compare_table, ui.step_source], queue=False,
-          **hidden)
+    loaded = gr.on(None, answers(bind(localize, registry=registry, default_model=names[0] if names else None)),
+                   inputs=None, outputs=[ui.note, ui.source, ui.val_index, ui.loss_table, ui.compare_table,
+                                         ui.step_source], queue=False, **hidden)
+    match_inputs = [ui.source, ui.val_index, ui.image_in, ui.gt_text, ui.model, ui.w_cls, ui.w_l1, ui.w_giou]
+    match_outputs = [*outputs, ui.gt_text, ui.layer, ui.run_state, ui.timer]
     matched = gr.on([ui.match_btn.click, ui.val_index.release, ui.model.change],
           answers(bind(run_match, registry=registry, infer=model_runner(registry))),
-          inputs=[ui.source, ui.val_index, ui.image_in, ui.gt_text, ui.model, ui.w_cls, ui.w_l1, ui.w_giou],
-          outputs=[*outputs, ui.gt_text, ui.layer, ui.run_state, ui.timer], api_name="match", preprocess=False,
+          inputs=match_inputs, outputs=match_outputs, api_name="match", preprocess=False,
           concurrency_id="gpu", concurrency_limit=1, show_progress_on=[ui.match_img], trigger_mode="always_last")
+    if names and names[0] == FIRST_VIEW_MODEL:  # the first view: validation image 0 matched on the page's load
+        first = loaded.then(answers(bind(run_match, registry=registry, infer=model_runner(registry))),
+                            match_inputs, match_outputs, preprocess=False, concurrency_id="gpu",
+                            concurrency_limit=1, show_progress_on=[ui.match_img], api_visibility="private")
+        first.success(answers(show_matching_steps), None, ui.step_source, queue=False, **hidden)
     ui.model.change(answers(bind(show_note, registry=registry)), ui.model, ui.note, queue=False,
                     api_visibility="private")
     ui.source.input(answers(switch_source), ui.source, [ui.val_index, ui.image_in, ui.gt_text], queue=False,
