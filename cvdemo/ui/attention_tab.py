@@ -212,13 +212,14 @@ def model_runner(registry: ModelRegistry) -> Callable[..., ClassificationRun]:
 def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None:
     """Connect the components to the handlers."""
     infer = model_runner(registry)
+    run_classify = answers(bind(classify, registry=registry, infer=infer))  # a click, a new image, the first view
     run_inputs = [ui.image_in, ui.model, ui.fusion, ui.discard, ui.start_layer]
     run_outputs = [ui.top5, ui.summary, ui.rollout_img, ui.start_layer, ui.layer, ui.head, ui.run_state]
     view_outputs = [ui.cls_img, ui.grid_text, ui.grid_img, ui.pos_img]
     gpu = {"preprocess": False, "concurrency_id": "gpu", "concurrency_limit": 1, "show_progress_on": [ui.top5],
            "trigger_mode": "always_last"}
     # /rollout runs the model and shows the classes and the rollout; the other views follow, without the model
-    run = gr.on([ui.run_btn.click, ui.image_in.change], answers(bind(classify, registry=registry, infer=infer)),
+    run = gr.on([ui.run_btn.click, ui.image_in.change], run_classify,
                 inputs=run_inputs, outputs=run_outputs, api_name="rollout", **gpu)
     run.success(answers(other_views), ui.run_state, view_outputs, show_progress="hidden", api_name="vit_views",
                 api_visibility="undocumented")
@@ -242,7 +243,7 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
                    inputs=None, outputs=[ui.note, ui.fusion, ui.start_layer, ui.layer, ui.head],
                    api_visibility="private", show_progress="hidden", queue=False)
     if ui.first_example:  # a newcomer sees a result before reading any help text
-        first = loaded.then(answers(bind(classify, registry=registry, infer=infer)), run_inputs, run_outputs,
+        first = loaded.then(run_classify, run_inputs, run_outputs,
                             api_visibility="private", **gpu)
         first.success(answers(other_views), ui.run_state, view_outputs, show_progress="hidden",
                       api_visibility="private")

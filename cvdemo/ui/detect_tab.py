@@ -272,12 +272,12 @@ def model_runner(registry: ModelRegistry) -> Callable[..., DetectionRun]:
 def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None:
     """Connect the components to the handlers."""
     hidden = {"show_progress": "hidden", "api_visibility": "private"}
+    run_detect = answers(bind(detect, registry=registry, infer=model_runner(registry)))  # one handler, two triggers
     # /detect runs the model and shows the boxes at once; the attention views follow in a second, cheap event
     detect_outputs = [ui.annotated, ui.table, ui.summary, ui.detection, ui.dec_layer, ui.dec_head, ui.enc_layer,
                       ui.enc_head, ui.run_state, ui.point_state]
     run = gr.on([ui.detect_btn.click, ui.image_in.change, ui.model.change],
-                answers(bind(detect, registry=registry, infer=model_runner(registry))),
-                inputs=[ui.image_in, ui.model, ui.threshold], outputs=detect_outputs, api_name="detect",
+                run_detect, inputs=[ui.image_in, ui.model, ui.threshold], outputs=detect_outputs, api_name="detect",
                 preprocess=False, concurrency_id="gpu", concurrency_limit=1, show_progress_on=[ui.annotated],
                 trigger_mode="always_last")
     run.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
@@ -308,9 +308,8 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
                    inputs=None, outputs=[ui.note, ui.dec_layer, ui.dec_head, ui.enc_layer, ui.enc_head, ui.table],
                    api_visibility="private", show_progress="hidden", queue=False)
     if ui.first_example:  # a newcomer sees a result before reading any help text
-        first = loaded.then(answers(bind(detect, registry=registry, infer=model_runner(registry))),
-                            inputs=[ui.image_in, ui.model, ui.threshold], outputs=detect_outputs, preprocess=False,
-                            concurrency_id="gpu", concurrency_limit=1, show_progress_on=[ui.annotated],
-                            api_visibility="private")
+        first = loaded.then(run_detect, inputs=[ui.image_in, ui.model, ui.threshold], outputs=detect_outputs,
+                            preprocess=False, concurrency_id="gpu", concurrency_limit=1,
+                            show_progress_on=[ui.annotated], api_visibility="private")
         first.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
                       [ui.cross_img, ui.enc_img, ui.class_plot], **hidden)

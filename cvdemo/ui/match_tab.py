@@ -379,15 +379,14 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
     loaded = gr.on(None, answers(bind(localize, registry=registry, default_model=names[0] if names else None)),
                    inputs=None, outputs=[ui.note, ui.source, ui.val_index, ui.loss_table, ui.compare_table,
                                          ui.step_source], queue=False, **hidden)
+    run_matching = answers(bind(run_match, registry=registry, infer=model_runner(registry)))  # /match, first view
     match_inputs = [ui.source, ui.val_index, ui.image_in, ui.gt_text, ui.model, ui.w_cls, ui.w_l1, ui.w_giou]
     match_outputs = [*outputs, ui.gt_text, ui.layer, ui.run_state, ui.timer]
     matched = gr.on([ui.match_btn.click, ui.val_index.release, ui.model.change],
-          answers(bind(run_match, registry=registry, infer=model_runner(registry))),
-          inputs=match_inputs, outputs=match_outputs, api_name="match", preprocess=False,
+          run_matching, inputs=match_inputs, outputs=match_outputs, api_name="match", preprocess=False,
           concurrency_id="gpu", concurrency_limit=1, show_progress_on=[ui.match_img], trigger_mode="always_last")
     if names and names[0] == FIRST_VIEW_MODEL:  # the first view: validation image 0 matched on the page's load
-        first = loaded.then(answers(bind(run_match, registry=registry, infer=model_runner(registry))),
-                            match_inputs, match_outputs, preprocess=False, concurrency_id="gpu",
+        first = loaded.then(run_matching, match_inputs, match_outputs, preprocess=False, concurrency_id="gpu",
                             concurrency_limit=1, show_progress_on=[ui.match_img], api_visibility="private")
         first.success(answers(show_matching_steps), None, ui.step_source, queue=False, **hidden)
     ui.model.change(answers(bind(show_note, registry=registry)), ui.model, ui.note, queue=False,
