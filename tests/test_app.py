@@ -118,7 +118,7 @@ def test_detect_returns_what_the_library_computes(client, model_dirs):
     annotated, table, summary = result[0], result[1], result[2]
     ref = reference_detections(model_dirs["detr"], load_image_rgb(SHAPES_IMAGE))
     rows = table["data"]
-    assert table["headers"] == ["#", "query", "label", "score", "x0", "y0", "x1", "y1"]
+    assert table["headers"] == ["#", "query", "label", "score", "x0", "y0", "x1", "y1", "caption"]
     assert len(rows) == int((ref["scores"] > 0).sum()) == 10
     assert [r[1] for r in rows] == ref["query_index"].tolist()
     assert [r[2] for r in rows] == [SHAPE_NAMES[int(k)] for k in ref["labels"]]
@@ -334,7 +334,7 @@ def zh_client(server):
 
 def test_detect_speaks_the_browsers_language(zh_client, client):
     result = zh_client.predict(handle_file(SHAPES_IMAGE), "tiny-detr", 0.0, api_name="/detect")
-    assert result[1]["headers"] == ["#", "查询", "类别", "分数", "x0", "y0", "x1", "y1"]
+    assert result[1]["headers"] == ["#", "查询", "类别", "分数", "x0", "y0", "x1", "y1", "图上标注"]
     assert "分数高于 0.00 的检测结果 **10 个**（共 10 个查询）" in result[2] and "特征图" in result[2]
     assert result[3]["choices"][0][0].endswith("· 查询 " + str(result[1]["data"][0][1]))
     assert result[4]["choices"] == [["1（第一层）", 1], ["2（最后一层）", 2]] and result[4]["value"] == 2
@@ -379,7 +379,7 @@ def test_page_load_localises_what_the_layout_cannot(specs):
     assert dec_head.choices[0] == ("各头平均", "mean of heads") and dec_head.value == "mean of heads"
     assert enc_layer.choices[-1] == ("6（最后一层）", 6) and enc_head.choices[1] == ("第 1 个头", "head 1")
     assert table["headers"][1:4] == ["查询", "类别", "分数"] and table["data"] == []
-    assert detect.fn(en)[5]["headers"] == ["#", "query", "label", "score", "x0", "y0", "x1", "y1"]
+    assert detect.fn(en)[5]["headers"] == ["#", "query", "label", "score", "x0", "y0", "x1", "y1", "caption"]
     vit = _load_event(demo, "attention_tab")
     note, fusion, start_layer, layer, head = vit.fn(zh)
     assert note == "*test ViT*"

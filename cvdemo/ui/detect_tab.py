@@ -3,8 +3,13 @@
 `/detect` (image, model, threshold) runs the model once (`cvdemo.detection_run.run_detr`) and keeps the run in a
 bounded per-session store (`DETECTION_RUNS`; the page's `gr.State` holds its token); the threshold slider, the
 choice of detection, layer and head, and clicks on the image then only redraw from that run, through the tab's
-views (`cvdemo.ui.detect_views`). Text is in the browser's language (`cvdemo/ui/texts/detect.py`); captions drawn
-into images stay in English.
+views (`cvdemo.ui.detect_views`). Text is in the browser's language (`cvdemo/ui/texts/detect.py`), the boxes'
+captions included.
+
+The "Captions" checkbox redraws only the boxes (a private event). Its value is mirrored in a `gr.State`
+(`captions_state`) that every handler drawing the boxes takes as its last input: a State is no parameter of the
+API, so /detect and /filter keep their parameters, and a new run, the threshold or a selection redraws with the
+user's choice. The table's caption column says whether each detection's caption is on the picture.
 
 Read apart: `layout()` creates the components; the handlers are module-level functions (the registry and the model
 runner given by `cvdemo.ui.binding.bind`), each wrapped with `answers` when `wire()` connects them. Values only
@@ -55,6 +60,7 @@ def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
     gr.Markdown(T("intro"))
     ui.run_state = gr.State(None, time_to_live=sessions.STATE_SECONDS)  # the token of the run in DETECTION_RUNS
     ui.point_state = gr.State(None, time_to_live=sessions.STATE_SECONDS)  # pixel (x, y) of the encoder map's point
+    ui.captions_state = gr.State(True)  # the "Captions" checkbox, for the API's events (a State is no parameter)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             ui.model = gr.Dropdown(names, value=names[0] if names else None, label=common.T("model"),
@@ -67,7 +73,8 @@ def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
                                    height=300,
                                    label=T("image_input"), elem_id="detect-input")
             ui.threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=T("threshold"),
-                                     info=T("threshold_info"))
+                                     info=T("threshold_info"), elem_id="detect-threshold")
+            ui.captions = gr.Checkbox(True, label=T("captions"), info=T("captions_info"), elem_id="detect-captions")
             ui.detect_btn = gr.Button(T("detect_button"), variant="primary", elem_id="detect-button")
             image_examples(ui.image_in, examples_dir / "shapes", T("examples_shapes"),
                            examples_dir / "photos", T("examples_photos"), model=ui.model,
@@ -126,10 +133,11 @@ def _row(value, run: DetectionRun, locale: str) -> int:
 # ---------------------------------------------------------------- handlers
 
 def detect(image_payload, model_name, thr, request: gr.Request,
-           progress=gr.Progress(), *,  # noqa: B008 - how Gradio asks for a progress tracker
+           progress=gr.Progress(), captions=True, *,  # noqa: B008 - how Gradio asks for a progress tracker
            registry: ModelRegistry, infer: Callable[..., DetectionRun]):
-    """/detect: run the model on the image; the annotated image, table, summary, the dropdowns set for the run,
-    the run's token and the encoder map's starting point."""
+    """/detect: run the model on the image; the annotated image (captioned unless ``captions`` is False: the
+    session's `captions_state`), table, summary, the dropdowns set for the run, the run's token and the encoder
+    map's starting point."""
     start = time.perf_counter()
     locale, owner = locale_of(request), sessions.session_of(request)
     threshold = _threshold(thr, locale)  # `thr`: the API's name of this parameter since /detect exists
@@ -142,11 +150,11 @@ def detect(image_payload, model_name, thr, request: gr.Request,
     token = DETECTION_RUNS.put(owner, run)
     choices = views.detection_choices(run, threshold, locale)
     kept = len(run.kept(threshold))
-    annotated = views.annotated_image(run, threshold, selected=0 if kept else None)
+    annotated, table = views.boxes_and_table(run, threshold, 0 if kept else None, bool(captions), locale)
     total_ms = (time.perf_counter() - start) * 1000
     last_dec, last_enc = run.num_decoder_layers, run.num_encoder_layers
     enc_heads = head_choices(run.num_heads if run.encoder_per_head else 0, locale)
-    return (annotated, views.table(run, threshold, locale),
+    return (annotated, table,
             views.summary(run, threshold, total_ms, views.image_notes(loaded.notes, run, locale), locale),
             gr.Dropdown(choices=choices, value=choices[0][1] if choices else None),
             gr.Dropdown(choices=layer_choices(last_dec, locale), value=last_dec),
@@ -165,13 +173,13 @@ def attention_views(token, point, threshold, request: gr.Request):
     run = DETECTION_RUNS.get(token)
     choices = views.detection_choices(run, threshold, locale)
     row = choices[0][1] if choices else None
-    return (views.cross_view(run, row, run.num_decoder_layers - 1, None),
+    return (views.cross_view(run, row, run.num_decoder_layers - 1, None, locale),
             views.encoder_view(run, point, run.num_encoder_layers - 1, None),
             views.class_distribution_figure(run, threshold, row, locale=locale))
 
 
-def refilter(token, threshold, dec_layer, dec_head, request: gr.Request):
-    """/filter: the views at another threshold, without running the model."""
+def refilter(token, threshold, dec_layer, dec_head, request: gr.Request, captions=True):
+    """/filter: the views at another threshold, without running the model (captions: `captions_state`)."""
     locale = locale_of(request)
     threshold = _threshold(threshold, locale)
     if token is None:
@@ -180,37 +188,54 @@ def refilter(token, threshold, dec_layer, dec_head, request: gr.Request):
     layer, head = _decoder_view_args(run, dec_layer, dec_head, locale)
     choices = views.detection_choices(run, threshold, locale)
     row = choices[0][1] if choices else None
-    return (views.annotated_image(run, threshold, selected=0 if len(run.kept(threshold)) else None),
-            views.table(run, threshold, locale), views.summary(run, threshold, None, [], locale),
-            gr.Dropdown(choices=choices, value=row), views.cross_view(run, row, layer, head),
+    annotated, table = views.boxes_and_table(run, threshold, 0 if len(run.kept(threshold)) else None,
+                                             bool(captions), locale)
+    return (annotated, table, views.summary(run, threshold, None, [], locale),
+            gr.Dropdown(choices=choices, value=row), views.cross_view(run, row, layer, head, locale),
             views.class_distribution_figure(run, threshold, row, locale=locale))
 
 
-def select_detection(token, threshold, row, dec_layer, dec_head, request: gr.Request):
-    """Another detection, decoder layer or head: its cross-attention, the boxes with it highlighted, the figure."""
+def select_detection(token, threshold, row, dec_layer, dec_head, request: gr.Request, captions=True):
+    """Another detection, decoder layer or head: its cross-attention, the boxes with it highlighted (its caption
+    placed first, so the table's caption column is redrawn with them), the figure."""
     if token is None or row is None:
-        return gr.skip(), gr.skip(), gr.skip()
+        return (gr.skip(),) * 4
     locale = locale_of(request)
     threshold = _threshold(threshold, locale)
     run = DETECTION_RUNS.get(token)
     row = _row(row, run, locale)
     layer, head = _decoder_view_args(run, dec_layer, dec_head, locale)
-    return (views.cross_view(run, row, layer, head),
-            views.annotated_image(run, threshold, selected=views.selected_rank(run, threshold, row)),
+    annotated, table = views.boxes_and_table(run, threshold, views.selected_rank(run, threshold, row),
+                                             bool(captions), locale)
+    return (views.cross_view(run, row, layer, head, locale), annotated, table,
             views.class_distribution_figure(run, threshold, row, locale=locale))
 
 
-def table_select(token, threshold, dec_layer, dec_head, evt: gr.SelectData, request: gr.Request):
+def table_select(token, threshold, dec_layer, dec_head, evt: gr.SelectData, request: gr.Request, captions=True):
     """A click on a table row selects that detection (the row's "#" is its rank, whatever the shown order)."""
     if token is None or not evt.row_value:
-        return (gr.skip(),) * 4
+        return (gr.skip(),) * 5
     threshold = _threshold(threshold, locale_of(request))
     keep = DETECTION_RUNS.get(token).kept(threshold)
     rank = int(evt.row_value[0]) - 1
     if not 0 <= rank < len(keep):
-        return (gr.skip(),) * 4
+        return (gr.skip(),) * 5
     row = int(keep[rank])
-    return (gr.Dropdown(value=row),) + select_detection(token, threshold, row, dec_layer, dec_head, request)
+    return (gr.Dropdown(value=row),) + select_detection(token, threshold, row, dec_layer, dec_head, request,
+                                                        captions)
+
+
+def toggle_captions(token, threshold, row, captions, request: gr.Request):
+    """The "Captions" checkbox: the boxes and the table redrawn from the stored run (the model does not run),
+    and the choice kept in `captions_state` for the events that redraw them later."""
+    captions = bool(captions)
+    if token is None:
+        return gr.skip(), gr.skip(), captions
+    locale = locale_of(request)
+    threshold = _threshold(threshold, locale)
+    run = DETECTION_RUNS.get(token)
+    selected = None if row is None else views.selected_rank(run, threshold, _row(row, run, locale))
+    return (*views.boxes_and_table(run, threshold, selected, captions, locale), captions)
 
 
 def click_point(token, enc_layer, enc_head, evt: gr.SelectData, request: gr.Request):
@@ -276,8 +301,9 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
     # /detect runs the model and shows the boxes at once; the attention views follow in a second, cheap event
     detect_outputs = [ui.annotated, ui.table, ui.summary, ui.detection, ui.dec_layer, ui.dec_head, ui.enc_layer,
                       ui.enc_head, ui.run_state, ui.point_state]
+    detect_inputs = [ui.image_in, ui.model, ui.threshold, ui.captions_state]  # the State is no API parameter
     run = gr.on([ui.detect_btn.click, ui.image_in.change, ui.model.change],
-                run_detect, inputs=[ui.image_in, ui.model, ui.threshold], outputs=detect_outputs, api_name="detect",
+                run_detect, inputs=detect_inputs, outputs=detect_outputs, api_name="detect",
                 preprocess=False, concurrency_id="gpu", concurrency_limit=1, show_progress_on=[ui.annotated],
                 trigger_mode="always_last")
     run.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
@@ -287,16 +313,19 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
     run.failure(answers(cleared), None, [*detect_outputs, ui.cross_img, ui.enc_img, ui.class_plot], **hidden)
     ui.model.change(answers(bind(show_note, registry=registry)), ui.model, ui.note, queue=False,
                     api_visibility="private")
-    ui.threshold.input(answers(refilter), [ui.run_state, ui.threshold, ui.dec_layer, ui.dec_head],
+    ui.threshold.input(answers(refilter), [ui.run_state, ui.threshold, ui.dec_layer, ui.dec_head, ui.captions_state],
                        [ui.annotated, ui.table, ui.summary, ui.detection, ui.cross_img, ui.class_plot],
                        show_progress="hidden", trigger_mode="always_last", api_visibility="undocumented",
                        api_name="filter")
     # .input (user actions only), not .change: `detect` updating these must not start a second event
     gr.on([ui.detection.input, ui.dec_layer.input, ui.dec_head.input], answers(select_detection),
-          [ui.run_state, ui.threshold, ui.detection, ui.dec_layer, ui.dec_head],
-          [ui.cross_img, ui.annotated, ui.class_plot], trigger_mode="always_last", **hidden)
-    ui.table.select(answers(table_select), [ui.run_state, ui.threshold, ui.dec_layer, ui.dec_head],
-                    [ui.detection, ui.cross_img, ui.annotated, ui.class_plot], **hidden)
+          [ui.run_state, ui.threshold, ui.detection, ui.dec_layer, ui.dec_head, ui.captions_state],
+          [ui.cross_img, ui.annotated, ui.table, ui.class_plot], trigger_mode="always_last", **hidden)
+    ui.table.select(answers(table_select), [ui.run_state, ui.threshold, ui.dec_layer, ui.dec_head, ui.captions_state],
+                    [ui.detection, ui.cross_img, ui.annotated, ui.table, ui.class_plot], **hidden)
+    # the checkbox redraws the boxes from the stored run and keeps the choice for the events above
+    ui.captions.input(answers(toggle_captions), [ui.run_state, ui.threshold, ui.detection, ui.captions],
+                      [ui.annotated, ui.table, ui.captions_state], trigger_mode="always_last", **hidden)
     for clickable in (ui.annotated, ui.enc_img):
         clickable.select(answers(click_point), [ui.run_state, ui.enc_layer, ui.enc_head],
                          [ui.enc_img, ui.point_state], **hidden)
@@ -308,7 +337,7 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
                    inputs=None, outputs=[ui.note, ui.dec_layer, ui.dec_head, ui.enc_layer, ui.enc_head, ui.table],
                    api_visibility="private", show_progress="hidden", queue=False)
     if ui.first_example:  # a newcomer sees a result before reading any help text
-        first = loaded.then(run_detect, inputs=[ui.image_in, ui.model, ui.threshold], outputs=detect_outputs,
+        first = loaded.then(run_detect, inputs=detect_inputs, outputs=detect_outputs,
                             preprocess=False, concurrency_id="gpu", concurrency_limit=1,
                             show_progress_on=[ui.annotated], api_visibility="private")
         first.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],

@@ -3,13 +3,16 @@
 The image with its boxes, the attention overlays (decoder cross-attention of a detection, encoder self-attention
 at a point), the table of detections, the dropdown of detections, the summary line with the image's notes, and the
 class-distribution figure (Plotly). The run hands numpy arrays and plain data; this module draws and words them
-(`cvdemo/ui/texts/detect.py`). Text drawn into images stays in English (the image font has no Chinese glyphs).
-No gradio here.
+(`cvdemo/ui/texts/detect.py`), captions drawn into images included (`cvdemo.captions` picks a CJK font for them).
+The boxes' captions may be turned off; a caption with no free place is left out (`cvdemo.captions.place_captions`),
+and the table says of each detection whether its caption is on the picture (`boxes_and_table`). No gradio here.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -19,10 +22,21 @@ from cvdemo.messages import Message
 from cvdemo.ui import uploads
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.detect import T
-from cvdemo.visualize import class_color, draw_boxes_xyxy, draw_marker_xy, enlarge_for_display, overlay_heatmap
+from cvdemo.visualize import (
+    class_color,
+    draw_boxes_xyxy,
+    draw_marker_xy,
+    enlarge_for_display,
+    overlay_heatmap,
+    render_boxes_xyxy,
+)
 
-TABLE_COLUMNS = ["#", "query", "label", "score", "x0", "y0", "x1", "y1"]  # the English headers
-_COLUMN_KEYS = {"query": "col_query", "label": "col_label", "score": "col_score"}  # the others read the same
+# the English headers; "caption" comes last so that an API caller's column indices of the box stay as they were
+TABLE_COLUMNS = ["#", "query", "label", "score", "x0", "y0", "x1", "y1", "caption"]
+_COLUMN_KEYS = {"query": "col_query", "label": "col_label", "score": "col_score",
+                "caption": "col_caption"}  # the others read the same
+# where a kept detection's caption is (the table's "caption" column): the catalog's keys
+ON_PICTURE, NO_ROOM, CAPTIONS_OFF = "caption_on_picture", "caption_no_room", "captions_off"
 MAX_ROWS = 30  # queries shown in the class-distribution figure (best scores first)
 MAX_COLUMNS = 24  # classes shown before the rest are summed into "other classes"
 
@@ -40,19 +54,26 @@ def table_headers(locale: str = DEFAULT_LOCALE) -> list[str]:
     return [T.text(_COLUMN_KEYS[c], locale) if c in _COLUMN_KEYS else c for c in TABLE_COLUMNS]
 
 
-def detection_rows(run: DetectionRun, threshold: float, locale: str = DEFAULT_LOCALE) -> list[list]:
-    """Table rows [rank, query, label, score, x0, y0, x1, y1] of the detections above `threshold`."""
+def detection_rows(run: DetectionRun, threshold: float, locale: str = DEFAULT_LOCALE,
+                   caption_states: Sequence[str] | None = None) -> list[list]:
+    """Table rows [rank, query, label, score, x0, y0, x1, y1, caption] of the detections above `threshold`.
+
+    caption_states: per kept detection, ON_PICTURE, NO_ROOM or CAPTIONS_OFF (`annotated`'s), worded in
+    ``locale`` in the caption column; None leaves that column empty."""
     rows = []
     for rank, i in enumerate(run.kept(threshold), start=1):
         x0, y0, x1, y1 = (round(float(v), 1) for v in run.boxes_xyxy[i])
+        caption = "" if caption_states is None else T.text(caption_states[rank - 1], locale)
         rows.append([rank, int(run.query_index[i]), label_text(run, run.labels[i], locale),
-                     round(float(run.scores[i]), 3), x0, y0, x1, y1])
+                     round(float(run.scores[i]), 3), x0, y0, x1, y1, caption])
     return rows
 
 
-def table(run: DetectionRun | None, threshold: float, locale: str = DEFAULT_LOCALE) -> dict:
-    """The detections above `threshold` as the table's value, with headers in ``locale`` (no run: empty)."""
-    rows = [] if run is None else detection_rows(run, threshold, locale)
+def table(run: DetectionRun | None, threshold: float, locale: str = DEFAULT_LOCALE,
+          caption_states: Sequence[str] | None = None) -> dict:
+    """The detections above `threshold` as the table's value, with headers in ``locale`` (no run: empty);
+    caption_states: see `detection_rows`."""
+    rows = [] if run is None else detection_rows(run, threshold, locale, caption_states)
     return {"headers": table_headers(locale), "data": rows}
 
 
@@ -106,27 +127,56 @@ def selected_rank(run: DetectionRun, threshold: float, row: int | None) -> int |
     return None if row is None or row not in keep else int(np.flatnonzero(keep == row)[0])
 
 
-def annotated_image(run: DetectionRun, threshold: float, selected: int | None = None) -> np.ndarray:
-    """The image (enlarged for display) with every detection above `threshold` boxed and captioned.
+@dataclass(frozen=True)
+class Annotated:
+    """The picture of the kept detections and, per kept detection (rank order), where its caption is:
+    ON_PICTURE, NO_ROOM (no free place: its score is read in the table) or CAPTIONS_OFF."""
 
-    selected: rank (0-based, among the kept detections) to highlight."""
+    image: np.ndarray  # RGB uint8 [H, W, 3], the display size
+    caption_states: tuple[str, ...]
+
+
+def annotated(run: DetectionRun, threshold: float, selected: int | None = None, *, captions: bool = True,
+              locale: str = DEFAULT_LOCALE) -> Annotated:
+    """The image (enlarged for display) with every detection above `threshold` boxed, captioned
+    "<class> <score>" in ``locale`` unless ``captions`` is False.
+
+    selected: rank (0-based, among the kept detections) to highlight (its caption is placed first)."""
     scale = run.display_scale
     kept = run.kept(threshold)
-    captions = [f"{label_text(run, run.labels[i])} {run.scores[i]:.2f}" for i in kept]  # English: see above
+    texts = [f"{label_text(run, run.labels[i], locale)} {run.scores[i]:.2f}" if captions else "" for i in kept]
     colors = [class_color(run.labels[i]) for i in kept]
     highlight = selected if selected is not None and 0 <= selected < len(kept) else None
-    return draw_boxes_xyxy(enlarge_for_display(run.image, scale), run.boxes_xyxy[kept], captions, colors,
-                           scale=scale, highlight=highlight)
+    drawing = render_boxes_xyxy(enlarge_for_display(run.image, scale), run.boxes_xyxy[kept], texts, colors,
+                                scale=scale, highlight=highlight)
+    if not captions:
+        return Annotated(drawing.image, (CAPTIONS_OFF,) * len(kept))
+    return Annotated(drawing.image, tuple(NO_ROOM if r is None else ON_PICTURE for r in drawing.caption_rects))
 
 
-def cross_view(run: DetectionRun, row: int | None, layer: int, head: int | None) -> np.ndarray | None:
+def annotated_image(run: DetectionRun, threshold: float, selected: int | None = None, *, captions: bool = True,
+                    locale: str = DEFAULT_LOCALE) -> np.ndarray:
+    """`annotated`'s picture alone."""
+    return annotated(run, threshold, selected, captions=captions, locale=locale).image
+
+
+def boxes_and_table(run: DetectionRun, threshold: float, selected: int | None, captions: bool,
+                    locale: str = DEFAULT_LOCALE) -> tuple[np.ndarray, dict]:
+    """The annotated picture and the table that says which captions it shows (they must agree)."""
+    drawing = annotated(run, threshold, selected, captions=captions, locale=locale)
+    return drawing.image, table(run, threshold, locale, drawing.caption_states)
+
+
+def cross_view(run: DetectionRun, row: int | None, layer: int, head: int | None,
+               locale: str = DEFAULT_LOCALE) -> np.ndarray | None:
     """Detection ``row``'s query attention in decoder ``layer`` (0-based; head or None for the mean) over the
-    image, with that detection's box; None without a detection."""
+    image, with that detection's box captioned in ``locale``; None without a detection."""
     if row is None or not 0 <= row < len(run.scores):
         return None
     heat = cross_attention_heatmap(run, row, layer, head)
     base = overlay_heatmap(enlarge_for_display(run.image, run.display_scale), heat)
-    label = f"{label_text(run, run.labels[row])} {run.scores[row]:.2f} · query {run.query_index[row]}"
+    label = (f"{label_text(run, run.labels[row], locale)} {run.scores[row]:.2f} · "
+             + T.text("query_n", locale, q=int(run.query_index[row])))
     return draw_boxes_xyxy(base, run.boxes_xyxy[row:row + 1], [label], [class_color(run.labels[row])],
                            scale=run.display_scale)
 
