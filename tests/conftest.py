@@ -1,6 +1,9 @@
+import atexit
 import logging
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,11 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 logging.getLogger("transformers").setLevel(logging.ERROR)
+# Gradio names its cached copies of files by their content, in one folder shared by every process, and an app
+# built with delete_cache deletes its copies when it closes: each test process gets its own folder.
+if "GRADIO_TEMP_DIR" not in os.environ:
+    os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="cvdemo-tests-gradio-")
+    atexit.register(shutil.rmtree, os.environ["GRADIO_TEMP_DIR"], True)
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,9 @@
 """The Evaluate tab's handlers as a public server runs them, without a browser: evaluations held in a bounded store
 (one per session, a byte cap over all sessions, the oldest evicted with its folder), a session's folders deleted
 when it ends, values only the API can send refused with the controls' limits, hostile uploads refused with
-specific messages, and an evaluation's size estimate close to what it really holds."""
+specific messages, and an evaluation's size estimate close to what it really holds. The first view: the shapes
+example evaluated on page load as the Evaluate button would, in its own bounded store (page loads never evict an
+upload), dropped when the session evaluates its own or ends; without the example, no page-load evaluation."""
 from __future__ import annotations
 
 import contextlib
@@ -231,3 +233,76 @@ def test_the_metrics_file_is_the_clis_report(store):
         cli_main([str(GT), str(DT), "--json", "--per-class", "--voc"])
     assert json.loads(Path(metrics_file).read_text()) == json.loads(out.getvalue())
     assert np.isfinite(json.loads(out.getvalue())["AP"])
+
+
+# --- the first view: the shapes example evaluated when the page loads ---------------------------------------------
+
+EXAMPLE = evaluate_tab._shapes_example(Path("examples"))  # [data set files, prediction files]
+
+
+@pytest.fixture
+def example_store(monkeypatch, store):
+    """The first view's store, small: three example evaluations (all sessions together), one per session."""
+    small = RunStore("evaluation-example", max_runs=3, max_bytes=64 * 2**20, per_session=1,
+                     on_evict=EvaluationBrowser.close)
+    monkeypatch.setattr(evaluate_tab, "EXAMPLE_EVALUATIONS", small)
+    return small
+
+
+def first_view(session: str, language: str = "en"):
+    return evaluate_tab.first_view(request(session, language), example=EXAMPLE)
+
+
+def test_the_first_view_is_the_shapes_example_as_the_evaluate_button_shows_it(store, example_store):
+    assert EXAMPLE is not None and len(EXAMPLE[0]) == 13  # annotations.json and 12 images
+    shown = first_view("f")
+    status = shown[0]
+    assert "Built-in example" in status and "detr-shapes" in status and "**Evaluate**" in status, status
+    assert "12 images" in status and "120 predictions" in status  # then the usual status line
+    metrics = json.loads(Path(shown[3]).read_text())
+    clicked = evaluate("f", dataset=[Path(p) for p in EXAMPLE[0]], predictions=[Path(p) for p in EXAMPLE[1]])
+    assert shown[1] == clicked[1] and shown[4] == clicked[4]  # the COCO and class tables of the same files
+    assert metrics == json.loads(Path(clicked[3]).read_text())
+    assert "内置示例" in first_view("f", "zh-CN")[0]
+
+
+def test_the_first_view_browses_its_images_and_leaves_the_uploads_store_alone(store, example_store):
+    token = first_view("g")[8]
+    assert example_store.stats()["runs"] == 1 and store.stats()["runs"] == 0
+    counts, _, page_rows, _, image, line, *_ = refresh(token, session="g")
+    assert "TP 30 · FP 27 · FN 2" in counts and len(page_rows["data"]) == 12
+    assert image is not None and image.std() > 0 and "blank canvas" not in line  # drawn from its file
+    assert "How the counts reconcile" in evaluate_tab.errors_view(token, 0.5, 0.3, request("g"))[1]
+    assert len(evaluate_tab.export(token, 0.5, 0.3, request("g"))) == 2
+
+
+def test_page_loads_never_evict_an_upload_and_the_examples_stay_bounded(store, example_store):
+    upload_token = evaluate("u")[8]
+    for i in range(5):  # five page loads: the example store keeps the last three, with their folders only
+        first_view(f"v{i}")
+    assert "TP " in refresh(upload_token, session="u")[0]
+    assert example_store.stats()["runs"] == 3 and store.stats()["runs"] == 1
+    assert [len(folders(f"v{i}")) for i in range(5)] == [0, 0, 1, 1, 1]
+
+
+def test_an_own_evaluation_or_the_sessions_end_drops_its_example(store, example_store):
+    token = first_view("o")[8]
+    evaluate("o")  # the session's own upload replaces the example on its screen
+    assert example_store.stats()["runs"] == 0 and len(folders("o")) == 1
+    with pytest.raises(gr.Error, match="no longer kept"):
+        refresh(token, session="o")
+    first_view("e")
+    sessions.on_session_end(evaluate_tab.remove_session_folders)
+    sessions.end_session(request("e"))
+    example_store.drop_session("e")  # what end_session does for the app's own store
+    assert example_store.stats()["runs"] == 0 and folders("e") == []
+
+
+def test_without_the_example_the_tab_opens_empty_as_before(tmp_path):
+    def page_load_handlers(examples_dir: Path) -> list[str]:
+        with gr.Blocks() as demo:
+            evaluate_tab.build_evaluate_tab(REGISTRY, examples_dir)
+        return [f.fn.__name__ for f in demo.fns.values() if f.fn is not None]
+
+    assert "first_view" in page_load_handlers(Path("examples"))
+    assert "first_view" not in page_load_handlers(tmp_path) and "localize" in page_load_handlers(tmp_path)

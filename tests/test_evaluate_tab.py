@@ -409,13 +409,15 @@ def test_browser_moves_the_iou_slider_and_the_counts_change(app_url, coco_sessio
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
             page.goto(app_url)
-            page.wait_for_selector("#eval-dataset input[type=file]", state="attached", timeout=30_000)
+            _wait_for_the_first_view(page, "Built-in example")
             page.locator("#eval-dataset input[type=file]").set_input_files(str(GT))
             page.locator("#eval-predictions input[type=file]").set_input_files(str(DT))
             page.wait_for_function("document.querySelectorAll('#eval-dataset .file-preview, #eval-predictions "
                                    ".file-preview').length >= 2", timeout=30_000)
             page.locator("#eval-button").click()
-            page.wait_for_function("document.querySelector('#eval-counts').innerText.includes('TP ')", timeout=30_000)
+            tp = coco_session.browse(0.5, 0.3).counts["tp"]  # the upload's counts, not the first view's example's
+            page.wait_for_function(f"document.querySelector('#eval-counts').innerText.includes('TP {tp:,} ')",
+                                   timeout=30_000)
             before = _tp_fp(page.locator("#eval-counts").inner_text())
             slider = page.locator("#eval-iou input[type=range]")
             slider.focus()
@@ -448,6 +450,14 @@ def test_browser_moves_the_iou_slider_and_the_counts_change(app_url, coco_sessio
         finally:
             browser.close()
     assert errors == []
+
+
+def _wait_for_the_first_view(page, example: str) -> None:
+    """The tab opens with the shapes example evaluated (the first view): wait for it before uploading, so that its
+    result cannot arrive after the upload's."""
+    page.wait_for_selector("#eval-dataset input[type=file]", state="attached", timeout=30_000)
+    page.wait_for_function(f"document.querySelector('#eval-status').innerText.includes('{example}')", timeout=30_000)
+    page.wait_for_function("document.querySelector('#eval-counts').innerText.includes('TP 30 ')", timeout=30_000)
 
 
 def _tp_fp(text: str) -> tuple[int, int]:
@@ -487,7 +497,7 @@ def test_evaluate_endpoint_keeps_its_parameters_and_answers_in_the_requests_lang
 def test_a_chinese_browser_gets_the_tab_in_chinese(app_url, page_in):
     page, errors = page_in("zh-CN")
     page.goto(app_url)
-    page.wait_for_selector("#eval-dataset input[type=file]", state="attached", timeout=30_000)
+    _wait_for_the_first_view(page, "内置示例")  # the shapes example, evaluated on load
     page.wait_for_function("document.querySelector('#eval-objects').innerText.includes('匹配对象')",
                            timeout=30_000)  # the page-load event's headers
     assert "全部类别" in page.locator("#eval-class input").input_value()
@@ -498,8 +508,9 @@ def test_a_chinese_browser_gets_the_tab_in_chinese(app_url, page_in):
     page.wait_for_function("document.querySelectorAll('#eval-dataset .file-preview, #eval-predictions "
                            ".file-preview').length >= 2", timeout=30_000)
     page.locator("#eval-button").click()
+    page.wait_for_function("document.querySelector('#eval-status').innerText.includes('100 张图像')", timeout=30_000)
+    assert "内置示例" not in page.locator("#eval-status").inner_text()
     page.wait_for_function("document.querySelector('#eval-counts').innerText.includes('精确率')", timeout=30_000)
-    assert "张图像" in page.locator("#eval-status").inner_text()
     page.wait_for_function("document.querySelector('#eval-page-info').innerText.includes('排序：图像 id')",
                            timeout=30_000)
     page.wait_for_function("document.querySelector('#eval-tide').innerText.includes('假阳性的成因')", timeout=30_000)
@@ -516,14 +527,16 @@ def test_the_shapes_example_runs_with_its_images_n_a_and_the_counts_reconciled(a
     reconciliation of the counts is shown beside TIDE's table."""
     page, errors = browser_page
     page.goto(app_url)
-    page.wait_for_selector("#eval-dataset input[type=file]", state="attached", timeout=30_000)
+    _wait_for_the_first_view(page, "Built-in example")
     images = len(list((Path("examples") / "shapes-detr-eval" / "images").glob("*.png")))
     page.get_by_text("annotations.json").first.click()  # the example table's first row
     page.wait_for_function("document.querySelector('#eval-upload-count').innerText.includes('files')",
                            timeout=30_000)
     count = page.locator("#eval-upload-count").inner_text()
     assert f"data set {images + 1} files" in count and "predictions 1 files" in count, count
-    page.locator("#eval-button").click()
+    page.locator("#eval-button").click()  # the upload's evaluation replaces the first view's (the same numbers)
+    page.wait_for_function("!document.querySelector('#eval-status').innerText.includes('Built-in example')",
+                           timeout=60_000)
     page.wait_for_function("document.querySelector('#eval-counts').innerText.includes('TP ')", timeout=60_000)
     coco = page.locator("#eval-coco").inner_text()
     assert re.search(r"AP\s+large\s+n/a", coco) and re.search(r"AR\s+large\s+n/a", coco), coco

@@ -13,6 +13,12 @@ sessions together, least recently used evicted first); the session's `gr.State` 
 sliders, filters, paging and clicks then only re-assign and redraw. An evaluation's folder is deleted when it
 is evicted or replaced, and every folder of a session when the session ends.
 
+The first view: when the page loads, the built-in shapes example (its images and the shipped detr-shapes'
+predictions, `examples_dir/shapes-detr-eval`) is evaluated from its files the same way (~0.1 s: no cache needed)
+and shown with everything the Evaluate button shows; the upload boxes stay empty (filling them on load races
+their change events). Each session gets its own copy, kept in `EXAMPLE_EVALUATIONS` (bounded like
+`EVALUATIONS`, dropped with the session, and apart from it so that page loads never evict anyone's upload).
+
 Text is in English or Simplified Chinese (`cvdemo.ui.texts.evaluate`): static text through `T("key")`, what the
 handlers compose in the language of the request. `/evaluate` called without a browser language (gradio_client)
 answers in English; the metrics JSON and the CSV export are machine-readable and always English.
@@ -81,6 +87,9 @@ MAX_MODEL_IMAGES = int(os.environ.get("CVDEMO_MAX_EVAL_MODEL_IMAGES", "500"))
 EVALUATIONS_MAX_BYTES = 1024 * 2**20  # CVDEMO_EVALUATION_STORE_MB overrides it (`sessions.store`)
 EVALUATIONS = sessions.store("evaluation", max_runs=64, max_bytes=EVALUATIONS_MAX_BYTES, per_session=1,
                              on_evict=EvaluationBrowser.close)
+# the first view's example evaluations (~1 MB and a 0.4 MB folder each): one per session, until it evaluates its own
+EXAMPLE_EVALUATIONS = sessions.store("evaluation-example", max_runs=128, max_bytes=192 * 2**20, per_session=1,
+                                     on_evict=EvaluationBrowser.close)
 COCO_COLUMNS, CLASS_COLUMNS, PAGE_COLUMNS, OBJECT_COLUMNS = (HEADERS[DEFAULT_LOCALE][t] for t in
                                                              ("coco", "class", "page", "objects"))
 
@@ -90,8 +99,8 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
 
     ``registry``'s detection models can be run on an uploaded data set's images instead of uploading
     predictions; ``examples_dir/shapes-detr-eval`` and ``examples_dir/coco-val2014-100`` hold the examples offered
-    under the upload boxes."""
-    wire(layout(registry.names("detect"), examples_dir), registry)
+    under the upload boxes; the first is evaluated when the page loads (the first view)."""
+    wire(layout(registry.names("detect"), examples_dir), registry, _shapes_example(examples_dir))
 
 
 # --- layout ----------------------------------------------------------------------------------------------------
@@ -193,15 +202,22 @@ def _example_headers(locale: str) -> list[str]:
     return [T.text("dataset_label", locale), T.text("predictions_label", locale)]
 
 
+def _shapes_example(examples_dir: Path) -> list[list[str]] | None:
+    """[data set files (annotations.json, then the images), prediction files] of the shapes example with the
+    shipped detr-shapes' predictions, or None when its files are not there."""
+    shapes = examples_dir / "shapes-detr-eval"
+    if not ((shapes / "annotations.json").is_file() and (shapes / "predictions.json").is_file()):
+        return None
+    images = sorted(str(p) for p in (shapes / "images").glob("*.png"))
+    return [[str(shapes / "annotations.json"), *images], [str(shapes / "predictions.json")]]
+
+
 def _examples(dataset_in: gr.File, preds_in: gr.File, examples_dir: Path) -> gr.Dataset | None:
     """The examples under the upload boxes (those whose files are there); their table (None without any): shapes
     with their images and the shipped detr-shapes' predictions, then COCO val2014's annotations only."""
-    shapes = examples_dir / "shapes-detr-eval"
     coco = examples_dir / "coco-val2014-100"
-    rows = []
-    if (shapes / "annotations.json").is_file() and (shapes / "predictions.json").is_file():
-        images = sorted(str(p) for p in (shapes / "images").glob("*.png"))
-        rows.append([[str(shapes / "annotations.json"), *images], [str(shapes / "predictions.json")]])
+    shapes = _shapes_example(examples_dir)
+    rows = [shapes] if shapes else []
     gt, dt = coco / "instances_val2014_100.json", coco / "instances_val2014_fakebbox100_results.json"
     if gt.is_file() and dt.is_file():
         rows.append([[str(gt)], [str(dt)]])
@@ -292,18 +308,50 @@ def evaluate(dataset_payload, preds_payload, iou_v, score_v, model_name, request
     predict = (_model_predictions(registry, model_name, session, locale, progress, timing)
                if model_name != UPLOADED else None)
     browser = _load(session, dataset_payload, preds_payload, predict, locale)
+    token = _keep(EVALUATIONS, session, browser)  # evicts the session's previous evaluation
+    EXAMPLE_EVALUATIONS.drop_session(session)  # its first view's example is no longer on show
+    model_run = (model_name, timing[0], registry.device.type.upper()) if timing else None
+    return _result(browser, token, status_markdown(browser, time.perf_counter() - start, locale, model_run), locale)
+
+
+@answers
+def first_view(request: gr.Request, *, example: list[list[str]]):
+    """On page load: the shapes example evaluated from its files (``example``: [data set files, prediction
+    files]), shown as `evaluate` shows an upload, its status saying what it is and how to evaluate one's own."""
+    locale, session = locale_of(request), sessions.session_of(request)
+    start = time.perf_counter()
+    dataset_files, prediction_files = example
+    browser = _load(session, dataset_files, prediction_files, None, locale)  # paths: staged as an upload's files
+    token = _keep(EXAMPLE_EVALUATIONS, session, browser)
+    intro = T.text("example_status", locale, images=len(browser.gt.images))
+    return _result(browser, token, intro + "\n\n" + status_markdown(browser, time.perf_counter() - start, locale),
+                   locale)
+
+
+def _keep(store, session: str, browser: EvaluationBrowser) -> str:
+    """``browser`` kept in ``store`` for ``session``: its token (a run too large for the store is closed)."""
     try:
-        token = EVALUATIONS.put(session, browser, size=browser.memory_bytes())  # evicts the session's previous
+        return store.put(session, browser, size=browser.memory_bytes())
     except RunTooLargeError:
         browser.close()
         raise
+
+
+def _result(browser: EvaluationBrowser, token: str, status: str, locale: str) -> tuple:
+    """What `evaluate` and `first_view` show: status, COCO table, VOC, metrics file, class table, class dropdown,
+    PR curves, page 1, the token, no image on show yet."""
     metrics_path = browser.write_metrics_json()
-    model_run = (model_name, timing[0], registry.device.type.upper()) if timing else None
-    return (status_markdown(browser, time.perf_counter() - start, locale, model_run),
-            table("coco", coco_rows(browser, locale), locale), voc_markdown(browser, locale), str(metrics_path),
-            table("class", class_rows(browser, locale), locale),
+    return (status, table("coco", coco_rows(browser, locale), locale), voc_markdown(browser, locale),
+            str(metrics_path), table("class", class_rows(browser, locale), locale),
             gr.Dropdown(choices=_class_choices(browser, locale), value=ALL),
             pr_curves_figure(browser.coco, locale=locale), 1, token, None)
+
+
+def _browser(token: str) -> EvaluationBrowser:
+    """The evaluation of a token: an upload's (`EVALUATIONS`) or the first view's example
+    (`EXAMPLE_EVALUATIONS`, whose tokens start with its name); StateDroppedError when it is no longer kept."""
+    example = isinstance(token, str) and token.startswith(EXAMPLE_EVALUATIONS.name + ":")
+    return (EXAMPLE_EVALUATIONS if example else EVALUATIONS).get(token)
 
 
 def _files(payload: Any) -> list[tuple[str, str]]:
@@ -382,7 +430,7 @@ def refresh(token, iou_v, score_v, class_v, error_v, sort_v, page_v, view, reque
     if token is None:
         return (gr.skip(),) * 8
     locale = locale_of(request)
-    browser = EVALUATIONS.get(token)
+    browser = _browser(token)
     iou, score = _thresholds(iou_v, score_v, locale)
     class_id = _class_id(browser, class_v, locale)
     error, sort = _filters(error_v, sort_v, locale)
@@ -419,7 +467,7 @@ def view_row(token, iou_v, score_v, class_v, error_v, sort_v, evt: gr.SelectData
     if token is None or not evt.row_value:
         return (gr.skip(),) * 4
     locale = locale_of(request)
-    browser = EVALUATIONS.get(token)
+    browser = _browser(token)
     iou, score = _thresholds(iou_v, score_v, locale)
     class_id = _class_id(browser, class_v, locale)
     return _show(browser, browser.assignment(iou, score), int(evt.row_value[1]), class_id, None, locale)
@@ -431,7 +479,7 @@ def click(token, iou_v, score_v, class_v, view, evt: gr.SelectData, request: gr.
     if token is None or not view or evt.index is None:
         return (gr.skip(),) * 4
     locale = locale_of(request)
-    browser = EVALUATIONS.get(token)
+    browser = _browser(token)
     iou, score = _thresholds(iou_v, score_v, locale)
     class_id = _class_id(browser, class_v, locale)
     a = browser.assignment(iou, score)
@@ -443,7 +491,7 @@ def click(token, iou_v, score_v, class_v, view, evt: gr.SelectData, request: gr.
 def _error_views(token, iou_v, score_v, locale: str, delay: float):
     if token is None:
         return gr.skip(), gr.skip()
-    browser = EVALUATIONS.get(token)
+    browser = _browser(token)
     iou, score = _thresholds(iou_v, score_v, locale)
     time.sleep(delay)  # after a slider move: let the counts and the image (same trigger) have the CPU first
     return confusion_figure(browser.confusion(iou, score), locale=locale), tide_markdown(browser, iou, score, locale)
@@ -467,7 +515,7 @@ def pr_view(token, class_v, request: gr.Request):
     if token is None:
         return gr.skip()
     locale = locale_of(request)
-    browser = EVALUATIONS.get(token)
+    browser = _browser(token)
     return pr_curves_figure(browser.coco, _class_id(browser, class_v, locale), locale=locale)
 
 
@@ -478,7 +526,7 @@ def export(token, iou_v, score_v, request: gr.Request):
     if token is None:
         raise gr.Error(T.text("nothing_to_export", locale), title=T.text("nothing_to_export_title", locale),
                        print_exception=False)
-    browser = EVALUATIONS.get(token)
+    browser = _browser(token)
     iou, score = _thresholds(iou_v, score_v, locale)
     return [str(browser.write_objects_csv(iou, score)), str(browser.write_metrics_json(iou, score))]
 
@@ -501,8 +549,9 @@ def next_page(page_v, request: gr.Request) -> int:
 
 # --- wiring -------------------------------------------------------------------------------------------------------
 
-def wire(ui: SimpleNamespace, registry: ModelRegistry) -> None:
-    """Connect the handlers to the components of `layout`."""
+def wire(ui: SimpleNamespace, registry: ModelRegistry, example: list[list[str]] | None = None) -> None:
+    """Connect the handlers to the components of `layout`; ``example`` (the shapes example's [data set files,
+    prediction files]) is evaluated and shown when the page loads."""
     sessions.on_session_end(remove_session_folders)
     browse_inputs = [ui.token, ui.iou, ui.score, ui.class_dd, ui.error_dd, ui.sort_dd, ui.page, ui.view]
     browse_outputs = [ui.counts, ui.page_info, ui.page_table, ui.page, ui.image, ui.click_info, ui.objects, ui.view]
@@ -513,13 +562,18 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry) -> None:
                  ui.page_table, ui.objects, *([ui.example_table] if has_example else [])]
     gr.on([ui.dataset_in.change, ui.preds_in.change], upload_count, [ui.dataset_in, ui.preds_in], ui.upload_count,
           queue=False, preprocess=False, **hidden)
+    result_outputs = [ui.status, ui.coco_table, ui.voc_md, ui.metrics_file, ui.class_table, ui.class_dd, ui.pr_plot,
+                      ui.page, ui.token, ui.view]
     # page load (no inputs: they would re-trigger it on every change)
-    gr.on(None, bind(localize, registry=registry, with_example=has_example), inputs=None, outputs=localized,
-          queue=False, **hidden)
+    loaded = gr.on(None, bind(localize, registry=registry, with_example=has_example), inputs=None,
+                   outputs=localized, queue=False, **hidden)
+    if example:  # the first view: the example's result, after `localize` has set the empty tables' headers
+        loaded.then(bind(first_view, example=example), None, result_outputs, **hidden
+                    ).success(refresh, browse_inputs, browse_outputs, **hidden
+                              ).success(errors_view, [ui.token, ui.iou, ui.score], [ui.confusion_plot, ui.tide_md],
+                                        **hidden)
     gr.on([ui.evaluate_btn.click], bind(evaluate, registry=registry),
-          [ui.dataset_in, ui.preds_in, ui.iou, ui.score, ui.model_dd],
-          [ui.status, ui.coco_table, ui.voc_md, ui.metrics_file, ui.class_table, ui.class_dd, ui.pr_plot, ui.page,
-           ui.token, ui.view],
+          [ui.dataset_in, ui.preds_in, ui.iou, ui.score, ui.model_dd], result_outputs,
           api_name="evaluate", preprocess=False, concurrency_limit=2, show_progress_on=[ui.status, ui.coco_table],
           ).success(refresh, browse_inputs, browse_outputs, **hidden
                     ).success(errors_view, [ui.token, ui.iou, ui.score], [ui.confusion_plot, ui.tide_md], **hidden)

@@ -173,6 +173,12 @@ AP ({ap}) also averages IoU 0.50…0.95, so it rewards tight boxes.""",
     "note_no_images_uploaded": ("no images uploaded: boxes are drawn on a blank canvas of each image's size",
                                 "未上传图像：框绘制在与每张图像同尺寸的空白画布上"),
     "not_applicable": ("n/a", "不适用"),
+    "example_status": ("**Built-in example** (nothing uploaded yet): {images} synthetic shapes images with the "
+                       "predictions of the shipped **detr-shapes** model, evaluated for you. To evaluate your own, "
+                       "upload a data set and its predictions above (or choose a model), then click **Evaluate**.",
+                       "**内置示例**（尚未上传任何文件）：{images} 张合成形状图像，配随附 **detr-shapes** 模型的预测，"
+                       "已为你评估好。要评估你自己的数据，请在上方上传数据集及其预测（或选择一个模型），"
+                       "然后点击**评估**。"),
     "status_model": ("**{format}**: {images:,} images, {objects:,} objects, {classes} classes · "
                      "**{predictions:,} predictions** of {model} ({model_seconds:.1f} s on {device}) · "
                      "evaluated in {seconds:.1f} s",
