@@ -153,6 +153,8 @@ def _load_directory(directory: Path) -> nn.Module:
         elif convert_vit.is_timm_vit_config(config):
             cfg = convert_vit.vit_config_from_timm(config)
             model, state = ViT(cfg), convert_vit.convert_timm_vit_state_dict(state, cfg)
+        elif (family := _families().get(model_type)) is not None:
+            model = family.from_config_dict(config)
         elif isinstance(config.get("architecture"), str):
             raise CheckpointError(f"timm architecture {config['architecture']!r} is not a ViT or DeiT; cvdemo "
                                   f"loads these timm models: {', '.join(sorted(VIT_PRESETS))}")
@@ -165,6 +167,29 @@ def _load_directory(directory: Path) -> nn.Module:
         raise CheckpointError(f"{directory}: {e}") from e
     load_state_dict_strict(model, state, source=str(directory))
     return model
+
+
+FAMILY_MODULES = ("cvdemo.models.faster_rcnn", "cvdemo.models.ssd", "cvdemo.models.retinanet",
+                   "cvdemo.models.yolo")
+"""The detector families beside DETR (issue 14). Each module exposes ``MODEL_TYPE`` (config.json's
+``"model_type"``, e.g. "cvdemo-faster-rcnn") and ``from_config_dict(config: dict) -> nn.Module`` (a fresh model
+whose ``config.to_dict()`` gives that dict back); a module that does not exist yet is skipped."""
+
+
+def _families() -> dict[str, object]:
+    """model_type -> the family module that builds it (imported on first use)."""
+    import importlib
+
+    found = {}
+    for name in FAMILY_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        found[module.MODEL_TYPE] = module
+    return found
 
 
 def _with_preprocessing(config, directory: Path):
