@@ -17,7 +17,8 @@ from cvdemo.messages import Message
 from cvdemo.training import EvalEvent, RunFinished, RunStarted, SnapshotEvent, StepEvent
 from cvdemo.training.events import ClassPrediction
 from cvdemo.training.jobs import JobLimits, JobManager, TrainingBusyError
-from cvdemo.training.presets import DETR_TRAINING_PRESETS, VIT_TRAINING_PRESETS
+from cvdemo.training.kinds import KINDS
+from cvdemo.training.presets import VIT_TRAINING_PRESETS
 from cvdemo.training.requests import SetupError, TrainRequest, build_setup, coco_folder_from_zip
 from cvdemo.training.trained_models import PushError, push_to_hub
 from cvdemo.ui import train_tab
@@ -67,8 +68,7 @@ def test_every_catalog_text_is_used_in_the_tab_sources():
 
 def test_the_preset_notes_are_the_presets_own_descriptions():
     for (kind, name), key in train_tab.PRESET_NOTES.items():
-        presets = DETR_TRAINING_PRESETS if kind == "detr" else VIT_TRAINING_PRESETS
-        assert T.text(key, "en") == f"*{presets[name].description}*"
+        assert T.text(key, "en") == f"*{KINDS[kind].presets[name].description}*"
         assert train_tab._preset_note(kind, name, "zh-CN") == T.text(key, "zh-CN")
         assert CJK.search(T.text(key, "zh-CN"))
 
@@ -79,7 +79,8 @@ def test_choices_keep_their_values_in_every_language():
         english, chinese = make("en"), make("zh-CN")
         assert [v for _, v in english] == [v for _, v in chinese] == [v for _, v in make()]
         assert all(CJK.search(text) for text, _ in chinese)
-    assert train_tab.kind_choices("en") == [("DETR detection", "detr"), ("ViT classification", "vit")]
+    assert train_tab.kind_choices("en") == [("DETR detection", "detr"), ("ViT classification", "vit"),
+                                            ("YOLO detection", "yolo")]
     assert train_tab.source_choices("zh-CN") == [("生成的形状", "Generated shapes"), ("我的 COCO zip", "My COCO zip")]
     assert [v for _, v in train_tab.unit_choices("zh-CN")] == ["steps", "epochs"]
 
@@ -131,13 +132,12 @@ def test_the_curves_titles_axes_and_legend_follow_the_locale():
         return titles, names, axes
 
     titles, names, axes = texts(view_of().figure_dict())
-    assert titles[:4] == ["Total loss (grey: each step, black: smoothed)",
+    assert titles[:4] == ["Total loss (weighted sum of the terms)",
                           "Loss terms, last decoder layer (dotted: aux layers)", "Learning rate", "Validation AP"]
     assert {"total", "total (smoothed)", "loss_ce", "loss_ce layer 0", "lr backbone", "AP", "AP50"} <= names
     assert axes == ["step", "step"]
     titles, names, axes = texts(view_of("zh-CN").figure_dict())
-    assert titles[:4] == ["总损失（灰：每一步；黑：平滑后）", "各损失项，最后一个解码器层（点线：辅助层）", "学习率",
-                          "验证集 AP"]
+    assert titles[:4] == ["总损失（各项加权和）", "各损失项，最后一个解码器层（点线：辅助层）", "学习率", "验证集 AP"]
     assert {"总损失", "总损失（平滑）", "loss_ce", "loss_ce 第 0 层", "学习率 backbone", "AP", "AP50"} <= names
     assert axes == ["步", "步"]
     titles, names, _ = texts(view_of("zh-CN", task="classification").figure_dict())
@@ -203,7 +203,7 @@ def test_setup_descriptions_notes_and_errors_follow_the_locale(tiny_presets, tmp
                                                                batch_size=4)) == "至少训练一步"
     assert chinese_error(SetupError, build_setup, TrainRequest(kind="vit", preset="huge")).startswith(
         "未知预设 'huge'")
-    assert chinese_error(SetupError, build_setup, TrainRequest(kind="yolo")).startswith("未知任务 'yolo'")
+    assert chinese_error(SetupError, build_setup, TrainRequest(kind="rcnn")).startswith("未知任务 'rcnn'")
     assert chinese_error(PushError, push_to_hub, tmp_path, "me/model", "").startswith("推送需要 Hugging Face 令牌")
     assert chinese_error(PushError, push_to_hub, tmp_path, "no slash", "hf_x").startswith(
         "'no slash' 不是 Hub 仓库 ID")

@@ -16,6 +16,7 @@ import pytest
 from cvdemo.datasets.shapes import ShapesConfig, write_shapes_dataset
 from cvdemo.models.registry import MAX_MODELS_PER_OWNER, ModelRegistry, ModelUnavailableError
 from cvdemo.training.jobs import JobLimits, JobManager
+from cvdemo.training.kinds import KINDS
 from cvdemo.training.presets import VIT_TRAINING_PRESETS
 from cvdemo.training.trained_models import model_name
 from cvdemo.training.workspace import TrainingWorkspace
@@ -81,7 +82,7 @@ def run_folders(ctx) -> list[Path]:
 
 
 @pytest.mark.parametrize("change, expected", [
-    ({"kind": "cnn"}, "Task must be one of: detr, vit (got 'cnn')."),
+    ({"kind": "cnn"}, "Task must be one of: detr, vit, yolo (got 'cnn')."),
     ({"preset": "huge"}, "Preset must be one of: tiny, small, test (got 'huge')."),
     ({"source": "my disk"}, "Data must be one of: Generated shapes, My COCO zip (got 'my disk')."),
     ({"unit": "hours"}, "Unit must be one of: steps, epochs (got 'hours')."),
@@ -213,8 +214,9 @@ def test_every_wired_handler_answers(ctx):
     assert {"train", "stop_training", "save_model", "push_to_hub"} <= names
     caps = train_tab.localize(request(), ctx=ctx)[-1]
     assert caps == "*Runs on **cpu**; at most 50 steps and 1 min per run; a session keeps at most 3 saved models.*"
-    assert train_tab.on_task("vit", "nope", request()) == (gr.skip(), gr.skip(), gr.skip())
-    assert train_tab.on_task("vit", "tiny", request())[1:] == (1e-3, 32)
+    assert train_tab.on_task("vit", "nope", request()) == (gr.skip(),) * 5
+    assert train_tab.on_task("vit", "tiny", request())[1:] == (1e-3, 32, KINDS["vit"].presets["tiny"].demo_steps,
+                                                                "steps")
 
 
 def test_a_model_saved_in_one_session_is_not_offered_to_another_in_the_app(serve):

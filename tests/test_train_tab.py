@@ -351,7 +351,28 @@ def test_a_chinese_page_shows_chinese_choices_and_notes(tab_app, page_in):
                            timeout=30_000)  # the page-load event localised the caps line
     text = page.inner_text("body")
     assert "DETR 目标检测" in text and "生成的形状" in text and "开始训练" in text and "学习率" in text, text
-    assert "CPU 现场演示：128 像素图像中" in text and "Generated shapes" not in text and "train." not in text
+    assert "CPU 现场演示" in text and "Generated shapes" not in text and "train." not in text
     page.get_by_label("ViT 图像分类").check()
     page.wait_for_function("document.body.innerText.includes('2 个宽度为 96 的 Transformer 块')", timeout=15_000)
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_the_tab_opens_on_a_recorded_run_and_its_curve_settings_redraw(tab_app, page_in, locale):
+    """The first view (issue 13): before any click the tab shows the tiny preset's recorded run, its curves and
+    its last snapshot; the smoothing and log-scale settings redraw the curves."""
+    page, errors = page_in(locale)
+    page.goto(tab_app["url"])
+    recorded = "一次录制的训练" if locale == "zh-CN" else "A recorded run"
+    page.wait_for_function(f"document.querySelector('#train-status')?.innerText.includes('{recorded}')",
+                           timeout=60_000)
+    page.wait_for_selector("#train-snapshot img", timeout=30_000)
+    page.wait_for_selector("#train-curves .js-plotly-plot", timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('#train-curves .scatterlayer .trace').length > 5",
+                           timeout=30_000)
+    assert page.locator("#train-compare input[type=checkbox]").count() == 2  # the recordings, to overlay
+    before = page.locator("#train-curves .js-plotly-plot").evaluate("p => p.layout.yaxis.type")
+    page.locator("#train-log input").click()
+    page.wait_for_function("document.querySelector('#train-curves .js-plotly-plot').layout.yaxis.type !== "
+                           f"'{before}'", timeout=15_000)
     assert not errors, errors

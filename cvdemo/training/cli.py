@@ -31,13 +31,12 @@ from cvdemo.images import ImageLoadError
 from cvdemo.models.loading import CheckpointError
 from cvdemo.training import distributed
 from cvdemo.training.data import CocoFolderDataset
-from cvdemo.training.detection import DetectionTask
 from cvdemo.training.divergence import NonFiniteLossError
 from cvdemo.training.engine import Trainer
 from cvdemo.training.event_log import JsonLinesLog
 from cvdemo.training.events import EvalEvent, RunFinished
 from cvdemo.training.kinds import KINDS
-from cvdemo.training.presets import TrainingPreset, build_detr, build_vit, build_vit_task
+from cvdemo.training.presets import TrainingPreset, build_vit, build_vit_task
 from cvdemo.training.progress import ConsoleReporter
 
 __all__ = ["build_parser", "run"]
@@ -78,7 +77,7 @@ def build_parser(kind: str) -> argparse.ArgumentParser:
         model.add_argument("--hint-from", type=str, metavar="MODEL",
                            help="a DETR (folder or hf:<id>) whose frozen backbone gives the feature-hint loss "
                                 f"(cvdemo.training.feature_hint); 'none' for plain cross-entropy ({hints})")
-    if kind == "detr":
+    if kind != "vit":
         inits = ", ".join(f"{p.name}: {p.backbone_init or 'none'}" for p in presets.values())
         model.add_argument("--backbone-init", type=str, metavar="MODEL",
                            help="a DETR (folder or hf:<id>) whose backbone starts the fresh model's, as DETR "
@@ -93,7 +92,7 @@ def build_parser(kind: str) -> argparse.ArgumentParser:
     opt.add_argument("--batch-size", type=int,
                      help=preset_values("batch_size", "images per update and process"))
     opt.add_argument("--lr", type=float, help=preset_values("lr", "AdamW learning rate"))
-    if kind == "detr":
+    if kind != "vit":
         opt.add_argument("--backbone-lr", type=float,
                          help=preset_values("backbone_lr", "backbone learning rate; None = --lr, for a "
                                             "backbone trained from scratch (DETR fine-tuning uses 1e-5)"))
@@ -184,7 +183,7 @@ def _model(kind: str, args: argparse.Namespace, preset: TrainingPreset, id2label
     if args.init is None:
         if kind == "vit":
             return build_vit(preset, id2label)
-        return build_detr(preset, id2label, backbone_init=_backbone_init(args, preset))
+        return KINDS[kind].build_model(preset, id2label, backbone_init=_backbone_init(args, preset))
     model = cvdemo.models.load(args.init)
     have = {int(k): v for k, v in model.config.id2label.items()}
     if have != id2label:
@@ -220,10 +219,10 @@ def run(kind: str, argv: Sequence[str] | None = None) -> int:
         train, val, id2label = _datasets(args, preset, data_task)
         torch.manual_seed(config.seed)
         model = _model(kind, args, preset, id2label)
-        if kind == "detr":
-            task = DetectionTask(model.config)
-        else:
+        if kind == "vit":
             task = build_vit_task(preset, model, _hint_teacher(args, preset))
+        else:
+            task = KINDS[kind].build_task(preset, model)
         resume = out / "checkpoint" if args.resume else None
         if resume is not None and not resume.is_dir():
             raise CheckpointError(f"--resume: {resume} does not exist; run once without --resume first")

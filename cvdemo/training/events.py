@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from cvdemo.boxes import box_iou_xyxy
+
 __all__ = [
     "CheckpointEvent", "ClassPrediction", "EpochEvent", "EvalEvent", "ImagePrediction", "RunFinished",
     "RunStarted", "SnapshotEvent", "StepEvent", "TrainingEvent",
@@ -135,6 +137,19 @@ class ImagePrediction:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "image"}
 
+    def top_box_right(self, iou_threshold: float = 0.5) -> bool:
+        """True when the best-scoring detection names the class of a ground-truth object it overlaps with
+        IoU >= ``iou_threshold`` (what a viewer of the image checks first)."""
+        if len(self.scores) == 0 or len(self.gt_labels) == 0:
+            return False
+        best = int(np.argmax(self.scores))
+        same = np.asarray(self.gt_labels) == int(self.labels[best])
+        if not same.any():
+            return False
+        box = np.asarray(self.boxes_xyxy[best], np.float64)[None]
+        ious = box_iou_xyxy(box, np.asarray(self.gt_boxes_xyxy, np.float64)[same])
+        return bool(ious.max() >= iou_threshold)
+
 
 @dataclass(frozen=True)
 class ClassPrediction:
@@ -147,6 +162,10 @@ class ClassPrediction:
 
     def to_dict(self) -> dict[str, Any]:
         return {"image_id": self.image_id, "label": self.label, "probs": _plain(self.probs)}
+
+    def top_class_right(self) -> bool:
+        """True when the most probable class is the true one."""
+        return len(self.probs) > 0 and int(np.argmax(self.probs)) == self.label
 
 
 @dataclass(frozen=True)

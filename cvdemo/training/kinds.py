@@ -17,13 +17,16 @@ from torch import nn
 
 from cvdemo.messages import Message
 from cvdemo.training.detection import DetectionTask
+from cvdemo.training.family_detection import FamilyDetectionTask
 from cvdemo.training.presets import (
     DETR_TRAINING_PRESETS,
     VIT_TRAINING_PRESETS,
+    YOLO_TRAINING_PRESETS,
     TrainingPreset,
     build_detr,
     build_vit,
     build_vit_task,
+    build_yolo,
 )
 
 __all__ = ["KINDS", "TrainingKind"]
@@ -59,9 +62,15 @@ def _detection_task(preset: TrainingPreset, model: nn.Module) -> DetectionTask:
     return DetectionTask(model.config)
 
 
+def _family_task(preset: TrainingPreset, model: nn.Module) -> FamilyDetectionTask:
+    return FamilyDetectionTask(model.config)
+
+
 KINDS: dict[str, TrainingKind] = {
     "detr": TrainingKind("detr", "detect", "Train a DETR detector", DETR_TRAINING_PRESETS, build_detr,
                          _detection_task, Message("train.kind_detr")),
     "vit": TrainingKind("vit", "classify", "Train a ViT classifier", VIT_TRAINING_PRESETS, build_vit,
                         build_vit_task, Message("train.kind_vit")),
+    "yolo": TrainingKind("yolo", "detect", "Train a YOLO (v1) grid detector", YOLO_TRAINING_PRESETS, build_yolo,
+                         _family_task, Message("train.kind_yolo")),
 }

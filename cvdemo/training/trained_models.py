@@ -3,6 +3,7 @@
     saved = save_trained_model(job.model, folder, name=model_name("my detr", taken), task="detect")
     registry.add(ModelSpec(saved.name, str(saved.folder), saved.task, about), model=saved.model, owner=session)
     url = push_to_hub(saved.folder, "me/my-detr", token)
+    best, default = suggested_threshold(job.model, job.setup.task, job.setup.val_data)  # a detector's threshold
 
 The checkpoint is `cvdemo.models.save`'s format (``config.json`` + ``model.safetensors``). Errors a user can act
 on are `PushError` (`UserError`) with keys of the "train" catalog.
@@ -18,18 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 import cvdemo.models
 from cvdemo.messages import UserError
+from cvdemo.metrics.score_threshold import ThresholdCounts, best_threshold, threshold_counts
 
-__all__ = ["MODEL_FILES", "PushError", "SavedModel", "model_name", "push_to_hub", "save_trained_model"]
+__all__ = ["DEFAULT_THRESHOLD", "MODEL_FILES", "PushError", "SavedModel", "model_name", "push_to_hub",
+           "save_trained_model", "suggested_threshold"]
 
 log = logging.getLogger(__name__)
 
 MODEL_FILES = ("config.json", "model.safetensors")
 DEFAULT_NAME = "my-model"
 MAX_NAME = 40  # characters of a saved model's name
+DEFAULT_THRESHOLD = 0.5  # the Detect tab's score threshold when it opens
+MAX_THRESHOLD_IMAGES = 64  # validation images a saved detector is run on to suggest its threshold
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
 
@@ -71,6 +77,18 @@ def save_trained_model(model: nn.Module, folder: str | Path, *, name: str, task:
     the files hold."""
     folder = cvdemo.models.save(model, folder)
     return SavedModel(name=name, folder=folder, task=task, model=cvdemo.models.load(folder))
+
+
+def suggested_threshold(model: nn.Module, task: Any, val_data: Any, device: str | torch.device = "cpu",
+                        max_images: int = MAX_THRESHOLD_IMAGES) -> tuple[ThresholdCounts, ThresholdCounts]:
+    """(the score threshold showing the detector's detections best, what `DEFAULT_THRESHOLD` shows) on the first
+    ``max_images`` images of ``val_data``, by `cvdemo.metrics.score_threshold`. ``task``: the run's
+    `DetectionTask` (its ``snapshot`` runs the model on the images, one at a time)."""
+    samples = [val_data[i] for i in range(min(max_images, len(val_data)))]
+    predictions = task.snapshot(model, samples, torch.device(device))
+    best = best_threshold(predictions)
+    default = threshold_counts(predictions, [DEFAULT_THRESHOLD])[0]
+    return best, default
 
 
 def _offline() -> bool:

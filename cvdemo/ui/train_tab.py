@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import functools
 import html
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -47,15 +49,29 @@ from cvdemo.messages import UserError
 from cvdemo.models.registry import MAX_MODELS_PER_OWNER, ModelRegistry, ModelSpec
 from cvdemo.training.jobs import JobManager, TrainingJob, already_training
 from cvdemo.training.kinds import KINDS
+from cvdemo.training.recorded_runs import RecordedRun, load_recorded_run
 from cvdemo.training.requests import TrainRequest, build_setup, coco_folder_from_zip
-from cvdemo.training.trained_models import model_name, push_to_hub, save_trained_model
+from cvdemo.training.run_curves import RunCurves, RunHistory
+from cvdemo.training.trained_models import model_name, push_to_hub, save_trained_model, suggested_threshold
 from cvdemo.training.workspace import TrainingWorkspace
 from cvdemo.ui import sessions, validate
 from cvdemo.ui.binding import bind
 from cvdemo.ui.errors import answers
 from cvdemo.ui.i18n import DEFAULT_LOCALE, LOCALES, locale_of
 from cvdemo.ui.texts.train import T
-from cvdemo.ui.training_view import RunView, about_markdown, curves_payload, duration_text, end_note, word
+from cvdemo.ui.training_view import (
+    DEFAULT_SMOOTHING,
+    CurveOptions,
+    RunView,
+    about_markdown,
+    curves_payload,
+    duration_text,
+    end_note,
+    metric_name,
+    recorded_status,
+    threshold_note,
+    word,
+)
 from cvdemo.ui.uploads import upload_path
 from cvdemo.ui.zerogpu import spaces
 
@@ -71,7 +87,13 @@ MAX_BATCH = 256
 MAX_SNAPSHOT_EVERY = 1_000_000
 # (kind, preset) -> the key of the preset's description in the catalog (other presets: their own, in English)
 PRESET_NOTES = {("detr", "tiny"): "preset_detr_tiny", ("detr", "small"): "preset_detr_small",
-                ("vit", "tiny"): "preset_vit_tiny", ("vit", "small"): "preset_vit_small"}
+                ("vit", "tiny"): "preset_vit_tiny", ("vit", "small"): "preset_vit_small",
+                ("yolo", "tiny"): "preset_yolo_tiny", ("yolo", "small"): "preset_yolo_small"}
+MAX_SMOOTHING = 0.99
+# the recorded runs offered for comparison (and the first view: the first one), value -> (kind, preset)
+RECORDINGS = {"recorded-detr-tiny": ("detr", "tiny"), "recorded-vit-tiny": ("vit", "tiny")}
+FIRST_VIEW = "recorded-detr-tiny"
+MAX_OPTION_SESSIONS = 1024  # sessions whose curve settings are remembered (the least recently set dropped first)
 # elem_ids of the other tabs' model dropdowns, refreshed after a save so the new model can be picked there
 MODEL_DROPDOWNS = {"detect-model": "detect", "match-model": "detect", "vit-model": "classify"}
 
@@ -88,6 +110,9 @@ class TrainContext:
 
 _manager: JobManager | None = None
 _workspace: TrainingWorkspace | None = None
+HISTORY = RunHistory()  # each session's finished runs, to overlay on the current one
+_options: OrderedDict[str, tuple[float, bool, tuple[str, ...]]] = OrderedDict()  # session -> curve settings
+_options_lock = threading.Lock()
 
 
 def default_manager() -> JobManager:
@@ -202,9 +227,11 @@ def _submit(ctx: TrainContext, session: str, request: TrainRequest, zip_path: st
             return ctx.manager.submit(session, setup)
 
 
-def _stream(manager: JobManager, job: TrainingJob, about: str, locale: str = DEFAULT_LOCALE):
-    """(status, curves, snapshot, snapshot caption) about every UPDATE_SECONDS until the job ends, in ``locale``."""
-    view = RunView(locale)
+def _stream(manager: JobManager, job: TrainingJob, about: str, view: RunView,
+            options: Callable[[], CurveOptions] = CurveOptions):
+    """(status, curves, snapshot, snapshot caption) about every UPDATE_SECONDS until the job ends, in the view's
+    language; the curves drawn as ``options()`` says at each redraw (the user may change them meanwhile)."""
+    locale = view.locale
     cursor, last_snapshot, last_yield, last_image = 0, object(), 0.0, 0.0  # 1st redraw clears the last snapshot
     while True:
         finished = job.done.is_set()
@@ -222,7 +249,7 @@ def _stream(manager: JobManager, job: TrainingJob, about: str, locale: str = DEF
                 changed = view.snapshot is not last_snapshot and (finished or now - last_image >= SNAPSHOT_SECONDS)
                 if changed:
                     last_snapshot, last_image = view.snapshot, now
-                yield (view.progress_markdown(job.state, note + "  \n" + about), curves_payload(view),
+                yield (view.progress_markdown(job.state, note + "  \n" + about), curves_payload(view, options()),
                        view.snapshot_image() if changed else gr.skip(),
                        view.snapshot_caption() if changed else gr.skip())
         if finished:
@@ -238,6 +265,77 @@ def _finished_job(manager: JobManager, session: str, locale: str) -> TrainingJob
     if job.active:
         raise _refusal("still_training", "title_still_training", locale)
     return job
+
+
+# --- curves: settings, recorded runs, the session's earlier runs -------------------------------------------
+
+
+@functools.lru_cache(maxsize=len(RECORDINGS))
+def recorded(value: str) -> RecordedRun | None:
+    """The recorded run of a `RECORDINGS` value (read once per process), None when it is not shipped."""
+    kind, preset = RECORDINGS[value]
+    return load_recorded_run(kind, preset)
+
+
+def _run_label(index: int, about: dict, curves: RunCurves, locale: str) -> str:
+    """"run 2: DETR detection, tiny, 900 steps, AP 0.123" in ``locale``."""
+    metrics = curves.evals[-1][1] if curves.evals else {}
+    final = "".join(f", {metric_name(k, locale)} {metrics[k]:.3f}" for k in ("AP", "accuracy") if k in metrics)
+    return T.text("run_label", locale, n=index, kind=word(KINDS[about["kind"]].label, locale),
+                  preset=about["preset"], steps=curves.last_step, final=final)
+
+
+def _recording_label(run: RecordedRun, locale: str) -> str:
+    return T.text("recorded_label", locale, kind=word(KINDS[run.kind].label, locale), preset=run.preset,
+                  steps=run.curves.last_step)
+
+
+def overlay_choices(session: str, locale: str, current_job: int | None = None) -> list[tuple[str, str]]:
+    """[(text, value)] of the runs one can overlay: the recorded runs, then the session's finished runs (the one
+    on the screen, ``current_job``, left out)."""
+    choices = [(_recording_label(run, locale), value) for value in RECORDINGS if (run := recorded(value))]
+    for index, (run_id, about, curves) in enumerate(HISTORY.runs(session), start=1):
+        if about.get("job") != current_job:
+            choices.append((_run_label(index, about, curves, locale), run_id))
+    return choices
+
+
+def _overlays(session: str, values: tuple[str, ...], locale: str) -> tuple[tuple[str, RunCurves], ...]:
+    """(name, curves) of the chosen runs that are still kept (a dropped one is left out)."""
+    named = dict((value, text) for text, value in overlay_choices(session, locale))
+    runs = {run_id: curves for run_id, _, curves in HISTORY.runs(session)}
+    out = []
+    for value in values:
+        curves = runs.get(value) or (run.curves if value in RECORDINGS and (run := recorded(value)) else None)
+        if curves is not None and value in named:
+            out.append((named[value], curves))
+    return tuple(out)
+
+
+def _remember_options(session: str, smoothing: float, log_y: bool, compare: tuple[str, ...]) -> None:
+    with _options_lock:
+        _options[session] = (smoothing, log_y, compare)
+        _options.move_to_end(session)
+        while len(_options) > MAX_OPTION_SESSIONS:
+            _options.popitem(last=False)
+
+
+def curve_options(session: str, locale: str) -> CurveOptions:
+    """The session's curve settings (the defaults until it sets some), its overlays resolved."""
+    with _options_lock:
+        smoothing, log_y, compare = _options.get(session, (DEFAULT_SMOOTHING, True, ()))
+    return CurveOptions(smoothing, log_y, _overlays(session, compare, locale))
+
+
+def _current_view(ctx: TrainContext, session: str, locale: str) -> tuple[RunView, int | None]:
+    """The session's run on the screen (its events so far) and its job id, else the first view's recording."""
+    job = ctx.manager.job_of(session)
+    if job is not None and job.started_at is not None:
+        view = RunView(locale)
+        view.consume(job.poll(0)[0])
+        return view, job.id
+    run = recorded(FIRST_VIEW)
+    return RunView.of_curves(run.curves if run else RunCurves(), run.snapshot if run else None, locale), None
 
 
 # --- handlers -------------------------------------------------------------------------------------------------
@@ -261,12 +359,15 @@ def train(kind_v, preset_v, source_v, upload_v, length_v, unit_v, lr_v, batch_v,
         raise _refusal("no_data", "title_no_data", locale)
     job = _submit(ctx, session, run, zip_path, locale)
     about = about_markdown(job.setup.description, job.setup.notes, locale)
+    view = RunView(locale)
     try:
-        for outputs in _stream(ctx.manager, job, about, locale):
+        for outputs in _stream(ctx.manager, job, about, view, lambda: curve_options(session, locale)):
             yield *outputs, session
     finally:  # the page went away (Gradio dropped this stream): the run is nobody's any more
         if job.active:
             ctx.manager.stop(session, "page closed")
+    if view.curves.steps:  # kept for comparison with the session's next runs
+        HISTORY.add(session, view.curves, about={"job": job.id, "kind": run.kind, "preset": run.preset})
 
 
 @answers
@@ -298,6 +399,9 @@ def save_model(name, request: gr.Request, *, ctx: TrainContext):
     ctx.workspace.add_model(session, saved.name, saved.folder, kept=kept)
     note = T.text("saved_detect" if saved.task == "detect" else "saved_classify", locale,
                   name=html.escape(saved.name))
+    if saved.task == "detect" and job.setup.val_data is not None and len(job.setup.val_data):
+        best, default = suggested_threshold(saved.model, job.setup.task, job.setup.val_data, job.device)
+        note += "  \n" + threshold_note(best, default, locale)
     for dropped in (n for n in before if n not in kept):
         note += "  \n" + T.text("replaced_oldest", locale, name=html.escape(dropped), limit=MAX_MODELS_PER_OWNER)
     return note, gr.File([str(f) for f in saved.files], visible=True), session
@@ -317,11 +421,53 @@ def push_model(repo, token_v, private_v, request: gr.Request, *, ctx: TrainConte
 
 @answers
 def on_task(kind, preset, request: gr.Request):
-    """Task or preset changed: the preset's note, learning rate and batch size."""
+    """Task or preset changed: the preset's note, learning rate, batch size and default length (in steps)."""
     if kind not in KINDS or preset not in KINDS[kind].presets:
-        return gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     return (_preset_note(kind, preset, locale_of(request)), _preset_value(kind, preset, "lr"),
-            _preset_value(kind, preset, "batch_size"))
+            _preset_value(kind, preset, "batch_size"), KINDS[kind].presets[preset].demo_steps, "steps")
+
+
+@answers
+def first_view(request: gr.Request, *, ctx: TrainContext):
+    """Page load: the recorded run of the default preset (status, curves, its last snapshot) unless this session
+    already trains, and the runs one can overlay."""
+    locale, session = locale_of(request), sessions.session_of(request)
+    run = recorded(FIRST_VIEW)
+    job = ctx.manager.job_of(session)
+    choices = gr.CheckboxGroup(choices=overlay_choices(session, locale, job.id if job else None))
+    if run is None or job is not None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), choices
+    view = RunView.of_curves(run.curves, run.snapshot, locale)
+    status = recorded_status(run, locale)
+    return (status, curves_payload(view, curve_options(session, locale)), view.snapshot_image(),
+            view.snapshot_caption(), choices)
+
+
+@answers
+def redraw(smoothing_v, log_v, compare_v, request: gr.Request, *, ctx: TrainContext):
+    """The curve settings changed: remember them for the session (a live run's stream reads them at each redraw)
+    and redraw the curves on the screen now."""
+    locale, session = locale_of(request), sessions.session_of(request)
+    smoothing = validate.number(smoothing_v, name=T.text("smoothing", locale), low=0, high=MAX_SMOOTHING,
+                                locale=locale)
+    log_y = validate.choice(log_v, (True, False), name=T.text("log_scale", locale), locale=locale)
+    view, job_id = _current_view(ctx, session, locale)
+    offered = [value for _, value in overlay_choices(session, locale, job_id)]
+    compare = tuple(validate.choice(v, offered, name=T.text("compare", locale), locale=locale)
+                    for v in (compare_v or []))
+    _remember_options(session, smoothing, log_y, compare)
+    return curves_payload(view, curve_options(session, locale))
+
+
+@answers
+def list_runs(compare_v, request: gr.Request, *, ctx: TrainContext) -> gr.CheckboxGroup:
+    """After a run: the runs one can overlay now (the finished one included, unless it is on the screen)."""
+    locale, session = locale_of(request), sessions.session_of(request)
+    job = ctx.manager.job_of(session)
+    choices = overlay_choices(session, locale, job.id if job else None)
+    values = {value for _, value in choices}
+    return gr.CheckboxGroup(choices=choices, value=[v for v in (compare_v or []) if v in values])
 
 
 @answers
@@ -361,6 +507,9 @@ def end_session(ctx: TrainContext, session: str | None) -> None:
         return
     job = ctx.manager.forget(session)
     ctx.registry.drop_owner(session)
+    HISTORY.drop_owner(session)
+    with _options_lock:
+        _options.pop(session, None)
     ctx.workspace.end_session(session, after=job.done if job is not None else None)
 
 
@@ -381,8 +530,8 @@ def layout(on_session_expired: Callable[[str], None]) -> SimpleNamespace:
             c.source = gr.Radio(source_choices(), value=GENERATED, label=T("data"))
             c.upload = gr.File(label=T("upload"), type="filepath", visible=False, elem_id="train-upload")
             with gr.Row():
-                c.length = gr.Number(300, label=T("train_for"), minimum=1, maximum=MAX_LENGTH, precision=2,
-                                     min_width=100)
+                c.length = gr.Number(KINDS["detr"].presets["tiny"].demo_steps, label=T("train_for"), minimum=1,
+                                     maximum=MAX_LENGTH, precision=2, min_width=100)
                 c.unit = gr.Radio(unit_choices(), value="steps", label=T("unit"), min_width=120)
             with gr.Row():
                 c.lr = gr.Number(_preset_value("detr", "tiny", "lr"), label=T("lr"), minimum=0, maximum=MAX_LR,
@@ -399,6 +548,12 @@ def layout(on_session_expired: Callable[[str], None]) -> SimpleNamespace:
         with gr.Column(scale=5, min_width=480):
             c.status = gr.Markdown(T("status_idle"), elem_id="train-status")
             c.curves = gr.Plot(label=T("curves"), show_label=False, elem_id="train-curves")
+            with gr.Row(equal_height=True):
+                c.smoothing = gr.Slider(0, MAX_SMOOTHING, value=DEFAULT_SMOOTHING, step=0.01, label=T("smoothing"),
+                                        info=T("smoothing_info"), elem_id="train-smoothing", min_width=160)
+                c.log_y = gr.Checkbox(True, label=T("log_scale"), elem_id="train-log", min_width=120)
+                c.compare = gr.CheckboxGroup([], label=T("compare"), info=T("compare_info"),
+                                             elem_id="train-compare", min_width=240)
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             gr.Markdown(T("snapshots_heading"))
@@ -427,8 +582,12 @@ def wire(c: SimpleNamespace, ctx: TrainContext) -> None:
 
     gr.on(None, bound(localize), inputs=None, outputs=[c.kind, c.preset, c.source, c.unit, c.limits],
           api_visibility="private", show_progress="hidden", queue=False)
-    gr.on([c.kind.change, c.preset.change], on_task, [c.kind, c.preset], [c.preset_note, c.lr, c.batch],
-          queue=False, api_visibility="private")
+    gr.on([c.kind.change, c.preset.change], on_task, [c.kind, c.preset],
+          [c.preset_note, c.lr, c.batch, c.length, c.unit], queue=False, api_visibility="private")
+    gr.on(None, bound(first_view), inputs=None, outputs=[c.status, c.curves, c.snapshot, c.snapshot_note, c.compare],
+          api_visibility="private", show_progress="hidden")
+    gr.on([c.smoothing.release, c.log_y.input, c.compare.input], bound(redraw), [c.smoothing, c.log_y, c.compare],
+          c.curves, api_visibility="private", show_progress="hidden", trigger_mode="always_last")
     c.source.change(show_upload, c.source, c.upload, queue=False, api_visibility="private")
     c.start.click(clear_note, None, c.stop_note, queue=False, api_visibility="private")
     # preprocess=False: the handler gets the raw values (checked there with readable messages) and the file payload
@@ -436,7 +595,8 @@ def wire(c: SimpleNamespace, ctx: TrainContext) -> None:
                                  c.snapshot_every],
                   [c.status, c.curves, c.snapshot, c.snapshot_note, c.session], api_name="train",
                   concurrency_id="train-stream", concurrency_limit=8, show_progress="minimal",
-                  show_progress_on=[c.status], preprocess=False)
+                  show_progress_on=[c.status], preprocess=False
+                  ).then(bound(list_runs), c.compare, c.compare, api_visibility="private", show_progress="hidden")
     c.stop.click(bound(stop_training), None, c.stop_note, api_name="stop_training", queue=False)
     saved = c.save.click(bound(save_model), [c.model_name], [c.saved_note, c.saved_files, c.session],
                          api_name="save_model")

@@ -15,6 +15,7 @@ import html
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,18 +35,26 @@ from cvdemo.training.events import (
     StepEvent,
     TrainingEvent,
 )
+from cvdemo.training.run_curves import RunCurves
 from cvdemo.ui.errors import translate
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.train import T
 from cvdemo.visualize import class_color, draw_boxes_xyxy, enlarge_for_display
 
-__all__ = ["RunView", "about_markdown", "curves_payload", "duration_text", "end_note", "metric_name", "word"]
+__all__ = ["CurveOptions", "RunView", "about_markdown", "curves_payload", "duration_text", "end_note", "metric_name",
+           "smoothed", "threshold_note", "word"]
 
 MAIN_TERMS = ("loss_ce", "loss_bbox", "loss_giou")  # DETR's back-propagated terms (last decoder layer)
 TERM_COLORS = {"loss_ce": "#1f77b4", "loss_bbox": "#ff7f0e", "loss_giou": "#2ca02c"}
 EVAL_KEYS = ("AP", "AP50", "accuracy")
 SNAPSHOT_PX = 256  # each snapshot image is drawn at least this large
 MAX_POINTS = 500  # points per curve sent to the browser each redraw (longer runs are thinned evenly)
+FAMILY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+FAMILY_MIN_SCORE = 0.3  # a non-DETR family's snapshot shows its detections scoring at least this ...
+FAMILY_MAX_BOXES = 10  # ... at most this many per image
+DEFAULT_SMOOTHING = 0.6  # the curves' smoothing when the tab opens (TensorBoard's default)
+OVERLAY_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+LR_COLORS = ("#9467bd", "#8c564b", "#17becf")
 _AUX = re.compile(r"^(loss_ce|loss_bbox|loss_giou)_(\d+)$")
 
 
@@ -82,6 +91,17 @@ def duration_text(seconds: float, locale: str = DEFAULT_LOCALE) -> str:
     return format_duration(seconds, _duration_style(locale if locale == "zh-CN" else DEFAULT_LOCALE))
 
 
+@dataclass(frozen=True)
+class CurveOptions:
+    """How the curves are drawn: ``smoothing`` in [0, 1) (TensorBoard's exponential moving average weight; 0:
+    raw), ``log_y`` (the loss axes on a log scale), ``overlays`` (earlier runs drawn beside this one: (name,
+    `RunCurves`) pairs, their smoothed total loss and their evaluations, dashed)."""
+
+    smoothing: float = DEFAULT_SMOOTHING
+    log_y: bool = True
+    overlays: tuple[tuple[str, RunCurves], ...] = ()
+
+
 class RunView:
     """The curves and state of one run, fed with its events in order; its text in ``locale``."""
 
@@ -90,24 +110,24 @@ class RunView:
         self.started: RunStarted | None = None
         self.finished: RunFinished | None = None
         self.last_step: StepEvent | None = None
-        self.steps: list[int] = []
-        self.loss: list[float] = []
-        self.terms: dict[str, list[float]] = {}
-        self.lrs: dict[str, list[float]] = {}
+        self.curves = RunCurves()
         self.evals: list[EvalEvent] = []
         self.snapshot: SnapshotEvent | None = None
+
+    @classmethod
+    def of_curves(cls, curves: RunCurves, snapshot: SnapshotEvent | None = None,
+                  locale: str = DEFAULT_LOCALE) -> RunView:
+        """A view of a finished run known only by its curves (a recorded run, an earlier run of the session)."""
+        view = cls(locale)
+        view.curves, view.snapshot = curves, snapshot
+        return view
 
     def consume(self, events: list[TrainingEvent]) -> bool:
         """Take new events; True when something visible changed."""
         for e in events:
+            self.curves.add(e)
             if isinstance(e, StepEvent):
                 self.last_step = e
-                self.steps.append(e.step)
-                self.loss.append(e.loss)
-                for name, value in e.losses.items():
-                    self.terms.setdefault(name, []).append(value)
-                for name, value in e.lrs.items():
-                    self.lrs.setdefault(name, []).append(value)
             elif isinstance(e, EvalEvent):
                 self.evals.append(e)
             elif isinstance(e, SnapshotEvent):
@@ -120,7 +140,7 @@ class RunView:
 
     @property
     def is_detection(self) -> bool:
-        return self.started is not None and self.started.task == "detection"
+        return self.curves.task == "detection"
 
     # --- text ---------------------------------------------------------------------------------------
 
@@ -162,74 +182,46 @@ class RunView:
 
     # --- curves -------------------------------------------------------------------------------------
 
-    def figure_dict(self) -> dict:
+    def figure_dict(self, options: CurveOptions | None = None) -> dict:
         """The curves as a plotly figure dict (2x2: total loss, raw and smoothed | each loss term, aux layers
-        dotted / learning rates | evaluation). Plain dicts over a cached layout: a redraw costs a few ms
-        where building `go.Figure` objects costs ~100 ms, which a live run would pay every second."""
-        detection, loc = self.is_detection, self.locale
-        layout = _layout(detection, loc)
-        keep = _thinned(len(self.steps))
-        x = [self.steps[i] for i in keep]
-
-        def thin(values: list[float]) -> list[float | None]:
-            return [values[i] if math.isfinite(values[i]) else None for i in keep]  # JSON has no NaN
-
-        def line(subplot: str, y, name: str, **style) -> dict:
-            return {"type": "scatter", "mode": "lines", "x": x, "y": thin(y), "name": name,
-                    "xaxis": "x" + subplot, "yaxis": "y" + subplot, **style}
-
-        data = [line("", self.loss, T.text("trace_total", loc), line={"color": "#bbbbbb"}, showlegend=False),
-                line("", _ema(self.loss), T.text("trace_smoothed", loc), line={"color": "#444444"},
-                     showlegend=False)]
-        if detection:
-            for name in MAIN_TERMS:
-                if name in self.terms:
-                    data.append(line("2", self.terms[name], name, line={"color": TERM_COLORS[name]},
-                                     legendgroup=name))
-            for name in sorted(self.terms, key=_aux_order):
-                match = _AUX.match(name)
-                if match:
-                    term, layer = match.groups()
-                    data.append(line("2", self.terms[name], T.text("trace_aux", loc, term=term, layer=layer),
-                                     opacity=0.55,
-                                     legendgroup=term, showlegend=False,
-                                     line={"color": TERM_COLORS[term], "dash": "dot", "width": 1}))
-        else:
-            for name, color, label in (("loss_ce", TERM_COLORS["loss_ce"], T.text("trace_batch", loc, name="loss_ce")),
-                                       ("loss_hint", "#9467bd", T.text("trace_batch", loc, name="loss_hint")),
-                                       ("accuracy", "#d62728", T.text("trace_batch_accuracy", loc))):
-                if name in self.terms:
-                    data.append(line("2", self.terms[name], label, line={"color": color}))
-        for name, values in self.lrs.items():
-            dash = "dash" if name in ("backbone", "no_decay") else "solid"
-            data.append(line("3", values, T.text("trace_lr", loc, name=name), showlegend=False,
-                             line={"dash": dash}))
-        for key in EVAL_KEYS:
-            points = [(e.step, e.metrics[key]) for e in self.evals if key in e.metrics]
-            if points:
-                steps, values = zip(*points)
-                data.append({"type": "scatter", "mode": "lines+markers", "x": list(steps), "y": list(values),
-                             "name": metric_name(key, loc), "xaxis": "x4", "yaxis": "y4"})
-        if not self.evals:
-            every = self.started.config.get("eval_every", 0) if self.started else 0
-            when = (T.text("evaluated_every", loc, every=every) if every else T.text("evaluated_at_end", loc))
-            (x0, x1), (y0, y1) = layout["xaxis4"]["domain"], layout["yaxis4"]["domain"]
-            layout["annotations"].append({
-                "text": T.text("no_evaluation", loc) if self.finished else when, "xref": "paper",
-                "yref": "paper", "x": (x0 + x1) / 2, "y": (y0 + y1) / 2, "xanchor": "center",
-                "showarrow": False, "font": {"color": "#888888"}})
-        total = self.started.total_steps if self.started else 1
+        dotted / learning rates | evaluation), drawn as ``options`` say. Plain dicts over a cached layout: a
+        redraw costs a few ms where building `go.Figure` objects costs ~100 ms, which a live run would pay every
+        second."""
+        options = options or CurveOptions()
+        loc, curves = self.locale, self.curves
+        terms_title = ("title_ce_accuracy" if curves.task == "classification" else
+                       "title_loss_terms" if _is_detr(curves) or not curves.terms else "title_loss_terms_family")
+        layout = _layout(terms_title, loc)
+        data = _loss_lines(curves, options, loc) + _term_lines(curves, options, loc) + _lr_lines(curves, loc)
+        data += _eval_lines(curves.evals, loc)
+        for k, (name, other) in enumerate(options.overlays):
+            data += _overlay_lines(name, other, options, OVERLAY_COLORS[k % len(OVERLAY_COLORS)], loc)
+        if not curves.evals:
+            self._no_evaluation_note(layout)
+        total = max([curves.total_steps or 1] + [c.total_steps for _, c in options.overlays])
         for axis in ("xaxis", "xaxis2", "xaxis3", "xaxis4"):
             layout[axis]["range"] = [0, total]
+        for axis in ("yaxis", "yaxis2"):
+            layout[axis]["type"] = "log" if options.log_y else "linear"
         return {"data": data, "layout": layout}
+
+    def _no_evaluation_note(self, layout: dict) -> None:
+        loc = self.locale
+        every = self.started.config.get("eval_every", 0) if self.started else 0
+        when = T.text("evaluated_every", loc, every=every) if every else T.text("evaluated_at_end", loc)
+        text = T.text("no_evaluation", loc) if self.finished or self.curves.elapsed_s is not None else when
+        (x0, x1), (y0, y1) = layout["xaxis4"]["domain"], layout["yaxis4"]["domain"]
+        layout["annotations"].append({"text": text, "xref": "paper", "yref": "paper", "x": (x0 + x1) / 2,
+                                      "y": (y0 + y1) / 2, "xanchor": "center", "showarrow": False,
+                                      "font": {"color": "#888888"}})
 
     def figure(self) -> go.Figure:
         """`figure_dict` as a `go.Figure`."""
         return go.Figure(self.figure_dict())
 
-    def figure_json(self) -> str:
+    def figure_json(self, options: CurveOptions | None = None) -> str:
         """`figure_dict` as plotly JSON (what a browser's plotly.js reads)."""
-        return json.dumps(self.figure_dict(), allow_nan=False)
+        return json.dumps(self.figure_dict(options), allow_nan=False)
 
     # --- snapshot -----------------------------------------------------------------------------------
 
@@ -239,7 +231,8 @@ class RunView:
         snap = self.snapshot
         if snap is None or not snap.predictions:
             return None
-        tiles = [_detection_tile(p, snap.id2label) if isinstance(p, ImagePrediction)
+        detector = _detection_tile if _matched(snap.predictions) else _family_tile
+        tiles = [detector(p, snap.id2label) if isinstance(p, ImagePrediction)
                  else _class_tile(p, snap.id2label) for p in snap.predictions]
         return _grid(tiles, columns=4)
 
@@ -247,9 +240,16 @@ class RunView:
         snap = self.snapshot
         if snap is None:
             return T.text("snapshot_none", self.locale)
+        n = len(snap.predictions)
         if snap.predictions and isinstance(snap.predictions[0], ImagePrediction):
-            return T.text("snapshot_detr", self.locale, step=snap.step)
-        return T.text("snapshot_vit", self.locale, step=snap.step)
+            right = sum(p.top_box_right() for p in snap.predictions)
+            text = (T.text("snapshot_detr", self.locale, step=snap.step) if _matched(snap.predictions)
+                    else T.text("snapshot_family", self.locale, step=snap.step, min_score=FAMILY_MIN_SCORE,
+                                max_boxes=FAMILY_MAX_BOXES))
+            return text + "  \n" + T.text("snapshot_top_boxes", self.locale, right=right, n=n)
+        right = sum(p.top_class_right() for p in snap.predictions)
+        return (T.text("snapshot_vit", self.locale, step=snap.step) + "  \n"
+                + T.text("snapshot_top_classes", self.locale, right=right, n=n))
 
 
 def metric_name(key: str, locale: str = DEFAULT_LOCALE) -> str:
@@ -257,16 +257,40 @@ def metric_name(key: str, locale: str = DEFAULT_LOCALE) -> str:
     return T.text("accuracy", locale) if key == "accuracy" else key
 
 
-def curves_payload(view: RunView) -> PlotData:
+def curves_payload(view: RunView, options: CurveOptions | None = None) -> PlotData:
     """The curves as Gradio's plot payload, from plain JSON: ~2 ms a redraw instead of ~100 ms through
     go.Figure, which matters on a shared CPU where every redraw slows the training thread."""
-    return PlotData(type="plotly", plot=view.figure_json())
+    return PlotData(type="plotly", plot=view.figure_json(options))
+
+
+def recorded_status(run, locale: str = DEFAULT_LOCALE) -> str:
+    """What the first view shows: a recorded run (`cvdemo.training.recorded_runs.RecordedRun`), how it was
+    made, how it ended, and what to do next, in ``locale``."""
+    metrics = run.curves.evals[-1][1] if run.curves.evals else {}
+    final = T.text("list_separator", locale).join(
+        f"{metric_name(k, locale)} {metrics[k]:.3f}" for k in EVAL_KEYS if k in metrics)
+    elapsed = duration_text(run.curves.elapsed_s, locale) if run.curves.elapsed_s else "?"
+    return T.text("recorded_status", locale, kind=T.text("kind_" + run.kind, locale), preset=run.preset,
+                  steps=run.curves.last_step, elapsed=elapsed, hardware=html.escape(run.hardware),
+                  date=run.recorded, final=final or "-")
 
 
 def about_markdown(description: Message | None, notes: list[Message], locale: str = DEFAULT_LOCALE) -> str:
     """What a run is (its setup's description) and its notes (e.g. the steps cut to the cap), as Markdown."""
     text = html.escape(word(description, locale), quote=False)
     return text + "".join(f"  \n⚠️ {html.escape(word(n, locale), quote=False)}" for n in notes)
+
+
+def threshold_note(best, default, locale: str = DEFAULT_LOCALE) -> str:
+    """Which score threshold shows a saved detector's detections (`cvdemo.training.trained_models.suggested_threshold`:
+    two `ThresholdCounts`, the best and the Detect tab's default), in ``locale``."""
+    fields = dict(threshold=best.threshold, tp=best.tp, fp=best.fp, objects=best.num_objects,
+                  images=best.num_images, default=default.threshold, default_tp=default.tp, default_fp=default.fp)
+    if best.tp == 0:
+        return T.text("threshold_nothing_right", locale, **fields)
+    if best.threshold >= default.threshold:
+        return T.text("threshold_default_fits", locale, **fields)
+    return T.text("threshold_suggested", locale, **fields)
 
 
 def _stop_reason(job, locale: str) -> str:
@@ -298,11 +322,107 @@ def end_note(state: str, view: RunView, job, locale: str = DEFAULT_LOCALE) -> st
     return T.text("done", locale, steps=done, elapsed=elapsed)
 
 
+def _finite(values: list[float]) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in values]  # JSON has no NaN
+
+
+def _line(curves: RunCurves, subplot: str, values: list[float], name: str, **style) -> dict:
+    """A scatter line over the curves' steps (at most MAX_POINTS of them) on subplot ``subplot`` ("", "2"...)."""
+    keep = _thinned(len(curves.steps))
+    return {"type": "scatter", "mode": "lines", "x": [curves.steps[i] for i in keep],
+            "y": _finite([values[i] for i in keep]), "name": name, "xaxis": "x" + subplot, "yaxis": "y" + subplot,
+            **style}
+
+
+def _loss_lines(curves: RunCurves, options: CurveOptions, loc: str) -> list[dict]:
+    """The weighted total: raw (light) and smoothed (dark); raw only (dark) without smoothing."""
+    if options.smoothing <= 0:
+        return [_line(curves, "", curves.loss, T.text("trace_total", loc), line={"color": "#444444"})]
+    return [_line(curves, "", curves.loss, T.text("trace_total", loc), line={"color": "#bbbbbb"}),
+            _line(curves, "", smoothed(curves.loss, options.smoothing), T.text("trace_smoothed", loc),
+                  line={"color": "#444444"})]
+
+
+def _term_lines(curves: RunCurves, options: CurveOptions, loc: str) -> list[dict]:
+    """DETR: each loss term (smoothed as the options say), its auxiliary layers dotted (a legend entry each:
+    "loss_ce layer 0"...); a classifier: the batch's loss terms and accuracy."""
+    def shown(values: list[float]) -> list[float]:
+        return smoothed(values, options.smoothing)
+
+    data = []
+    if curves.task == "classification":
+        for name, color, label in (("loss_ce", TERM_COLORS["loss_ce"], T.text("trace_batch", loc, name="loss_ce")),
+                                   ("loss_hint", "#9467bd", T.text("trace_batch", loc, name="loss_hint")),
+                                   ("accuracy", "#d62728", T.text("trace_batch_accuracy", loc))):
+            if name in curves.terms:
+                data.append(_line(curves, "2", shown(curves.terms[name]), label, line={"color": color}))
+        return data
+    if not _is_detr(curves):  # another family: each of its own terms (torchvision's or YOLO's names)
+        return [_line(curves, "2", shown(values), name, line={"color": FAMILY_COLORS[k % len(FAMILY_COLORS)]})
+                for k, (name, values) in enumerate(sorted(curves.terms.items()))]
+    for name in MAIN_TERMS:
+        if name in curves.terms:
+            data.append(_line(curves, "2", shown(curves.terms[name]), name, line={"color": TERM_COLORS[name]},
+                              legendgroup=name))
+    for name in sorted(curves.terms, key=_aux_order):
+        match = _AUX.match(name)
+        if match:
+            term, layer = match.groups()
+            data.append(_line(curves, "2", shown(curves.terms[name]), T.text("trace_aux", loc, term=term, layer=layer),
+                              opacity=0.55, legendgroup="aux-" + term,
+                              line={"color": TERM_COLORS[term], "dash": "dot", "width": 1}))
+    return data
+
+
+def _is_detr(curves: RunCurves) -> bool:
+    return any(name in curves.terms for name in MAIN_TERMS)
+
+
+def _lr_lines(curves: RunCurves, loc: str) -> list[dict]:
+    return [_line(curves, "3", values, T.text("trace_lr", loc, name=name),
+                  line={"dash": "dash" if name in ("backbone", "no_decay") else "solid",
+                        "color": LR_COLORS[k % len(LR_COLORS)]})
+            for k, (name, values) in enumerate(curves.lrs.items())]
+
+
+def _eval_lines(evals: list[tuple[int, dict[str, float]]], loc: str, prefix: str = "", **style) -> list[dict]:
+    data = []
+    for key in EVAL_KEYS:
+        points = [(step, metrics[key]) for step, metrics in evals if key in metrics]
+        if points:
+            steps, values = zip(*points)
+            data.append({"type": "scatter", "mode": "lines+markers", "x": list(steps), "y": list(values),
+                         "name": prefix + metric_name(key, loc), "xaxis": "x4", "yaxis": "y4", **style})
+    return data
+
+
+def _overlay_lines(name: str, curves: RunCurves, options: CurveOptions, color: str, loc: str) -> list[dict]:
+    """An earlier run beside this one: its smoothed total loss and its evaluations, dashed, one legend group."""
+    style = {"legendgroup": "overlay-" + name, "line": {"color": color, "dash": "dash"}}
+    loss = smoothed(curves.loss, options.smoothing)
+    lines = [_line(curves, "", loss, T.text("trace_overlay_loss", loc, run=name), **style)]
+    return lines + _eval_lines(curves.evals, loc, prefix=name + ": ", **style)
+
+
+def smoothed(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average with ``weight`` in [0, 1) (0: the values as they
+    are), debiased so that the first points are not pulled towards zero; non-finite values are skipped."""
+    if weight <= 0:
+        return list(values)
+    out, average, count = [], 0.0, 0
+    for v in values:
+        if math.isfinite(v):
+            average, count = weight * average + (1 - weight) * v, count + 1
+        out.append(average / (1 - weight ** count) if count else math.nan)
+    return out
+
+
 @functools.lru_cache(maxsize=8)
-def _layout_template(detection: bool, locale: str) -> str:
+def _layout_template(terms_title: str, locale: str) -> str:
     titles = (T.text("title_total_loss", locale),
-              T.text("title_loss_terms" if detection else "title_ce_accuracy", locale),
-              T.text("title_lr", locale), T.text("title_val_ap" if detection else "title_val_accuracy", locale))
+              T.text(terms_title, locale),
+              T.text("title_lr", locale),
+              T.text("title_val_accuracy" if terms_title == "title_ce_accuracy" else "title_val_ap", locale))
     fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.08, vertical_spacing=0.16, subplot_titles=titles)
     fig.update_xaxes(title_text=T.text("axis_step", locale), row=2)
     fig.update_yaxes(type="log", row=1, col=1)
@@ -313,9 +433,9 @@ def _layout_template(detection: bool, locale: str) -> str:
     return fig.to_json()
 
 
-def _layout(detection: bool, locale: str = DEFAULT_LOCALE) -> dict:
+def _layout(terms_title: str, locale: str = DEFAULT_LOCALE) -> dict:
     """A fresh copy of the figure's layout (subplots, titles, axes, template), built once per task and language."""
-    layout = json.loads(_layout_template(detection, locale if locale == "zh-CN" else DEFAULT_LOCALE))["layout"]
+    layout = json.loads(_layout_template(terms_title, locale if locale == "zh-CN" else DEFAULT_LOCALE))["layout"]
     layout.setdefault("annotations", [])
     return layout
 
@@ -342,14 +462,6 @@ def _grid(tiles: list[np.ndarray], columns: int, gap: int = 8) -> np.ndarray:
     return canvas
 
 
-def _ema(values: list[float], alpha: float = 0.1) -> list[float]:
-    out, current = [], None
-    for v in values:
-        current = v if current is None else (1 - alpha) * current + alpha * v
-        out.append(current)
-    return out
-
-
 def _aux_order(name: str) -> tuple:
     match = _AUX.match(name)
     return (0, "") if match is None else (int(match.group(2)), match.group(1))
@@ -357,6 +469,23 @@ def _aux_order(name: str) -> tuple:
 
 def _scale_for(image: np.ndarray) -> float:
     return max(1.0, SNAPSHOT_PX / min(image.shape[:2]))
+
+
+def _matched(predictions) -> bool:
+    """True for a DETR's snapshot (the Hungarian matcher assigned queries), False for another family's."""
+    return any(len(p.matched_gt) and int(np.max(p.matched_gt)) >= 0 for p in predictions)
+
+
+def _family_tile(p: ImagePrediction, id2label: dict[int, str]) -> np.ndarray:
+    """A detector family's snapshot tile: the objects (white) and its best detections scoring >= FAMILY_MIN_SCORE."""
+    scale = _scale_for(p.image)
+    image = enlarge_for_display(p.image, scale)
+    shown = [r for r in np.argsort(-p.scores, kind="stable")[:FAMILY_MAX_BOXES] if p.scores[r] >= FAMILY_MIN_SCORE]
+    boxes = [*p.gt_boxes_xyxy, *(p.boxes_xyxy[r] for r in shown)]
+    captions = [""] * len(p.gt_boxes_xyxy) + [f"{id2label.get(int(p.labels[r]), p.labels[r])} {p.scores[r]:.2f}"
+                                              for r in shown]
+    colors = [(255, 255, 255)] * len(p.gt_boxes_xyxy) + [class_color(int(p.labels[r])) for r in shown]
+    return draw_boxes_xyxy(image, np.asarray(boxes, np.float64).reshape(-1, 4), captions, colors, scale=scale)
 
 
 def _detection_tile(p: ImagePrediction, id2label: dict[int, str]) -> np.ndarray:
