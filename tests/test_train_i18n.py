@@ -80,7 +80,8 @@ def test_choices_keep_their_values_in_every_language():
         assert [v for _, v in english] == [v for _, v in chinese] == [v for _, v in make()]
         assert all(CJK.search(text) for text, _ in chinese)
     assert train_tab.kind_choices("en") == [("DETR detection", "detr"), ("ViT classification", "vit"),
-                                            ("YOLO detection", "yolo")]
+                                            ("YOLO detection", "yolo"), ("Faster R-CNN detection", "fasterrcnn"),
+                                            ("SSD detection", "ssd")]
     assert train_tab.source_choices("zh-CN") == [("生成的形状", "Generated shapes"), ("我的 COCO zip", "My COCO zip")]
     assert [v for _, v in train_tab.unit_choices("zh-CN")] == ["steps", "epochs"]
 

@@ -82,7 +82,7 @@ def run_folders(ctx) -> list[Path]:
 
 
 @pytest.mark.parametrize("change, expected", [
-    ({"kind": "cnn"}, "Task must be one of: detr, vit, yolo (got 'cnn')."),
+    ({"kind": "cnn"}, "Task must be one of: detr, vit, yolo, fasterrcnn, ssd (got 'cnn')."),
     ({"preset": "huge"}, "Preset must be one of: tiny, small, test (got 'huge')."),
     ({"source": "my disk"}, "Data must be one of: Generated shapes, My COCO zip (got 'my disk')."),
     ({"unit": "hours"}, "Unit must be one of: steps, epochs (got 'hours')."),

@@ -20,10 +20,14 @@ from cvdemo.training.detection import DetectionTask
 from cvdemo.training.family_detection import FamilyDetectionTask
 from cvdemo.training.presets import (
     DETR_TRAINING_PRESETS,
+    FASTER_RCNN_TRAINING_PRESETS,
+    SSD_TRAINING_PRESETS,
     VIT_TRAINING_PRESETS,
     YOLO_TRAINING_PRESETS,
     TrainingPreset,
     build_detr,
+    build_faster_rcnn,
+    build_ssd,
     build_vit,
     build_vit_task,
     build_yolo,
@@ -73,4 +77,9 @@ KINDS: dict[str, TrainingKind] = {
                         build_vit_task, Message("train.kind_vit")),
     "yolo": TrainingKind("yolo", "detect", "Train a YOLO (v1) grid detector", YOLO_TRAINING_PRESETS, build_yolo,
                          _family_task, Message("train.kind_yolo")),
+    "fasterrcnn": TrainingKind("fasterrcnn", "detect", "Train a Faster R-CNN detector (torchvision's)",
+                               FASTER_RCNN_TRAINING_PRESETS, build_faster_rcnn, _family_task,
+                               Message("train.kind_fasterrcnn")),
+    "ssd": TrainingKind("ssd", "detect", "Train an SSD detector (torchvision's)", SSD_TRAINING_PRESETS, build_ssd,
+                        _family_task, Message("train.kind_ssd")),
 }

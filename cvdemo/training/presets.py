@@ -46,15 +46,18 @@ from torch import nn
 import cvdemo.models
 from cvdemo.datasets.shapes import CATEGORIES, ShapesConfig, ShapesDataset
 from cvdemo.models.detr import DETR, DETR_PRESETS, DETRConfig
+from cvdemo.models.faster_rcnn import FASTER_RCNN_PRESETS, FasterRCNN, FasterRCNNConfig
 from cvdemo.models.loading import CheckpointError
+from cvdemo.models.ssd import SSD, SSD_PRESETS, SSDConfig
 from cvdemo.models.vit import ViT, ViTConfig
 from cvdemo.models.yolo import YOLO, YOLO_PRESETS, YOLOConfig
 from cvdemo.training.classification import ClassificationTask
 from cvdemo.training.engine import TrainConfig
 from cvdemo.training.feature_hint import FeatureHint
 
-__all__ = ["DETR_TRAINING_PRESETS", "VIT_TRAINING_PRESETS", "YOLO_TRAINING_PRESETS", "TrainingPreset", "build_detr",
-           "build_vit", "build_vit_task", "build_yolo", "init_detr_backbone", "shapes_id2label"]
+__all__ = ["DETR_TRAINING_PRESETS", "FASTER_RCNN_TRAINING_PRESETS", "SSD_TRAINING_PRESETS", "VIT_TRAINING_PRESETS",
+           "YOLO_TRAINING_PRESETS", "TrainingPreset", "build_detr", "build_faster_rcnn", "build_ssd", "build_vit",
+           "build_vit_task", "build_yolo", "init_detr_backbone", "shapes_id2label"]
 
 log = logging.getLogger(__name__)
 
@@ -154,27 +157,37 @@ def init_detr_backbone(model: nn.Module, source: str | Path) -> None:
     Raises `CheckpointError` when the source is not a DETR with the same backbone."""
     donor = _load_detr(source, "backbone init")
     ours, theirs = model.backbone.state_dict(), donor.backbone.state_dict()
-    mismatch = sorted(k for k in ours.keys() | theirs.keys()
-                      if k not in ours or k not in theirs or ours[k].shape != theirs[k].shape)
+    mismatch = sorted(k for k in theirs if k not in ours or ours[k].shape != theirs[k].shape)
     if mismatch:
         raise CheckpointError(f"backbone init {source}: its backbone ({donor.config.backbone}, "
                               f"{donor.config.backbone_stages} stages) does not fit this model's "
-                              f"({model.config.backbone}, {model.config.backbone_stages} stages); "
-                              f"differing weights: {mismatch[:5]}")
-    model.backbone.load_state_dict(theirs, strict=True)
-    log.info("backbone initialised from %s", source)
+                              f"({model.config.backbone}); differing weights: {mismatch[:5]}")
+    extra = sorted(k for k in ours if k not in theirs)  # deeper stages, an FPN: they keep their initialisation
+    model.backbone.load_state_dict(theirs, strict=not extra)
+    log.info("backbone initialised from %s (%d weights; %d more of this model's own stay as they are)", source,
+             len(theirs), len(extra))
 
 
-def build_yolo(preset: TrainingPreset, id2label: dict[int, str] | None = None,
-               backbone_init: str | None = _PRESET) -> YOLO:
-    """A freshly initialised YOLO of the preset's size for ``id2label`` (default: the shapes), its backbone from
-    ``backbone_init`` (default: the preset's; None: random) as `build_detr`."""
-    id2label = id2label or shapes_id2label()
-    model = YOLO(YOLOConfig(**preset.model, num_classes=len(id2label), id2label=id2label))
-    source = preset.backbone_init if backbone_init == _PRESET else backbone_init
-    if source is not None:
-        init_detr_backbone(model, source)
-    return model
+def _family_builder(model_class: type[nn.Module], config_class: type):
+    def build(preset: TrainingPreset, id2label: dict[int, str] | None = None,
+              backbone_init: str | None = _PRESET) -> nn.Module:
+        id2label = id2label or shapes_id2label()
+        model = model_class(config_class(**preset.model, num_classes=len(id2label), id2label=id2label))
+        source = preset.backbone_init if backbone_init == _PRESET else backbone_init
+        if source is not None:
+            init_detr_backbone(model, source)
+        return model
+
+    build.__name__ = f"build_{model_class.__name__.lower()}"
+    build.__doc__ = (f"A freshly initialised {model_class.__name__} of the preset's size for ``id2label`` (default: "
+                     "the shapes), its backbone's first stages from ``backbone_init`` (default: the preset's; None: "
+                     "random) as `build_detr`.")
+    return build
+
+
+build_yolo = _family_builder(YOLO, YOLOConfig)
+build_faster_rcnn = _family_builder(FasterRCNN, FasterRCNNConfig)
+build_ssd = _family_builder(SSD, SSDConfig)
 
 
 def build_vit(preset: TrainingPreset, id2label: dict[int, str] | None = None) -> ViT:
@@ -274,3 +287,30 @@ YOLO_TRAINING_PRESETS: dict[str, TrainingPreset] = {
         num_train_images=400_000, num_val_images=200,
     ),
 }
+
+
+def _family_presets(family: str, model: dict, lr: float, batch_size: int) -> dict[str, TrainingPreset]:
+    """tiny (live) and small (a shipped checkpoint's recipe) of a torchvision family, as YOLO's."""
+    common = dict(lr=lr, backbone_lr=lr / 10, weight_decay=1e-4, grad_clip=10.0, schedule="cosine", hflip=0.5)
+    return {
+        "tiny": TrainingPreset(
+            name="tiny",
+            description=f"live CPU demo: {family} on 1-3 large shapes at 128 px, the backbone's first stages from "
+                        "detr-shapes as the tiny DETR's; not yet measured in the Train tab",
+            model=model, shapes=DETR_TRAINING_PRESETS["tiny"].shapes, backbone_init="checkpoints/detr-shapes",
+            train=dict(total_steps=3000, batch_size=batch_size, warmup_steps=100, eval_every=100, snapshot_every=25,
+                       num_snapshot_images=8, checkpoint_every=500, **common),
+            num_train_images=200_000, num_val_images=64),
+        "small": TrainingPreset(
+            name="small",
+            description=f"the recipe of a shipped checkpoint: {family} on detr-shapes' distribution (1-4 shapes at "
+                        "128 px, sizes 0.15-0.6 of the image), the backbone's first stages from detr-shapes",
+            model=model, shapes=_SHARED_SHAPES, backbone_init="checkpoints/detr-shapes",
+            train=dict(total_steps=20000, batch_size=batch_size, warmup_steps=200, eval_every=2000,
+                       checkpoint_every=500, **common),
+            num_train_images=400_000, num_val_images=200),
+    }
+
+
+FASTER_RCNN_TRAINING_PRESETS = _family_presets("Faster R-CNN", FASTER_RCNN_PRESETS["tiny"], lr=1e-4, batch_size=8)
+SSD_TRAINING_PRESETS = _family_presets("SSD", SSD_PRESETS["tiny"], lr=1e-3, batch_size=16)

@@ -88,7 +88,9 @@ MAX_SNAPSHOT_EVERY = 1_000_000
 # (kind, preset) -> the key of the preset's description in the catalog (other presets: their own, in English)
 PRESET_NOTES = {("detr", "tiny"): "preset_detr_tiny", ("detr", "small"): "preset_detr_small",
                 ("vit", "tiny"): "preset_vit_tiny", ("vit", "small"): "preset_vit_small",
-                ("yolo", "tiny"): "preset_yolo_tiny", ("yolo", "small"): "preset_yolo_small"}
+                ("yolo", "tiny"): "preset_yolo_tiny", ("yolo", "small"): "preset_yolo_small",
+                ("fasterrcnn", "tiny"): "preset_fasterrcnn_tiny", ("fasterrcnn", "small"): "preset_fasterrcnn_small",
+                ("ssd", "tiny"): "preset_ssd_tiny", ("ssd", "small"): "preset_ssd_small"}
 MAX_SMOOTHING = 0.99
 # the recorded runs offered for comparison (and the first view: the first one), value -> (kind, preset)
 RECORDINGS = {"recorded-detr-tiny": ("detr", "tiny"), "recorded-vit-tiny": ("vit", "tiny")}

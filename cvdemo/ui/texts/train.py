@@ -21,6 +21,8 @@ tabs.""",
     "kind_detr": ("DETR detection", "DETR 目标检测"),
     "kind_vit": ("ViT classification", "ViT 图像分类"),
     "kind_yolo": ("YOLO detection", "YOLO 目标检测"),
+    "kind_fasterrcnn": ("Faster R-CNN detection", "Faster R-CNN 目标检测"),
+    "kind_ssd": ("SSD detection", "SSD 目标检测"),
     "preset": ("Preset", "预设"),
     "preset_tiny": ("tiny", "tiny（极小）"),
     "preset_small": ("small", "small（小型）"),
@@ -47,6 +49,26 @@ tabs.""",
                           "128 px, sizes 0.15-0.6 of the image), the backbone from detr-shapes*",
                           "*随附 yolo-shapes 检查点的配方：YOLO v1，使用 detr-shapes 的数据分布（128 像素图像中 "
                           "1-4 个形状，尺寸为图像的 0.15-0.6），主干网络取自 detr-shapes*"),
+    "preset_fasterrcnn_tiny": (
+        "*live CPU demo: Faster R-CNN on 1-3 large shapes at 128 px, the backbone's first stages from detr-shapes "
+        "as the tiny DETR's; not yet measured in the Train tab*",
+        "*CPU 现场演示：Faster R-CNN，128 像素图像中 1-3 个大形状，主干网络的前几层与 tiny DETR 一样取自 detr-shapes；"
+        "尚未在训练标签页中实测*"),
+    "preset_fasterrcnn_small": (
+        "*the recipe of a shipped checkpoint: Faster R-CNN on detr-shapes' distribution (1-4 shapes at 128 px, sizes "
+        "0.15-0.6 of the image), the backbone's first stages from detr-shapes*",
+        "*随附检查点的配方：Faster R-CNN，使用 detr-shapes 的数据分布（128 像素图像中 1-4 个形状，"
+        "尺寸为图像的 0.15-0.6），主干网络的前几层取自 detr-shapes*"),
+    "preset_ssd_tiny": (
+        "*live CPU demo: SSD on 1-3 large shapes at 128 px, the backbone's first stages from detr-shapes as the "
+        "tiny DETR's; not yet measured in the Train tab*",
+        "*CPU 现场演示：SSD，128 像素图像中 1-3 个大形状，主干网络的前几层与 tiny DETR 一样取自 detr-shapes；"
+        "尚未在训练标签页中实测*"),
+    "preset_ssd_small": (
+        "*the recipe of a shipped checkpoint: SSD on detr-shapes' distribution (1-4 shapes at 128 px, sizes "
+        "0.15-0.6 of the image), the backbone's first stages from detr-shapes*",
+        "*随附检查点的配方：SSD，使用 detr-shapes 的数据分布（128 像素图像中 1-4 个形状，"
+        "尺寸为图像的 0.15-0.6），主干网络的前几层取自 detr-shapes*"),
     "preset_vit_small": ("*the shipped checkpoint: one shape per 64 px image, 4 blocks of width 128, hinted by "
                          "detr-shapes' backbone*",
                          "*随附检查点的配方：每张 64 像素图像一个形状，4 个宽度为 128 的 Transformer 块，"
