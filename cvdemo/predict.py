@@ -39,7 +39,7 @@ from cvdemo.images import ImageLoadError, load_image_file
 from cvdemo.messages import UserError
 from cvdemo.models.detr import DETR
 from cvdemo.models.image_processing import prepare_detr_inputs
-from cvdemo.models.loading import CheckpointError
+from cvdemo.models.loading import CheckpointError, family_modules
 from cvdemo.models.postprocess import post_process_object_detection
 from cvdemo.models.vit import ViT
 from cvdemo.models.vit_transforms import vit_transform
@@ -93,6 +93,18 @@ def _detect(model: DETR, image: np.ndarray, image_id: int, mapping: dict[int, in
     return records
 
 
+def _detect_family(model: nn.Module, image: np.ndarray, image_id: int, mapping: dict[int, int],
+                   device) -> list[dict]:
+    """A detector family beside DETR (`cvdemo.models.loading.FAMILY_MODULES`): its eval-mode detections, whose
+    boxes are pixel xyxy of the image and labels class indices (its own score threshold and NMS)."""
+    pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255).to(device)
+    result = model([pixels])[0]
+    boxes = box_xyxy_to_xywh(result["boxes"].double().cpu().numpy())
+    return [{"image_id": image_id, "category_id": mapping[label], "bbox": box, "score": score}
+            for label, score, box in zip(result["labels"].tolist(), result["scores"].tolist(), boxes.tolist())
+            if label in mapping]
+
+
 def _classify(model: ViT, image: np.ndarray, image_id: int, mapping: dict[int, int], device) -> list[dict]:
     pixels = vit_transform(image, model.config).to(device)
     probs = model(pixels)["logits"].float().softmax(-1)[0].tolist()
@@ -104,8 +116,8 @@ def _classify(model: ViT, image: np.ndarray, image_id: int, mapping: dict[int, i
 def predict_coco(model: nn.Module, images: str | Path | Mapping[int, str | Path | None], ground_truth: GroundTruth,
                  device: str | torch.device = "cpu",
                  on_image: Callable[[int, int], None] | None = None) -> list[dict]:
-    """COCO results of ``model`` (DETR or ViT, in eval mode) on every image of ``ground_truth``; see the module
-    docstring for the records.
+    """COCO results of ``model`` (DETR, ViT or another detector family, in eval mode) on every image of
+    ``ground_truth``; see the module docstring for the records.
 
     images: a folder holding each image's ``file_name``, or {image id: file} (e.g. `LoadedDataset.image_files`).
     on_image: called as ``on_image(done, total)`` after each image (progress).
@@ -115,8 +127,9 @@ def predict_coco(model: nn.Module, images: str | Path | Mapping[int, str | Path 
         DatasetError: an image without a file.
         ImageLoadError: an image file that cannot be read (the message names it).
     """
-    if not isinstance(model, (DETR, ViT)):
-        raise TypeError(f"expected a DETR or ViT, got {type(model).__name__}")
+    family = getattr(getattr(model, "config", None), "model_type", None) in family_modules()
+    if not isinstance(model, (DETR, ViT)) and not family:
+        raise TypeError(f"expected a DETR, a ViT or a detector family of cvdemo.models, got {type(model).__name__}")
     files = _image_files(images, ground_truth)
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     if not id2label:
@@ -127,7 +140,7 @@ def predict_coco(model: nn.Module, images: str | Path | Mapping[int, str | Path 
     if left_out:
         log.info("%d model classes are not in the annotations and are left out: %s", len(left_out),
                  [id2label[k] for k in left_out][:10])
-    run = _detect if isinstance(model, DETR) else _classify
+    run = _detect if isinstance(model, DETR) else _classify if isinstance(model, ViT) else _detect_family
     results: list[dict] = []
     for done, info in enumerate(ground_truth.images, 1):
         results += run(model, load_image_file(files[info.id]), info.id, mapping, device)

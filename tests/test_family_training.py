@@ -82,3 +82,16 @@ def test_the_yolo_cli_trains_and_writes_a_loadable_model(tmp_path):
     model = cvdemo.models.load(out)
     assert isinstance(model, YOLO) and model.config.num_classes == 6 and (out / "metrics.json").is_file()
     assert KINDS["yolo"].prog == "python -m training.train_yolo"
+
+
+def test_predict_writes_coco_results_for_a_family(tmp_path):
+    from cvdemo.datasets.coco import load_coco_ground_truth
+    from cvdemo.datasets.shapes import ShapesConfig, write_shapes_dataset
+    from cvdemo.predict import predict_coco
+
+    folder = tmp_path / "shapes"
+    write_shapes_dataset(folder, 2, seed=5, config=ShapesConfig(image_size=64))
+    model = KINDS["yolo"].build_model(KINDS["yolo"].presets["test"], None, backbone_init=None).eval()
+    records = predict_coco(model, folder / "images", load_coco_ground_truth(folder / "annotations.json"))
+    assert records and {r["image_id"] for r in records} <= {1, 2}
+    assert all(r["category_id"] in range(1, 7) and len(r["bbox"]) == 4 for r in records)

@@ -153,7 +153,7 @@ def _load_directory(directory: Path) -> nn.Module:
         elif convert_vit.is_timm_vit_config(config):
             cfg = convert_vit.vit_config_from_timm(config)
             model, state = ViT(cfg), convert_vit.convert_timm_vit_state_dict(state, cfg)
-        elif (family := _families().get(model_type)) is not None:
+        elif (family := family_modules().get(model_type)) is not None:
             model = family.from_config_dict(config)
         elif isinstance(config.get("architecture"), str):
             raise CheckpointError(f"timm architecture {config['architecture']!r} is not a ViT or DeiT; cvdemo "
@@ -176,7 +176,7 @@ FAMILY_MODULES = ("cvdemo.models.faster_rcnn", "cvdemo.models.ssd", "cvdemo.mode
 whose ``config.to_dict()`` gives that dict back); a module that does not exist yet is skipped."""
 
 
-def _families() -> dict[str, object]:
+def family_modules() -> dict[str, object]:
     """model_type -> the family module that builds it (imported on first use)."""
     import importlib
 
