@@ -3,7 +3,8 @@
 `source` may be
 - a directory with `config.json` + `model.safetensors` (or a sharded `model.safetensors.index.json`) in any
   of these formats, detected from `config.json`:
-    cvdemo's own (`"model_type": "cvdemo-detr" | "cvdemo-vit"`), transformers DETR (`"model_type": "detr"`),
+    cvdemo's own (`"model_type": "cvdemo-detr" | "cvdemo-vit"`, and the detector families of `FAMILY_MODULES`:
+    "cvdemo-faster-rcnn", "cvdemo-ssd", "cvdemo-retinanet", "cvdemo-yolo"), transformers DETR (`"model_type": "detr"`),
     transformers ViT (`"model_type": "vit"`), timm ViT/DeiT (timm's `save_for_hf` layout, `"architecture"`);
 - a `.pth`/`.pt` file of the original facebookresearch/detr (its pickled `argparse.Namespace` is allowed by
   name; everything else a pickle might run is refused by `weights_only=True`);
@@ -34,7 +35,8 @@ from cvdemo.models.detr import DETR, DETRConfig
 logger = logging.getLogger(__name__)
 
 SUPPORTED_FORMATS = (
-    "cvdemo (config.json with model_type cvdemo-detr/cvdemo-vit + model.safetensors)",
+    "cvdemo (config.json with model_type cvdemo-detr/cvdemo-vit/cvdemo-faster-rcnn/cvdemo-ssd/cvdemo-retinanet/"
+    "cvdemo-yolo + model.safetensors)",
     "transformers DetrForObjectDetection (model_type detr)",
     "transformers ViTForImageClassification (model_type vit)",
     "timm ViT/DeiT saved with save_for_hf (config.json with 'architecture')",
@@ -48,7 +50,8 @@ class CheckpointError(UserError, ValueError):
 
 
 def load(source: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """Load a DETR or ViT from `source` (see the module docstring) -> model in eval mode on `device`.
+    """Load a DETR, ViT or detector family from `source` (see the module docstring) -> model in eval mode on
+    `device`.
 
     The model's config (`model.config`, with `id2label`) travels with it.
     """
