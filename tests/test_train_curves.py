@@ -152,6 +152,7 @@ def test_the_snapshot_caption_counts_right_top_boxes_and_classes():
     view.snapshot = SnapshotEvent(step=5, epoch=0, id2label={}, predictions=(
         ClassPrediction(1, right.image, 1, probs), ClassPrediction(2, right.image, 2, probs)))
     assert "top class is right on **1 of 2**" in view.snapshot_caption()
+    assert view.snapshot_image().ndim == 3  # a classifier's tiles (no matching to look for)
 
 
 # --- the score threshold a saved detector is suggested -------------------------------------------------------

@@ -309,7 +309,7 @@ def test_train_through_gradio_client_then_stop_and_save(tab_app, tmp_path):
 def test_a_browser_sees_the_run_grow_and_stop(tab_app, browser_page):
     page, errors = browser_page
     page.goto(tab_app["url"])
-    page.get_by_label("ViT classification").check()
+    page.get_by_role("radio", name="ViT classification").check()
     page.locator("#train-start").click()
     page.wait_for_function("document.querySelector('#train-status').innerText.includes('Step ')",
                            timeout=30_000)
@@ -352,7 +352,7 @@ def test_a_chinese_page_shows_chinese_choices_and_notes(tab_app, page_in):
     text = page.inner_text("body")
     assert "DETR 目标检测" in text and "生成的形状" in text and "开始训练" in text and "学习率" in text, text
     assert "CPU 现场演示" in text and "Generated shapes" not in text and "train." not in text
-    page.get_by_label("ViT 图像分类").check()
+    page.get_by_role("radio", name="ViT 图像分类").check()
     page.wait_for_function("document.body.innerText.includes('2 个宽度为 96 的 Transformer 块')", timeout=15_000)
     assert not errors, errors
 

@@ -473,7 +473,8 @@ def _scale_for(image: np.ndarray) -> float:
 
 def _matched(predictions) -> bool:
     """True for a DETR's snapshot (the Hungarian matcher assigned queries), False for another family's."""
-    return any(len(p.matched_gt) and int(np.max(p.matched_gt)) >= 0 for p in predictions)
+    return any(isinstance(p, ImagePrediction) and len(p.matched_gt) and int(np.max(p.matched_gt)) >= 0
+               for p in predictions)
 
 
 def _family_tile(p: ImagePrediction, id2label: dict[int, str]) -> np.ndarray:
