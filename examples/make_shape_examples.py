@@ -8,10 +8,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from cvdemo.datasets.shapes import CATEGORIES, ShapesConfig, generate_sample
+from cvdemo.datasets.shapes import CATEGORIES, SHARED_SHAPES, ShapesConfig, generate_sample
 
 HERE = Path(__file__).resolve().parent
-DETECT = ShapesConfig(image_size=128, min_objects=1, max_objects=4, min_size=0.15, max_size=0.6)
+DETECT = SHARED_SHAPES  # the shipped detectors' distribution (detr-shapes')
 CLASSIFY = ShapesConfig(image_size=64, task="classify", min_size=0.3, max_size=0.8)
 
 

@@ -188,8 +188,8 @@ def test_cli_writes_coco_that_pycocotools_reads(tmp_path: Path) -> None:
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (out / "images").iterdir()) == [f"{i:06d}.png" for i in range(1, 7)]
-    config = ShapesConfig(image_size=64, task="classify")
-    write_shapes_dataset(tmp_path / "library", 6, 4, config)
+    config = ShapesConfig(image_size=64, task="classify", min_objects=1, max_objects=4, min_size=0.15, max_size=0.6)
+    write_shapes_dataset(tmp_path / "library", 6, 4, config)  # the CLI's defaults: the shared distribution
     assert _folder_bytes(out) == _folder_bytes(tmp_path / "library")  # the CLI is the library
 
     coco = COCO(str(out / "annotations.json"))
@@ -212,3 +212,24 @@ def test_cli_writes_coco_that_pycocotools_reads(tmp_path: Path) -> None:
 
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+def test_one_shared_distribution_for_the_cli_the_presets_the_examples_and_the_families():
+    """Issue 14: the shapes CLI's default, detr-shapes' recipe (the small preset), every family's small preset and
+    the app's example images come from one distribution, whose objects fill COCO's small and medium ranges."""
+    import importlib.util
+    from pathlib import Path
+
+    from cvdemo.datasets.shapes import SHARED_SHAPES, ShapesDataset, build_parser, config_from_args
+    from cvdemo.training.kinds import KINDS
+
+    assert config_from_args(build_parser().parse_args(["out", "--num-images", "1"])) == SHARED_SHAPES
+    for kind in ("detr", "yolo", "fasterrcnn", "ssd"):
+        assert KINDS[kind].presets["small"].shapes_config() == SHARED_SHAPES, kind
+    path = Path(__file__).resolve().parents[1] / "examples" / "make_shape_examples.py"
+    spec = importlib.util.spec_from_file_location("make_shape_examples", path)
+    examples = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(examples)
+    assert examples.DETECT == SHARED_SHAPES
+    areas = np.concatenate([ShapesDataset(100, 7, SHARED_SHAPES)[i][1]["areas"].numpy() for i in range(100)])
+    assert (areas < 32 ** 2).mean() > 0.2 and ((areas >= 32 ** 2) & (areas < 96 ** 2)).mean() > 0.2

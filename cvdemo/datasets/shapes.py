@@ -35,6 +35,7 @@ items were read before it (DataLoader workers are reproducible), and the files w
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import sys
@@ -174,6 +175,13 @@ def _as_generator(seed: Seed) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
+
+
+SHARED_SHAPES = ShapesConfig(image_size=128, min_objects=1, max_objects=4, min_size=0.15, max_size=0.6)
+"""The one detection distribution every shipped detector trains and is evaluated on (detr-shapes' since it was
+trained, and the detector families' after it), the default of ``python -m cvdemo.datasets.shapes`` and of the app's
+example images: 1-4 shapes per 128 px image, 0.15-0.6 of the side across (19-77 px), so that COCO's small
+(< 32² px) and medium (32²-96² px) ranges both hold objects and its large range none."""
 
 
 def render_scene(seed: Seed, config: ShapesConfig = ShapesConfig()) -> ShapesScene:
@@ -369,12 +377,14 @@ def write_shapes_dataset(out_dir: str | Path, num_images: int, seed: int = 0,
     return gt
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line: ``python -m cvdemo.datasets.shapes OUT --num-images N --seed S``.
+def config_from_args(args: argparse.Namespace) -> ShapesConfig:
+    """The command line's `ShapesConfig` (its defaults give `SHARED_SHAPES`)."""
+    return dataclasses.replace(SHARED_SHAPES, image_size=args.size, task=args.task, min_objects=args.min_objects,
+                               max_objects=args.max_objects, min_size=args.min_size, max_size=args.max_size)
 
-    Options: ``--task detect|classify``, ``--size 128``, ``--min-objects``, ``--max-objects``,
-    ``--overwrite``. Returns the exit status (0; argparse exits with 2 on bad input).
-    """
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser (its defaults give `SHARED_SHAPES`)."""
     parser = argparse.ArgumentParser(
         prog="python -m cvdemo.datasets.shapes",
         description="Write a synthetic shapes data set: OUT/images/*.png and OUT/annotations.json (COCO).")
@@ -383,15 +393,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed (>= 0); same seed, same bytes")
     parser.add_argument("--task", choices=("detect", "classify"), default="detect",
                         help="classify: exactly one shape per image")
-    parser.add_argument("--size", type=int, default=128, help="image side, pixels")
-    parser.add_argument("--min-objects", type=int, default=ShapesConfig.min_objects)
-    parser.add_argument("--max-objects", type=int, default=ShapesConfig.max_objects)
+    shared = SHARED_SHAPES
+    parser.add_argument("--size", type=int, default=shared.image_size, help="image side, pixels")
+    parser.add_argument("--min-objects", type=int, default=shared.min_objects)
+    parser.add_argument("--max-objects", type=int, default=shared.max_objects)
+    parser.add_argument("--min-size", type=float, default=shared.min_size, help="smallest shape, fraction of the side")
+    parser.add_argument("--max-size", type=float, default=shared.max_size, help="largest shape, fraction of the side")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing data set in OUT")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: ``python -m cvdemo.datasets.shapes OUT --num-images N --seed S``.
+
+    Options: ``--task detect|classify``, ``--size``, ``--min-objects``, ``--max-objects``, ``--min-size``,
+    ``--max-size`` (defaults: `SHARED_SHAPES`, the shipped detectors' distribution), ``--overwrite``. Returns the exit
+    status (0; argparse exits with 2 on bad input).
+    """
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        config = ShapesConfig(image_size=args.size, task=args.task,
-                              min_objects=args.min_objects, max_objects=args.max_objects)
+        config = config_from_args(args)
         if args.num_images < 0 or args.seed < 0:
             raise ValueError("--num-images and --seed must be >= 0")
         write_shapes_dataset(args.out, args.num_images, args.seed, config, overwrite=args.overwrite)

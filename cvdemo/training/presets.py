@@ -44,7 +44,7 @@ from typing import Any
 from torch import nn
 
 import cvdemo.models
-from cvdemo.datasets.shapes import CATEGORIES, ShapesConfig, ShapesDataset
+from cvdemo.datasets.shapes import CATEGORIES, SHARED_SHAPES, ShapesConfig, ShapesDataset
 from cvdemo.models.detr import DETR, DETR_PRESETS, DETRConfig
 from cvdemo.models.faster_rcnn import FASTER_RCNN_PRESETS, FasterRCNN, FasterRCNNConfig
 from cvdemo.models.loading import CheckpointError
@@ -220,7 +220,8 @@ DETR_TRAINING_PRESETS: dict[str, TrainingPreset] = {
                     "backbone; the default 300 steps (about 2 minutes on a 2-core CPU) show the loss falling, not yet "
                     "a right box (0 of the 4 snapshot images; detr-shapes took 28,300 steps, about 3.5 hours)",
         model=_DETR_TINY_MODEL,
-        shapes=dict(image_size=128, min_objects=1, max_objects=4, min_size=0.15, max_size=0.6),
+        shapes={k: getattr(SHARED_SHAPES, k) for k in ("image_size", "min_objects", "max_objects", "min_size",
+                                                         "max_size")},
         train=dict(total_steps=7000, batch_size=8, lr=2e-4, backbone_lr=None, weight_decay=1e-4,
                    grad_clip=0.1, schedule="cosine", warmup_steps=200, hflip=0.5, eval_every=2000,
                    snapshot_every=0, checkpoint_every=500),
@@ -266,7 +267,7 @@ VIT_TRAINING_PRESETS: dict[str, TrainingPreset] = {
     ),
 }
 
-_SHARED_SHAPES = DETR_TRAINING_PRESETS["small"].shapes  # detr-shapes' distribution, shared by every family
+_SHARED_SHAPES = DETR_TRAINING_PRESETS["small"].shapes  # SHARED_SHAPES: detr-shapes' distribution, every family's
 
 YOLO_TRAINING_PRESETS: dict[str, TrainingPreset] = {
     "tiny": TrainingPreset(
