@@ -151,11 +151,11 @@ def test_caps_on_steps_and_wall_time():
     job = manager.submit("a", build_setup(vit_request(length=500)))
     assert job.done.wait(20) and job.state == "finished" and job.steps_done == 7
     assert [word(n) for n in job.setup.notes] == ["500 steps asked, 7 run: the most this server allows per run"]
-    manager = JobManager(JobLimits(max_steps=10_000, max_seconds=0.5))
+    manager = JobManager(JobLimits(max_steps=10_000, max_seconds=2))  # room for a first step on a loaded CPU
     start = time.monotonic()
     job = manager.submit("a", build_setup(vit_request(length=10_000)))
-    assert job.done.wait(20) and job.state == "stopped" and job.stop_reason == "time limit"
-    assert time.monotonic() - start < 5 and 0 < job.steps_done < 10_000
+    assert job.done.wait(30) and job.state == "stopped" and job.stop_reason == "time limit"
+    assert time.monotonic() - start < 10 and 0 < job.steps_done < 10_000
 
 
 def test_save_then_add_to_the_registry_then_it_loads(tmp_path):
