@@ -18,7 +18,6 @@ and with `return_attention=True` also
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cvdemo.models.backbone import ResNetBackbone
+from cvdemo.models.config_dict import config_from_dict, config_to_dict
 from cvdemo.models.image_processing import IMAGENET_MEAN, IMAGENET_STD
 from cvdemo.models.position_encoding import build_position_encoding
 from cvdemo.models.transformer import Transformer
@@ -57,23 +57,11 @@ class DETRConfig:
     model_type = "cvdemo-detr"
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["id2label"] = {str(k): v for k, v in self.id2label.items()}
-        return {"model_type": self.model_type, **d}
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> DETRConfig:
-        d = dict(d)
-        d.pop("model_type", None)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"Unknown DETRConfig fields {unknown}; known fields are {sorted(known)}")
-        d["id2label"] = {int(k): v for k, v in d.get("id2label", {}).items()}
-        for key in ("image_mean", "image_std"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(**d)
+        return config_from_dict(cls, d)
 
 
 DETR_PRESETS: dict[str, dict] = {

@@ -24,7 +24,6 @@ Contracts (boxes are pixel (x1, y1, x2, y2) of the *input* image):
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from torchvision.ops import batched_nms
 from torchvision.ops import boxes as box_ops
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
+from cvdemo.models.config_dict import config_from_dict, config_to_dict
 from cvdemo.models.faster_rcnn import build_resnet_fpn
 from cvdemo.models.image_processing import IMAGENET_MEAN, IMAGENET_STD
 
@@ -78,25 +78,13 @@ class RetinaNetConfig:
     model_type = MODEL_TYPE
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["id2label"] = {str(k): v for k, v in self.id2label.items()}
-        return {"model_type": self.model_type, **d}
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> RetinaNetConfig:
-        d = dict(d)
-        d.pop("model_type", None)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"Unknown RetinaNetConfig fields {unknown}; known fields are {sorted(known)}")
-        d["id2label"] = {int(k): v for k, v in d.get("id2label", {}).items()}
-        for key in ("returned_layers", "aspect_ratios", "image_mean", "image_std"):
-            if key in d:
-                d[key] = tuple(d[key])
-        if "anchor_sizes" in d:
-            d["anchor_sizes"] = tuple(tuple(level) for level in d["anchor_sizes"])
-        return cls(**d)
+        return config_from_dict(cls, d,
+                                tuples=("returned_layers", "aspect_ratios", "image_mean", "image_std"),
+                                nested_tuples=("anchor_sizes",))
 
 
 RETINANET_PRESETS: dict[str, dict] = {

@@ -25,7 +25,6 @@ Contracts (boxes are pixel (x1, y1, x2, y2) of the *input* image):
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -42,6 +41,8 @@ from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
 from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import batched_nms
 from torchvision.ops import boxes as box_ops
+
+from cvdemo.models.config_dict import config_from_dict, config_to_dict
 
 MODEL_TYPE = "cvdemo-ssd"
 
@@ -75,27 +76,14 @@ class SSDConfig:
     model_type = MODEL_TYPE
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["id2label"] = {str(k): v for k, v in self.id2label.items()}
-        return {"model_type": self.model_type, **d}
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> SSDConfig:
-        d = dict(d)
-        d.pop("model_type", None)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"Unknown SSDConfig fields {unknown}; known fields are {sorted(known)}")
-        d["id2label"] = {int(k): v for k, v in d.get("id2label", {}).items()}
-        for key in ("size", "returned_layers", "extra_channels", "scales", "image_mean", "image_std"):
-            if key in d:
-                d[key] = tuple(d[key])
-        if d.get("steps") is not None:
-            d["steps"] = tuple(d["steps"])
-        if "aspect_ratios" in d:
-            d["aspect_ratios"] = tuple(tuple(level) for level in d["aspect_ratios"])
-        return cls(**d)
+        return config_from_dict(cls, d,
+                                tuples=("size", "returned_layers", "extra_channels", "scales", "image_mean",
+                                        "image_std", "steps"),
+                                nested_tuples=("aspect_ratios",))
 
 
 SSD_PRESETS: dict[str, dict] = {

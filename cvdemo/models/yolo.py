@@ -32,7 +32,6 @@ a softmax (Pr(class | object)). Detections: score = confidence x class probabili
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -43,6 +42,7 @@ from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
 from cvdemo.boxes import box_cxcywh_to_xyxy, box_xyxy_to_cxcywh
 from cvdemo.losses_yolo import assign_targets, grid_to_boxes_cxcywh, yolo_loss
 from cvdemo.models.backbone import RESNET_CHANNELS, ResNetBackbone
+from cvdemo.models.config_dict import config_from_dict, config_to_dict
 from cvdemo.models.image_processing import IMAGENET_MEAN, IMAGENET_STD, normalize
 
 __all__ = ["MODEL_TYPE", "YOLO", "YOLOConfig", "YOLO_PRESETS", "from_config_dict", "letterbox"]
@@ -97,23 +97,11 @@ class YOLOConfig:
             raise ValueError("invalid YOLOConfig: " + "; ".join(problems))
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["id2label"] = {str(k): v for k, v in self.id2label.items()}
-        return {"model_type": self.model_type, **d}
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> YOLOConfig:
-        d = dict(d)
-        d.pop("model_type", None)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"Unknown YOLOConfig fields {unknown}; known fields are {sorted(known)}")
-        d["id2label"] = {int(k): v for k, v in d.get("id2label", {}).items()}
-        for key in ("image_mean", "image_std"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(**d)
+        return config_from_dict(cls, d)
 
 
 MODEL_TYPE = YOLOConfig.model_type

@@ -197,6 +197,9 @@ def build_vit(preset: TrainingPreset, id2label: dict[int, str] | None = None) ->
 
 
 _DETR_TINY_MODEL = {**DETR_PRESETS["detr-tiny"], "dropout": 0.0}
+# SHARED_SHAPES, detr-shapes' distribution: the small preset of every family
+_SHARED_SHAPES = {k: getattr(SHARED_SHAPES, k) for k in ("image_size", "min_objects", "max_objects", "min_size",
+                                                         "max_size")}
 
 DETR_TRAINING_PRESETS: dict[str, TrainingPreset] = {
     "tiny": TrainingPreset(
@@ -220,8 +223,7 @@ DETR_TRAINING_PRESETS: dict[str, TrainingPreset] = {
                     "backbone; the default 300 steps (about 2 minutes on a 2-core CPU) show the loss falling, not yet "
                     "a right box (0 of the 4 snapshot images; detr-shapes took 28,300 steps, about 3.5 hours)",
         model=_DETR_TINY_MODEL,
-        shapes={k: getattr(SHARED_SHAPES, k) for k in ("image_size", "min_objects", "max_objects", "min_size",
-                                                         "max_size")},
+        shapes=_SHARED_SHAPES,
         train=dict(total_steps=7000, batch_size=8, lr=2e-4, backbone_lr=None, weight_decay=1e-4,
                    grad_clip=0.1, schedule="cosine", warmup_steps=200, hflip=0.5, eval_every=2000,
                    snapshot_every=0, checkpoint_every=500),
@@ -267,7 +269,6 @@ VIT_TRAINING_PRESETS: dict[str, TrainingPreset] = {
     ),
 }
 
-_SHARED_SHAPES = DETR_TRAINING_PRESETS["small"].shapes  # SHARED_SHAPES: detr-shapes' distribution, every family's
 
 YOLO_TRAINING_PRESETS: dict[str, TrainingPreset] = {
     "tiny": TrainingPreset(
