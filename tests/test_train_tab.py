@@ -182,6 +182,26 @@ def test_save_then_add_to_the_registry_then_it_loads(tmp_path):
     assert registry.names("detect") == ["mine-now"]
 
 
+
+def test_a_saved_detector_of_another_family_is_a_family_model_of_the_registry(tmp_path):
+    from cvdemo.models.registry import model_task
+    from cvdemo.training.kinds import KINDS
+    from cvdemo.training.presets import YOLO_TRAINING_PRESETS, build_yolo
+
+    assert KINDS["yolo"].model_task == "family" and KINDS["yolo"].data_task == "detect"
+    model = build_yolo(YOLO_TRAINING_PRESETS["tiny"], {0: "a", 1: "b"}, backbone_init=None)
+    folder = cvdemo.models.save(model, tmp_path / "grid")
+    assert model_task(cvdemo.models.load(folder)) == "family"
+    registry = ModelRegistry([], device="cpu")
+    registry.add(ModelSpec("grid", str(folder), "family"))
+    assert registry.names("family") == ["grid"] and registry.names("detect") == []
+    assert not registry.get("grid").training
+    with pytest.raises(ModelUnavailableError, match="'grid' is a detector of another family.*needs a DETR"):
+        registry.require("grid", "detect")
+    with pytest.raises(ModelUnavailableError, match="is a detector of another family"):
+        registry.add(ModelSpec("as-detr", str(folder), "detect"), model=cvdemo.models.load(folder))
+
+
 # --- uploads and the Hub -------------------------------------------------------------------------------------
 
 

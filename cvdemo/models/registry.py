@@ -27,14 +27,19 @@ from torch import nn
 import cvdemo.models
 from cvdemo.messages import Message, UserError
 from cvdemo.models.detr import DETR
+from cvdemo.models.loading import family_modules
 
 __all__ = ["CHECKPOINTS", "MAX_MODELS_PER_OWNER", "ModelRegistry", "ModelSpec", "ModelUnavailableError", "Task",
-           "default_device", "shipped_metrics"]
+           "default_device", "model_task", "shipped_metrics"]
 
 logger = logging.getLogger(__name__)
 
-Task = Literal["detect", "classify"]
-TASKS = ("detect", "classify")
+# "detect": a DETR (attention, matching); "family": another detector family (Faster R-CNN, SSD, YOLO, RetinaNet,
+# R-CNN: `cvdemo.models.loading.FAMILY_MODULES`); "classify": a ViT
+Task = Literal["detect", "family", "classify"]
+TASKS = ("detect", "family", "classify")
+TASK_WORDS = {"detect": "a DETR detector", "family": "a detector of another family (Faster R-CNN, SSD, YOLO, ...)",
+              "classify": "an image classifier (ViT)"}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINTS = REPO_ROOT / "checkpoints"
 MAX_MODELS_PER_OWNER = 3  # models one session may add (saved from the Train tab); the oldest is replaced
@@ -46,8 +51,8 @@ class ModelUnavailableError(UserError, RuntimeError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """name: shown in the dropdown; source: for `cvdemo.models.load`; task: "detect" (DETR) or "classify"
-    (ViT); about: one line for the UI, the same in every language or {locale: text}."""
+    """name: shown in the dropdown; source: for `cvdemo.models.load`; task: "detect" (DETR), "family" (another
+    detector family) or "classify" (ViT); about: one line for the UI, the same in every language or {locale: text}."""
 
     name: str
     source: str
@@ -123,10 +128,9 @@ class ModelRegistry:
         spec = self.spec(name, owner)
         if spec.task != task:
             choices = ", ".join(self.names(task, owner))
-            what = "an image classifier (ViT)" if spec.task == "classify" else "a DETR detector"
-            need = "a DETR detector" if task == "detect" else "an image classifier (ViT)"
-            raise ModelUnavailableError(f"'{name}' is {what}; this needs {need}. Choose one of: {choices}.",
-                                        key=f"shared.wrong_task_{task}", name=name, choices=choices)
+            raise ModelUnavailableError(f"'{name}' is {TASK_WORDS[spec.task]}; this needs {TASK_WORDS[task]}. "
+                                        f"Choose one of: {choices}.", key="shared.wrong_task", name=name,
+                                        choices=choices, kind=_kind(spec.task), need=_kind(task))
         return spec
 
     def unavailable_reason(self, name: str, owner: str | None = None) -> Message | None:
@@ -236,17 +240,29 @@ class ModelRegistry:
     @staticmethod
     def _prepare(spec: ModelSpec, model: nn.Module) -> nn.Module:
         """Check the model's kind against spec.task; eval mode, no gradients, DETR folded for inference."""
-        is_detr = isinstance(model, DETR)
-        if is_detr != (spec.task == "detect"):
-            kind = "a DETR detector" if is_detr else "an image classifier"
-            raise ModelUnavailableError(f"'{spec.name}' is {kind}; it cannot be used for "
-                                        f"{'detection' if spec.task == 'detect' else 'classification'}.")
-        if is_detr:
+        task = model_task(model)
+        if task != spec.task:
+            raise ModelUnavailableError(f"'{spec.name}' is {TASK_WORDS[task]}; it is listed as "
+                                        f"{TASK_WORDS[spec.task]}.")
+        if task == "detect":
             model.optimize_for_inference()  # folds frozen BN, channels-last backbone: ~2x faster on CPU
         model.eval().requires_grad_(False)
         return model
 
 
+def _kind(task: Task) -> Message:
+    return Message(f"shared.kind_{task}", english=TASK_WORDS[task])
+
+
+def model_task(model: nn.Module) -> Task:
+    """The registry task of a loaded model: "detect" (DETR), "family" (a `FAMILY_MODULES` model) or "classify"."""
+    if isinstance(model, DETR):
+        return "detect"
+    if getattr(getattr(model, "config", None), "model_type", None) in family_modules():
+        return "family"
+    return "classify"
+
+
 def _check_task(spec: ModelSpec) -> None:
     if spec.task not in TASKS:
-        raise ValueError(f"{spec.name}: task must be 'detect' or 'classify', got {spec.task!r}")
+        raise ValueError(f"{spec.name}: task must be one of {TASKS}, got {spec.task!r}")

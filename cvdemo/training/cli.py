@@ -204,7 +204,7 @@ def run(kind: str, argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, train, write the results; returns the exit status."""
     parser = build_parser(kind)
     args = parser.parse_args(argv)
-    presets, data_task = KINDS[kind].presets, KINDS[kind].model_task
+    presets, data_task = KINDS[kind].presets, KINDS[kind].data_task
     preset = presets[args.preset]
     out = args.out or Path("runs") / f"{kind}-{preset.name}"
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)

@@ -78,7 +78,8 @@ class TrainingSetup:
     """Everything a run needs: the model, its task (`DetectionTask` / `ClassificationTask`), the data sets,
     the `TrainConfig` (``config.device`` picks the device queue), what it is for the UI (``description``, a
     message whose fields may be messages too) and ``notes`` to show beside it (e.g. "steps cut to the cap").
-    ``model_task``: "detect" or "classify", the task of the trained model in the app's registry."""
+    ``model_task``: "detect" (DETR), "family" (another detector family) or "classify", the task of the trained
+    model in the app's registry."""
 
     model: nn.Module
     task: Any

@@ -41,7 +41,8 @@ class TrainingKind:
     """One kind of model to train.
 
     name: "detr" | "vit" (the CLI module ``training.train_<name>``, the value the app's API takes);
-    model_task: "detect" | "classify" (the task of `CocoFolderDataset` and of the app's model registry);
+    model_task: "detect" (DETR) | "family" (another detector family) | "classify": the task of the trained model
+    in the app's model registry (`data_task`: of `CocoFolderDataset`);
     title: the CLI's description; presets: name -> `TrainingPreset`;
     build_model(preset, id2label) -> a freshly initialised model of the preset's size;
     build_task(preset, model) -> the `DetectionTask` / `ClassificationTask` of the preset's recipe;
@@ -55,6 +56,11 @@ class TrainingKind:
     build_model: Callable[[TrainingPreset, dict[int, str]], nn.Module]
     build_task: Callable[[TrainingPreset, nn.Module], Any]
     label: Message
+
+    @property
+    def data_task(self) -> str:
+        """"detect" or "classify": what the data set's annotations must hold."""
+        return "classify" if self.model_task == "classify" else "detect"
 
     @property
     def prog(self) -> str:
@@ -75,11 +81,11 @@ KINDS: dict[str, TrainingKind] = {
                          _detection_task, Message("train.kind_detr")),
     "vit": TrainingKind("vit", "classify", "Train a ViT classifier", VIT_TRAINING_PRESETS, build_vit,
                         build_vit_task, Message("train.kind_vit")),
-    "yolo": TrainingKind("yolo", "detect", "Train a YOLO (v1) grid detector", YOLO_TRAINING_PRESETS, build_yolo,
+    "yolo": TrainingKind("yolo", "family", "Train a YOLO (v1) grid detector", YOLO_TRAINING_PRESETS, build_yolo,
                          _family_task, Message("train.kind_yolo")),
-    "fasterrcnn": TrainingKind("fasterrcnn", "detect", "Train a Faster R-CNN detector (torchvision's)",
+    "fasterrcnn": TrainingKind("fasterrcnn", "family", "Train a Faster R-CNN detector (torchvision's)",
                                FASTER_RCNN_TRAINING_PRESETS, build_faster_rcnn, _family_task,
                                Message("train.kind_fasterrcnn")),
-    "ssd": TrainingKind("ssd", "detect", "Train an SSD detector (torchvision's)", SSD_TRAINING_PRESETS, build_ssd,
+    "ssd": TrainingKind("ssd", "family", "Train an SSD detector (torchvision's)", SSD_TRAINING_PRESETS, build_ssd,
                         _family_task, Message("train.kind_ssd")),
 }

@@ -121,7 +121,7 @@ def build_setup(request: TrainRequest) -> TrainingSetup:
         train, val = preset.datasets(request.num_train_images, request.num_val_images, request.seed)
         data = Message("train.data_generated", {"px": preset.shapes["image_size"]})
     else:
-        train = CocoFolderDataset.from_folder(request.dataset, kind.model_task)
+        train = CocoFolderDataset.from_folder(request.dataset, kind.data_task)
         val = _FirstItems(train, UPLOAD_EVAL_IMAGES)
         data = Message("train.data_upload", {"images": len(train), "classes": len(train.categories),
                                              "val": len(val)})

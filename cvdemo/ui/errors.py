@@ -32,7 +32,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def translate(item: Message | UserError, locale: str = DEFAULT_LOCALE) -> str:
     """The text of a Message or UserError in ``locale``; English (the error's own text) when no catalog has
-    its key or its fields do not fit."""
+    its key or its fields do not fit. A field that is itself a Message is translated first (a kind of model, a
+    unit: words of the same language inside the sentence)."""
     message = item.message if isinstance(item, UserError) else item
     fallback = str(item)
     if message is None:
@@ -43,7 +44,8 @@ def translate(item: Message | UserError, locale: str = DEFAULT_LOCALE) -> str:
         logger.warning("no catalog text for message key %r", message.key)
         return fallback
     try:
-        return catalog.text(name, locale, **message.fields)
+        fields = {k: translate(v, locale) if isinstance(v, Message) else v for k, v in message.fields.items()}
+        return catalog.text(name, locale, **fields)
     except (KeyError, IndexError, ValueError):
         logger.warning("message %r: fields %r do not fit its text", message.key, message.fields)
         return fallback

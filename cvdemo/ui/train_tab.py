@@ -46,7 +46,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from cvdemo.messages import UserError
-from cvdemo.models.registry import MAX_MODELS_PER_OWNER, ModelRegistry, ModelSpec
+from cvdemo.models.registry import MAX_MODELS_PER_OWNER, TASKS, ModelRegistry, ModelSpec
 from cvdemo.training.jobs import JobManager, TrainingJob, already_training
 from cvdemo.training.kinds import KINDS
 from cvdemo.training.recorded_runs import RecordedRun, load_recorded_run
@@ -389,7 +389,7 @@ def save_model(name, request: gr.Request, *, ctx: TrainContext):
     """/save_model: save the finished run's model and offer it to this session's other tabs."""
     locale, session = locale_of(request), sessions.session_of(request)
     job = _finished_job(ctx.manager, session, locale)
-    taken = ctx.registry.names("detect", session) + ctx.registry.names("classify", session)
+    taken = [n for task in TASKS for n in ctx.registry.names(task, session)]
     saved = save_trained_model(job.model, ctx.workspace.model_folder(session), name=model_name(name, taken),
                                task=job.setup.model_task)
     about = {loc: T.text("trained_by_you", loc, description=word(job.setup.description, loc), steps=job.steps_done)
@@ -399,9 +399,8 @@ def save_model(name, request: gr.Request, *, ctx: TrainContext):
                      owner=session)
     kept = ctx.registry.owned(session)
     ctx.workspace.add_model(session, saved.name, saved.folder, kept=kept)
-    note = T.text("saved_detect" if saved.task == "detect" else "saved_classify", locale,
-                  name=html.escape(saved.name))
-    if saved.task == "detect" and job.setup.val_data is not None and len(job.setup.val_data):
+    note = T.text(f"saved_{saved.task}", locale, name=html.escape(saved.name))
+    if saved.task != "classify" and job.setup.val_data is not None and len(job.setup.val_data):
         best, default = suggested_threshold(saved.model, job.setup.task, job.setup.val_data, job.device)
         note += "  \n" + threshold_note(best, default, locale)
     for dropped in (n for n in before if n not in kept):

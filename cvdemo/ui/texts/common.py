@@ -78,12 +78,12 @@ T = Catalog("shared", {
                       "此结果需要 {size_mb} MB，超过了本服务器为所有用户共同保留的上限（{limit_mb} MB）。"
                       "请使用更小的输入。"),
     # cvdemo.ui.models
-    "wrong_task_detect": ("'{name}' is an image classifier (ViT); this needs a DETR detector. "
-                          "Choose one of: {choices}.",
-                          "“{name}”是图像分类模型（ViT）；此处需要 DETR 检测模型。请选择：{choices}。"),
-    "wrong_task_classify": ("'{name}' is a DETR detector; this needs an image classifier (ViT). "
-                            "Choose one of: {choices}.",
-                            "“{name}”是 DETR 检测模型；此处需要图像分类模型（ViT）。请选择：{choices}。"),
+    "wrong_task": ("'{name}' is {kind}; this needs {need}. Choose one of: {choices}.",
+                   "“{name}”是{kind}；此处需要{need}。请选择：{choices}。"),
+    "kind_detect": ("a DETR detector", "DETR 检测模型"),
+    "kind_family": ("a detector of another family (Faster R-CNN, SSD, YOLO, ...)",
+                    "其他系列的检测模型（Faster R-CNN、SSD、YOLO 等）"),
+    "kind_classify": ("an image classifier (ViT)", "图像分类模型（ViT）"),
     "unknown_model": ("Unknown model '{name}'. Choose one of: {choices}.", "未知模型“{name}”。请选择：{choices}。"),
     "model_missing": ("The model '{name}' is not available: {source} does not exist yet (the shipped checkpoint has "
                       "not been trained or copied here). Choose another model.",

@@ -165,6 +165,10 @@ tabs.""",
         "🎚️ 在本次训练的 {images} 张验证图像上，无论分数阈值取多少，"
         "该模型都还没有正确找到任何目标（类别正确且 IoU ≥ 0.5）："
         "请先训练更久，再到**检测**标签页查看。"),
+    "saved_family": ("✅ Saved as **{name}** and added to the models: it runs beside the others in the "
+                     "**Detectors** tab (in this browser session). Download the checkpoint below.",
+                     "✅ 已保存为 **{name}** 并加入模型列表：它会在**检测器对比**标签页中与其他模型并排运行"
+                     "（限本次浏览器会话）。可在下方下载检查点。"),
     "saved_classify": ("✅ Saved as **{name}** and added to the models: choose it in the **Attention** tab's Model "
                        "list (in this browser session). Download the checkpoint below.",
                        "✅ 已保存为 **{name}** 并加入模型列表：可在**注意力**标签页的“模型”列表中选择它"
