@@ -41,6 +41,25 @@ def test_save_then_load_gives_identical_outputs_and_labels(tmp_path, position_em
     _same_outputs(model, loaded, torch.randn(1, 3, 64, 96))
 
 
+
+def test_save_in_half_precision_halves_the_file_and_loads_into_float32(tmp_path):
+    from safetensors import safe_open
+
+    model = _tiny_detr()
+    cvdemo.models.save(model, tmp_path / "full")
+    cvdemo.models.save(model, tmp_path / "half", dtype=torch.float16)
+    sizes = [(tmp_path / d / "model.safetensors").stat().st_size for d in ("full", "half")]
+    assert sizes[1] < 0.55 * sizes[0]
+    with safe_open(tmp_path / "half" / "model.safetensors", "pt") as f:
+        dtypes = {f.get_tensor(k).dtype for k in f.keys()}
+    assert torch.float32 not in dtypes and torch.float16 in dtypes
+    loaded = cvdemo.models.load(tmp_path / "half")
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    for name, value in model.state_dict().items():
+        expected = value.half().to(value.dtype) if value.is_floating_point() else value
+        assert torch.equal(loaded.state_dict()[name], expected), name
+
+
 def _to_original_detr_state_dict(model: DETR) -> dict:
     """Our names -> facebookresearch/detr's (packed in_proj, backbone.0.body, multihead_attn)."""
     out, sd = {}, model.state_dict()

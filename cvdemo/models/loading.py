@@ -72,12 +72,18 @@ def load(source: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Mo
     return model.to(device).eval()
 
 
-def save(model: nn.Module, directory: str | os.PathLike) -> Path:
-    """Write `model` in cvdemo's format: `config.json` + `model.safetensors`. Returns the directory."""
+def save(model: nn.Module, directory: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
+    """Write `model` in cvdemo's format: `config.json` + `model.safetensors`. Returns the directory.
+
+    dtype: store the floating-point tensors in this type (e.g. torch.float16: half the file, for a shipped
+    checkpoint); `load` copies them into the model's own (float32) parameters. Integer buffers stay as they are.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(json.dumps(model.config.to_dict(), indent=2) + "\n")
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, directory / "model.safetensors", metadata={"format": "pt"})
     return directory
 
