@@ -2,7 +2,8 @@
 
 Layout and wiring only: each tab lives in `cvdemo/ui/<name>_tab.py`, the models in one shared, lazily
 loading `ModelRegistry`, and everything the tabs show is computed by the `cvdemo` library. Honours
-GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. API endpoints: `/detect` (DETR), `/match` (Hungarian matching and
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. API endpoints: `/detect` (DETR), `/detectors` (every detector side by
+side), `/match` (Hungarian matching and
 the loss), `/rollout` (ViT), `/evaluate` (predictions against ground truth) and `/train` (live training, with
 `/stop_training`, `/save_model`, `/push_to_hub`). All text is in English and Simplified Chinese
 (`cvdemo/ui/texts/`, chosen by the browser's language).
@@ -23,6 +24,7 @@ from cvdemo.ui import gradio_cache, sessions
 from cvdemo.ui.attention_tab import build_attention_tab
 from cvdemo.ui.concepts_tab import build_concepts_tab
 from cvdemo.ui.detect_tab import build_detect_tab
+from cvdemo.ui.detectors_tab import build_detectors_tab
 from cvdemo.ui.errors import answers
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
 from cvdemo.ui.i18n import gradio_i18n
@@ -58,6 +60,8 @@ def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = N
         with gr.Tabs():
             with gr.Tab(T("tab_detect"), id="detect", elem_id="tab-detect"):
                 build_detect_tab(registry, EXAMPLES)
+            with gr.Tab(T("tab_detectors"), id="detectors", elem_id="tab-detectors"):
+                build_detectors_tab(registry, EXAMPLES)
             with gr.Tab(T("tab_match"), id="match", elem_id="tab-match"):
                 build_match_tab(registry, EXAMPLES)
             with gr.Tab(T("tab_attention"), id="attention", elem_id="tab-attention"):

@@ -244,6 +244,26 @@ def draw_grid(image: np.ndarray, rows: int, cols: int, color: tuple[int, int, in
     return image
 
 
+
+def draw_cell_grid_px(image: np.ndarray, cell_wh: tuple[float, float], scale: float = 1.0,
+                      color: tuple[int, int, int] = (255, 255, 255), thickness: int = 1) -> np.ndarray:
+    """Lines every ``cell_wh`` (width, height) pixels from the top-left corner, multiplied by ``scale`` (a YOLO grid
+    laid over an image it letterboxed: its cells need not divide the image evenly)."""
+    image = _check_image(image).copy()
+    h, w = image.shape[:2]
+    cw, ch = cell_wh[0] * scale, cell_wh[1] * scale
+    if cw <= 0 or ch <= 0:
+        raise ValueError(f"cell size must be positive, got {cell_wh}")
+    for k in range(1, int(h / ch) + 1):
+        y = round(k * ch)
+        if y < h:
+            cv2.line(image, (0, y), (w - 1, y), color, thickness)
+    for k in range(1, int(w / cw) + 1):
+        x = round(k * cw)
+        if x < w:
+            cv2.line(image, (x, 0), (x, h - 1), color, thickness)
+    return image
+
 def label_cells(image: np.ndarray, rows: int, cols: int, labels: Sequence[str],
                 color: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
     """Write labels[r * cols + c] in the top-left corner of each cell (row-major), on a dark backing."""

@@ -30,8 +30,13 @@ def shipped_quality(folder: Path, locale: str = DEFAULT_LOCALE) -> str:
     return ""
 
 
+# the shipped detectors of the other families (the Detectors tab): offered when their folder exists
+FAMILY_CHECKPOINTS = ("fasterrcnn-shapes", "ssd-shapes", "yolo-shapes", "rcnn-shapes")
+
+
 def default_model_specs(checkpoints: Path = CHECKPOINTS) -> list[ModelSpec]:
-    """The shipped checkpoints first (the defaults), then well-known Hub models."""
+    """The shipped checkpoints first (the defaults), then well-known Hub models; the other detector families'
+    shipped checkpoints that exist."""
 
     def shipped(name: str, what: str) -> dict[str, str]:
         texts = {}
@@ -45,6 +50,8 @@ def default_model_specs(checkpoints: Path = CHECKPOINTS) -> list[ModelSpec]:
         ModelSpec("detr-shapes", str(checkpoints / "detr-shapes"), "detect",
                   shipped("detr-shapes", "about_detr_shapes")),
         ModelSpec("facebook/detr-resnet-50", "hf:facebook/detr-resnet-50", "detect", T.pair("about_detr_r50")),
+        *(ModelSpec(name, str(checkpoints / name), "family", shipped(name, f"about_{name.replace('-', '_')}"))
+          for name in FAMILY_CHECKPOINTS if (checkpoints / name).is_dir()),
         ModelSpec("vit-shapes", str(checkpoints / "vit-shapes"), "classify",
                   shipped("vit-shapes", "about_vit_shapes")),
         ModelSpec("google/vit-base-patch16-224", "hf:google/vit-base-patch16-224", "classify",

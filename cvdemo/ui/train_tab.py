@@ -96,8 +96,10 @@ MAX_SMOOTHING = 0.99
 RECORDINGS = {"recorded-detr-tiny": ("detr", "tiny"), "recorded-vit-tiny": ("vit", "tiny")}
 FIRST_VIEW = "recorded-detr-tiny"
 MAX_OPTION_SESSIONS = 1024  # sessions whose curve settings are remembered (the least recently set dropped first)
-# elem_ids of the other tabs' model dropdowns, refreshed after a save so the new model can be picked there
-MODEL_DROPDOWNS = {"detect-model": "detect", "match-model": "detect", "vit-model": "classify"}
+# elem_ids of the other tabs' model lists (dropdowns, the Detectors tab's checkboxes) and the registry tasks they
+# offer, refreshed after a save so the new model can be picked there
+MODEL_DROPDOWNS = {"detect-model": ("detect",), "match-model": ("detect",), "vit-model": ("classify",),
+                   "detectors-models": ("detect", "family")}
 
 
 @dataclass(frozen=True)
@@ -495,10 +497,12 @@ def clear_note() -> str:
 
 
 @answers
-def refresh_model_lists(request: gr.Request, *, ctx: TrainContext, tasks: tuple[str, ...]) -> list[gr.Dropdown]:
-    """After a save: the other tabs' model dropdowns list this session's models too."""
+def refresh_model_lists(request: gr.Request, *, ctx: TrainContext, lists: tuple[tuple[type, tuple[str, ...]], ...]
+                        ) -> list:
+    """After a save: the other tabs' model lists (each a component class and its tasks) offer this session's
+    models too."""
     session = sessions.session_of(request)
-    return [gr.Dropdown(choices=ctx.registry.names(task, session)) for task in tasks]
+    return [kind(choices=[n for task in tasks for n in ctx.registry.names(task, session)]) for kind, tasks in lists]
 
 
 def end_session(ctx: TrainContext, session: str | None) -> None:
@@ -603,19 +607,20 @@ def wire(c: SimpleNamespace, ctx: TrainContext) -> None:
                          api_name="save_model")
     dropdowns = _model_dropdowns()
     if dropdowns:
-        tasks = tuple(task for _, task in dropdowns)
-        saved.success(bind(refresh_model_lists, ctx=ctx, tasks=tasks), None, [d for d, _ in dropdowns],
+        lists = tuple((type(d), tasks) for d, tasks in dropdowns)
+        saved.success(bind(refresh_model_lists, ctx=ctx, lists=lists), None, [d for d, _ in dropdowns],
                       api_visibility="private")
     c.push.click(bound(push_model), [c.repo_id, c.token, c.private], c.push_note, api_name="push_to_hub")
 
 
-def _model_dropdowns() -> list[tuple[gr.Dropdown, str]]:
-    """The Detect / Matching / Attention tabs' model dropdowns built before this tab in the same gr.Blocks."""
+def _model_dropdowns() -> list[tuple[gr.Dropdown | gr.CheckboxGroup, tuple[str, ...]]]:
+    """The Detect / Matching / Attention tabs' model dropdowns and the Detectors tab's model checkboxes built
+    before this tab in the same gr.Blocks, with the tasks each offers."""
     root = gr.context.Context.root_block
     if root is None:
         return []
     return [(b, MODEL_DROPDOWNS[b.elem_id]) for b in root.blocks.values()
-            if isinstance(b, gr.Dropdown) and b.elem_id in MODEL_DROPDOWNS]
+            if isinstance(b, (gr.Dropdown, gr.CheckboxGroup)) and b.elem_id in MODEL_DROPDOWNS]
 
 
 def build_train_tab(registry: ModelRegistry, examples_dir: Path, manager: JobManager | None = None,

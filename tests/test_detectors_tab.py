@@ -1,0 +1,134 @@
+"""The Detectors tab: `/detectors` and `/detectors_filter` through gradio_client, and the page in headless
+Chromium in English and Chinese. Tiny random models (a DETR and three CNN families) are built here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+import cvdemo.models
+from cvdemo.detectors_run import final_detections, run_detector
+from cvdemo.images import load_image_rgb
+from cvdemo.models import DETR, DETRConfig
+from cvdemo.models.registry import ModelRegistry, ModelSpec
+from cvdemo.training.presets import (
+    FASTER_RCNN_TRAINING_PRESETS,
+    SSD_TRAINING_PRESETS,
+    YOLO_TRAINING_PRESETS,
+    build_faster_rcnn,
+    build_ssd,
+    build_yolo,
+)
+from cvdemo.ui.detectors_tab import build_detectors_tab
+from cvdemo.ui.i18n import gradio_i18n
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES_IMAGE = ROOT / "examples" / "shapes" / "shapes-1.png"
+NAMES = {k: n for k, n in enumerate(["circle", "square", "triangle", "star", "heart", "hexagon"])}
+FAMILIES = {"tiny-frcnn": (build_faster_rcnn, FASTER_RCNN_TRAINING_PRESETS),
+            "tiny-ssd": (build_ssd, SSD_TRAINING_PRESETS), "tiny-yolo": (build_yolo, YOLO_TRAINING_PRESETS)}
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("detectors")
+    torch.manual_seed(0)
+    detr = DETR(DETRConfig(backbone="resnet18", frozen_batchnorm=True, d_model=32, num_heads=4, encoder_layers=1,
+                           decoder_layers=2, dim_feedforward=64, num_queries=10, num_classes=6, id2label=NAMES,
+                           shortest_edge=128, longest_edge=128))
+    with torch.no_grad():
+        detr.class_embed.bias[0] += 3.0  # confident queries, so there is something to draw
+    found = {"tiny-detr": cvdemo.models.save(detr.eval(), root / "detr")}
+    for name, (build, presets) in FAMILIES.items():
+        torch.manual_seed(0)
+        found[name] = cvdemo.models.save(build(presets["tiny"], NAMES, backbone_init=None).eval(), root / name)
+    return found
+
+
+@pytest.fixture(scope="module")
+def app_url(folders, serve, tmp_path_factory):
+    specs = [ModelSpec("tiny-detr", str(folders["tiny-detr"]), "detect"),
+             *(ModelSpec(n, str(folders[n]), "family") for n in FAMILIES),
+             ModelSpec("not-trained", str(tmp_path_factory.mktemp("none") / "missing"), "family"),
+             ModelSpec("a-vit", str(folders["tiny-detr"]), "classify")]
+    registry = ModelRegistry(specs, device="cpu")
+    with gr.Blocks() as demo:
+        build_detectors_tab(registry, ROOT / "examples")
+    demo.queue()
+    url = serve(demo, enable_monitoring=False, i18n=gradio_i18n())
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def _rows(table) -> dict[str, list]:
+    return {row[0]: row for row in table["data"]}
+
+
+def test_every_model_answers_side_by_side_and_nms_moves_only_the_cnn_columns(client, folders):
+    models = ["tiny-detr", *FAMILIES]
+    gallery, table, summary = client.predict(handle_file(str(SHAPES_IMAGE)), models, 0.5, 0.1,
+                                             api_name="/detectors")
+    assert len(gallery) == 3 * len(models) and "**4** models on a 128×128 image" in summary
+    rows = _rows(table)
+    assert list(rows) == models
+    image = load_image_rgb(SHAPES_IMAGE)
+    for name in FAMILIES:  # the app's counts are the library's
+        expected = run_detector(name, cvdemo.models.load(folders[name]), image)
+        assert rows[name][5] == len(final_detections(expected, 0.5, 0.1)), name
+        assert rows[name][2] == expected.candidates.total
+    captions = [item["caption"] for item in gallery]
+    assert any("default boxes" in c for c in captions) and any("grid" in c for c in captions)
+    assert any("proposals" in c for c in captions) and any("object queries" in c for c in captions)
+    # /detectors_filter re-filters the stored run: a lower NMS IoU keeps fewer CNN boxes, DETR's column stays
+    _, strict_table, strict_summary = client.predict(0.1, 0.1, api_name="/detectors_filter")
+    strict = _rows(strict_table)
+    assert strict["tiny-detr"][5] == rows["tiny-detr"][5] and strict["tiny-detr"][3] == rows["tiny-detr"][3]
+    assert sum(strict[n][5] for n in FAMILIES) < sum(rows[n][5] for n in FAMILIES)
+    assert all(strict[n][5] <= rows[n][5] for n in FAMILIES)
+    assert "would remove" in strict_summary
+
+
+def test_a_model_that_cannot_load_is_skipped_and_a_wrong_name_is_refused(client):
+    gallery, table, summary = client.predict(handle_file(str(SHAPES_IMAGE)), ["tiny-yolo", "not-trained"], 0.5,
+                                             0.5, api_name="/detectors")
+    assert len(gallery) == 3 and list(_rows(table)) == ["tiny-yolo"]
+    assert "not-trained was skipped" in summary and "does not exist" in summary
+    with pytest.raises(AppError, match="a-vit"):
+        client.predict(handle_file(str(SHAPES_IMAGE)), ["a-vit"], 0.5, 0.5, api_name="/detectors")
+    with pytest.raises(AppError, match="Choose at least one model"):
+        client.predict(handle_file(str(SHAPES_IMAGE)), [], 0.5, 0.5, api_name="/detectors")
+    with pytest.raises(AppError, match="NMS IoU"):
+        client.predict(handle_file(str(SHAPES_IMAGE)), ["tiny-yolo"], 2.0, 0.5, api_name="/detectors")
+
+
+@pytest.mark.parametrize("locale, words", [("en-US", ("object queries", "after NMS")),
+                                           ("zh-CN", ("目标查询", "NMS 之后"))])
+def test_the_page_shows_every_model_at_first_and_the_slider_refilters(app_url, page_in, locale, words):
+    page, errors = page_in(locale)
+    page.goto(app_url)
+    # the first view: the first shapes example through every local model (the missing one skipped)
+    page.wait_for_function("document.querySelectorAll('#detectors-gallery img').length >= 12", timeout=60_000)
+    page.wait_for_function(f"document.querySelector('#detectors-summary').innerText.includes('{words[0][:4]}') "
+                           f"|| document.querySelector('#detectors-gallery').innerText.includes('{words[0]}')",
+                           timeout=30_000)
+    table = page.inner_text("#detectors-table")
+    assert "tiny-ssd" in table and "tiny-detr" in table
+    slider = page.locator("#detectors-nms input[type=number]")
+    slider.fill("0.1")
+    slider.press("Enter")
+    page.wait_for_function("document.querySelector('#detectors-gallery').innerText.includes('IoU 0.1')"
+                           " || document.querySelector('#detectors-summary').innerText.includes('IoU 0.1')",
+                           timeout=30_000)
+    assert not errors, errors
