@@ -89,8 +89,9 @@ def test_every_model_answers_side_by_side_and_nms_moves_only_the_cnn_columns(cli
         assert rows[name][5] == len(final_detections(expected, 0.5, 0.1)), name
         assert rows[name][2] == expected.candidates.total
     captions = [item["caption"] for item in gallery]
-    assert any("default boxes" in c for c in captions) and any("grid" in c for c in captions)
-    assert any("proposals" in c for c in captions) and any("object queries" in c for c in captions)
+    assert any("default boxes, 5 maps" in c for c in captions) and any("8×8 grid" in c for c in captions)
+    assert any("RPN proposals" in c for c in captions) and any("all 10 queries" in c for c in captions)
+    assert any("after NMS at IoU 0.5" in c for c in captions)
     # /detectors_filter re-filters the stored run: a lower NMS IoU keeps fewer CNN boxes, DETR's column stays
     _, strict_table, strict_summary = client.predict(0.1, 0.1, api_name="/detectors_filter")
     strict = _rows(strict_table)
@@ -113,22 +114,22 @@ def test_a_model_that_cannot_load_is_skipped_and_a_wrong_name_is_refused(client)
         client.predict(handle_file(str(SHAPES_IMAGE)), ["tiny-yolo"], 2.0, 0.5, api_name="/detectors")
 
 
-@pytest.mark.parametrize("locale, words", [("en-US", ("object queries", "after NMS")),
-                                           ("zh-CN", ("目标查询", "NMS 之后"))])
+@pytest.mark.parametrize("locale, words", [
+    ("en-US", ("models on a 128×128 image", "removed by NMS", "not-trained was skipped", "would remove")),
+    ("zh-CN", ("个模型处理一张 128×128 的图像", "NMS 删去", "已跳过 not-trained", "会删去"))])
 def test_the_page_shows_every_model_at_first_and_the_slider_refilters(app_url, page_in, locale, words):
     page, errors = page_in(locale)
     page.goto(app_url)
-    # the first view: the first shapes example through every local model (the missing one skipped)
+    # the first view: the first shapes example through every local model (the missing one is not checked)
     page.wait_for_function("document.querySelectorAll('#detectors-gallery img').length >= 12", timeout=60_000)
-    page.wait_for_function(f"document.querySelector('#detectors-summary').innerText.includes('{words[0][:4]}') "
-                           f"|| document.querySelector('#detectors-gallery').innerText.includes('{words[0]}')",
+    page.wait_for_function(f"document.querySelector('#detectors-summary').innerText.includes('{words[0]}')",
                            timeout=30_000)
     table = page.inner_text("#detectors-table")
-    assert "tiny-ssd" in table and "tiny-detr" in table
+    assert "tiny-ssd" in table and "tiny-detr" in table and words[1] in table and words[2] not in table
     slider = page.locator("#detectors-nms input[type=number]")
     slider.fill("0.1")
     slider.press("Enter")
-    page.wait_for_function("document.querySelector('#detectors-gallery').innerText.includes('IoU 0.1')"
-                           " || document.querySelector('#detectors-summary').innerText.includes('IoU 0.1')",
+    page.wait_for_function(f"document.querySelector('#detectors-summary').innerText.includes('IoU 0.1 ') && "
+                           f"document.querySelector('#detectors-summary').innerText.includes('{words[3]}')",
                            timeout=30_000)
     assert not errors, errors
