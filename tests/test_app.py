@@ -450,7 +450,7 @@ def test_registry_loads_each_model_once_and_shares_it(model_dirs, monkeypatch):
 def test_registry_errors_are_specific(model_dirs):
     registry = ModelRegistry([ModelSpec("vit-as-detector", str(model_dirs["vit"]), "detect"),
                               ModelSpec("gone", str(model_dirs["missing"]), "classify")], device="cpu")
-    with pytest.raises(ModelUnavailableError, match="an image classifier; it cannot be used for detection"):
+    with pytest.raises(ModelUnavailableError, match=r"an image classifier \(ViT\); it cannot be used as a DETR det"):
         registry.get("vit-as-detector")
     assert "does not exist yet" in translate(registry.unavailable_reason("gone"))  # a Message, worded by the UI
     with pytest.raises(ModelUnavailableError, match="does not exist yet"):

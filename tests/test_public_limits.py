@@ -239,6 +239,8 @@ def test_gradio_keeps_a_bounded_number_of_sessions():
 # the public API as it was before issue 12 (names, order): clients that call it by keyword keep working
 PUBLIC_API = {
     "/detect": ["image_payload", "model_name", "thr"],
+    "/detectors": ["image_payload", "model_names", "nms_iou", "score"],
+    "/compare": ["dataset_payload", "preds_a_payload", "model_a", "preds_b_payload", "model_b", "iou_v", "score_v"],
     "/evaluate": ["dataset_payload", "preds_payload", "iou_v", "score_v", "model_name"],
     "/match": ["src", "index", "image_payload", "gt", "model_name", "wc", "wl", "wg"],
     "/push_to_hub": ["repo", "token_v", "private_v"],

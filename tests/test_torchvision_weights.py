@@ -96,6 +96,27 @@ def test_the_download_path_is_torch_hubs_with_weights_only(tmp_path, monkeypatch
     assert isinstance(model, FasterRCNN)
 
 
+
+def test_a_torchvision_source_loads_through_cvdemo_load_and_the_registry(monkeypatch):
+    from cvdemo.models import load
+    from cvdemo.models.registry import ModelRegistry, ModelSpec, ModelUnavailableError
+
+    state = random_faster_rcnn().state_dict()
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda url, **kwargs: state)
+    model = load(f"torchvision:{FASTER_RCNN}")
+    assert isinstance(model, FasterRCNN) and not model.training
+    spec = ModelSpec("frcnn-coco", f"torchvision:{FASTER_RCNN}", "family")
+    registry = ModelRegistry([spec], device="cpu")
+    assert spec.from_hub and registry.unavailable_reason("frcnn-coco") is None
+    assert isinstance(registry.get("frcnn-coco"), FasterRCNN)
+
+    def offline(url, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(ModelUnavailableError, match="state_dict_file"):
+        ModelRegistry([spec], device="cpu").get("frcnn-coco")
+
 def test_an_unreachable_download_says_how_to_load_offline(monkeypatch):
     def offline(url, **kwargs):
         raise OSError("network is unreachable")

@@ -9,7 +9,10 @@
 - a `.pth`/`.pt` file of the original facebookresearch/detr (its pickled `argparse.Namespace` is allowed by
   name; everything else a pickle might run is refused by `weights_only=True`);
 - `hf:<repo_id>[@revision]`: fetched with `huggingface_hub.snapshot_download` (only `*.json` and
-  `*.safetensors`; pickled `.bin` files are never downloaded), then loaded as a directory.
+  `*.safetensors`; pickled `.bin` files are never downloaded), then loaded as a directory;
+- `torchvision:<weights enum>` (e.g. `torchvision:FasterRCNN_ResNet50_FPN_Weights.COCO_V1`): torchvision's
+  COCO-trained detector, fetched as torchvision fetches it, read with `weights_only=True`
+  (`cvdemo.models.torchvision_weights`).
 
 Conversions are small rename functions (`convert_detr.py`, `convert_vit.py`); every load is strict and a
 mismatch raises `CheckpointError` naming the missing and unexpected keys.
@@ -42,7 +45,9 @@ SUPPORTED_FORMATS = (
     "timm ViT/DeiT saved with save_for_hf (config.json with 'architecture')",
     "original DETR .pth file",
     "hf:<repo_id>[@revision]",
+    "torchvision:<weights enum>, e.g. torchvision:FasterRCNN_ResNet50_FPN_Weights.COCO_V1",
 )
+TORCHVISION_PREFIX = "torchvision:"
 
 
 class CheckpointError(UserError, ValueError):
@@ -56,6 +61,10 @@ def load(source: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Mo
     The model's config (`model.config`, with `id2label`) travels with it.
     """
     text = str(source)
+    if text.startswith(TORCHVISION_PREFIX):
+        from cvdemo.models.torchvision_weights import load_torchvision_weights
+
+        return load_torchvision_weights(text[len(TORCHVISION_PREFIX):]).to(device).eval()
     if text.startswith("hf:"):
         path = download_from_hub(text[3:])
     else:
@@ -179,7 +188,7 @@ def _load_directory(directory: Path) -> nn.Module:
 
 
 FAMILY_MODULES = ("cvdemo.models.faster_rcnn", "cvdemo.models.ssd", "cvdemo.models.retinanet",
-                   "cvdemo.models.yolo")
+                   "cvdemo.models.yolo", "cvdemo.models.rcnn")
 """The detector families beside DETR (issue 14). Each module exposes ``MODEL_TYPE`` (config.json's
 ``"model_type"``, e.g. "cvdemo-faster-rcnn") and ``from_config_dict(config: dict) -> nn.Module`` (a fresh model
 whose ``config.to_dict()`` gives that dict back); a module that does not exist yet is skipped."""

@@ -67,7 +67,8 @@ class ModelSpec:
 
     @property
     def from_hub(self) -> bool:
-        return self.source.startswith("hf:")
+        """Downloaded on first use: a Hugging Face Hub id (``hf:``) or torchvision's weights (``torchvision:``)."""
+        return self.source.startswith(("hf:", "torchvision:"))
 
 
 def shipped_metrics(folder: Path) -> dict:
@@ -242,7 +243,7 @@ class ModelRegistry:
         """Check the model's kind against spec.task; eval mode, no gradients, DETR folded for inference."""
         task = model_task(model)
         if task != spec.task:
-            raise ModelUnavailableError(f"'{spec.name}' is {TASK_WORDS[task]}; it is listed as "
+            raise ModelUnavailableError(f"'{spec.name}' is {TASK_WORDS[task]}; it cannot be used as "
                                         f"{TASK_WORDS[spec.task]}.")
         if task == "detect":
             model.optimize_for_inference()  # folds frozen BN, channels-last backbone: ~2x faster on CPU

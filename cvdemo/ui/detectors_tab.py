@@ -84,8 +84,8 @@ def layout(names: list[str], selected: list[str], examples_dir: Path) -> SimpleN
             ui.score = gr.Slider(*SCORE_RANGE, value=0.5, step=0.01, label=T("score"), info=T("score_info"),
                                  elem_id="detectors-score")
             ui.run_btn = gr.Button(T("run_button"), variant="primary", elem_id="detectors-button")
-            image_examples(ui.image_in, examples_dir / "shapes", T("examples_shapes"), examples_dir / "none",
-                           "", elem_prefix="detectors")
+            image_examples(ui.image_in, examples_dir / "shapes", T("examples_shapes"), examples_dir / "photos",
+                           T("examples_photos"), elem_prefix="detectors")
         with gr.Column(scale=3, min_width=360):
             ui.summary = gr.Markdown(elem_id="detectors-summary")
             ui.table = gr.Dataframe(headers=views.TABLE_COLUMNS, label=T("table_label"), interactive=False,

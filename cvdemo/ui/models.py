@@ -32,6 +32,10 @@ def shipped_quality(folder: Path, locale: str = DEFAULT_LOCALE) -> str:
 
 # the shipped detectors of the other families (the Detectors tab): offered when their folder exists
 FAMILY_CHECKPOINTS = ("fasterrcnn-shapes", "ssd-shapes", "yolo-shapes", "rcnn-shapes")
+# torchvision's COCO-trained detectors, downloaded on first use (for photos)
+COCO_FAMILIES = (("torchvision/fasterrcnn_resnet50_fpn", "FasterRCNN_ResNet50_FPN_Weights.COCO_V1", "about_tv_frcnn"),
+                 ("torchvision/ssd300_vgg16", "SSD300_VGG16_Weights.COCO_V1", "about_tv_ssd"),
+                 ("torchvision/retinanet_resnet50_fpn", "RetinaNet_ResNet50_FPN_Weights.COCO_V1", "about_tv_retinanet"))
 
 
 def default_model_specs(checkpoints: Path = CHECKPOINTS) -> list[ModelSpec]:
@@ -52,6 +56,7 @@ def default_model_specs(checkpoints: Path = CHECKPOINTS) -> list[ModelSpec]:
         ModelSpec("facebook/detr-resnet-50", "hf:facebook/detr-resnet-50", "detect", T.pair("about_detr_r50")),
         *(ModelSpec(name, str(checkpoints / name), "family", shipped(name, f"about_{name.replace('-', '_')}"))
           for name in FAMILY_CHECKPOINTS if (checkpoints / name).is_dir()),
+        *(ModelSpec(name, f"torchvision:{weights}", "family", T.pair(about)) for name, weights, about in COCO_FAMILIES),
         ModelSpec("vit-shapes", str(checkpoints / "vit-shapes"), "classify",
                   shipped("vit-shapes", "about_vit_shapes")),
         ModelSpec("google/vit-base-patch16-224", "hf:google/vit-base-patch16-224", "classify",

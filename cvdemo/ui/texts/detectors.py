@@ -31,6 +31,8 @@ with the NMS IoU, and its table says how many of its boxes an NMS would still re
     "score_info": ("keep detections scoring above this", "保留分数高于此值的检测结果"),
     "run_button": ("Run every model", "运行所有模型"),
     "examples_shapes": ("Shapes (the shapes models' distribution)", "形状（形状模型的训练分布）"),
+    "examples_photos": ("Photos (check the COCO models: DETR-R50 and torchvision's, downloaded on first use)",
+                        "照片（请勾选 COCO 模型：DETR-R50 和 torchvision 的模型，首次使用时下载）"),
     "gallery_label": ("Each model: what it looks at → raw detections → after NMS",
                       "每个模型：它考察的候选 → 原始检测结果 → NMS 之后"),
     "table_label": ("Counts per model", "各模型的数量"),
