@@ -474,7 +474,7 @@ ZH = "zh-CN,zh;q=0.9,en;q=0.8"
 def test_evaluate_endpoint_keeps_its_parameters_and_answers_in_the_requests_language(app_url, tmp_path):
     client = Client(app_url, verbose=False, headers={"Accept-Language": ZH})
     api = client.view_api(print_info=False, return_format="dict")
-    assert list(api["named_endpoints"]) == ["/evaluate"] and not api["unnamed_endpoints"]
+    assert list(api["named_endpoints"]) == ["/evaluate", "/compare"] and not api["unnamed_endpoints"]
     parameters = api["named_endpoints"]["/evaluate"]["parameters"]
     assert [p["parameter_name"] for p in parameters] == [
         "dataset_payload", "preds_payload", "iou_v", "score_v", "model_name"]

@@ -1,6 +1,7 @@
 """The Evaluate tab's text (`cvdemo/ui/evaluate_tab.py` and its view module `evaluation_viewer`), and the words of
 the core's messages to it (keys ``evaluate.<name>`` raised or returned by `cvdemo.metrics.browse` and
-`cvdemo.datasets.folder`). Export files (CSV columns, JSON keys) are not text: they stay English."""
+`cvdemo.datasets.folder`; ``evaluate.compare_in_set`` by `cvdemo.metrics.comparison`). Export files (CSV columns,
+JSON keys) are not text: they stay English."""
 
 from cvdemo.ui.i18n import Catalog
 
@@ -322,4 +323,55 @@ AP ({ap}) also averages IoU 0.50…0.95, so it rewards tight boxes.""",
     "rc_def_crowd_fp_bkg": ("TIDE bkg FP that the confusion matrix matched to a crowd region of another class",
                             "在混淆矩阵中匹配到另一类别 crowd 区域的 TIDE 背景 FP"),
     "rc_in_bg_row": ("{name} in the background row", "背景行中的{name}"),
+    # --- compare two prediction sets (evaluate_tab, evaluation_viewer; cvdemo.metrics.comparison) -------------
+    "compare_heading": ("Compare two prediction sets", "比较两组预测"),
+    "compare_intro": (
+        """Two models, or two uploads, on the **same data set**: set **A** and set **B** are each uploaded
+predictions or a detection model run now on the data set's images. **Compare** shows both sets' COCO numbers
+and B − A, the AP of each class and its change, and the images where they disagree most. **Disagreement** of
+an image = objects found by A only + objects found by B only + |FP of A − FP of B|, at the IoU and score
+thresholds below (the IoU threshold also decides which objects count as found).""",
+        "两个模型或两次上传，在**同一个数据集**上：集合 **A** 与集合 **B** 各自是上传的预测，或现在在数据集图像上运行的"
+        "一个检测模型。点击**比较**后显示两组的 COCO 指标及 B − A、每个类别的 AP 及其变化，以及两者分歧最大的图像。"
+        "一张图像的**分歧** = 仅 A 检出的目标数 + 仅 B 检出的目标数 + |A 的 FP − B 的 FP|，按下方的 IoU 与分数阈值计算"
+        "（IoU 阈值也决定哪些目标算作被检出）。"),
+    "compare_preds_a_label": ("Set A: predictions (COCO results .json or YOLO .txt, or .zip)",
+                              "集合 A：预测（COCO 结果 .json 或 YOLO .txt，或 .zip）"),
+    "compare_preds_b_label": ("Set B: predictions (COCO results .json or YOLO .txt, or .zip)",
+                              "集合 B：预测（COCO 结果 .json 或 YOLO .txt，或 .zip）"),
+    "compare_model_a_label": ("Set A from", "集合 A 的来源"),
+    "compare_model_b_label": ("Set B from", "集合 B 的来源"),
+    "compare_button": ("Compare", "比较"),
+    "compare_coco_label": ("COCO: A, B and B − A", "COCO：A、B 及 B − A"),
+    "compare_classes_label": ("AP per class: A, B and B − A", "各类别 AP：A、B 及 B − A"),
+    "compare_images_label": ("Where A and B disagree most (click a row to view it)",
+                             "A 与 B 分歧最大的图像（点击一行即可查看）"),
+    "compare_image_a_label": ("Set A on this image", "集合 A 在此图像上的结果"),
+    "compare_image_b_label": ("Set B on this image", "集合 B 在此图像上的结果"),
+    "col_disagreement": ("disagreement", "分歧"),
+    "col_only_a": ("found by A only", "仅 A 检出"),
+    "col_only_b": ("found by B only", "仅 B 检出"),
+    "compare_progress": ("Loading and comparing…", "正在加载并比较…"),
+    "cannot_compare_title": ("Cannot compare these prediction sets", "无法比较这两组预测"),
+    "compare_in_set": ("prediction set {side}: {error}", "预测集 {side}：{error}"),
+    "compare_set_upload": ("{predictions:,} uploaded predictions", "{predictions:,} 个上传的预测"),
+    "compare_set_model": ("{predictions:,} predictions of {model} ({model_seconds:.1f} s on {device})",
+                          "{model} 的 {predictions:,} 个预测（在 {device} 上用时 {model_seconds:.1f} 秒）"),
+    "compare_status": ("**{format}**: {images:,} images, {objects:,} objects, {classes} classes · **A**: {set_a} · "
+                       "**B**: {set_b} · compared in {seconds:.1f} s",
+                       "**{format}**：{images:,} 张图像，{objects:,} 个目标，{classes} 个类别 · **A**：{set_a} · "
+                       "**B**：{set_b} · 比较用时 {seconds:.1f} 秒"),
+    "compare_counts": ("At IoU ≥ {iou:.2f} and score ≥ {score:.2f}: **A** TP {tp_a:,} · FP {fp_a:,} · FN {fn_a:,}"
+                       " · **B** TP {tp_b:,} · FP {fp_b:,} · FN {fn_b:,} · they disagree on **{disagreeing:,}** of "
+                       "{images:,} images ({only_a:,} objects found by A only, {only_b:,} by B only)",
+                       "IoU ≥ {iou:.2f}、分数 ≥ {score:.2f} 时：**A** TP {tp_a:,} · FP {fp_a:,} · FN {fn_a:,}"
+                       " · **B** TP {tp_b:,} · FP {fp_b:,} · FN {fn_b:,} · 两者在 {images:,} 张图像中的 "
+                       "**{disagreeing:,}** 张上有分歧（仅 A 检出 {only_a:,} 个目标，仅 B 检出 {only_b:,} 个）"),
+    "compare_agree": ("A and B find the same objects, with as many false positives, in every image.",
+                      "在每张图像上，A 与 B 检出的目标相同，假阳性数量也相同。"),
+    "compare_image_line": ("Image **{image_id}** {file} · disagreement **{disagreement}** · found by A only: {only_a}"
+                           " · found by B only: {only_b} · FP: A {fp_a}, B {fp_b}",
+                           "图像 **{image_id}** {file} · 分歧 **{disagreement}** · 仅 A 检出：{only_a}"
+                           " · 仅 B 检出：{only_b} · FP：A {fp_a}，B {fp_b}"),
+    "none": ("none", "无"),
 })
