@@ -42,6 +42,7 @@ import torch
 from torch import nn
 from torchvision.ops import batched_nms
 
+from cvdemo.detector_comparison import FAMILIES  # config.json's model_type -> the family's short name
 from cvdemo.models.detr import DETR
 from cvdemo.models.image_processing import prepare_detr_inputs
 from cvdemo.models.postprocess import post_process_object_detection
@@ -50,9 +51,6 @@ __all__ = ["FAMILIES", "RAW_SCORE_FLOOR", "Candidates", "DetectorOutput", "Detec
            "final_detections", "nms_would_remove", "run_detector", "run_detectors"]
 
 RAW_SCORE_FLOOR = 0.05  # the CNN families' own score floor (torchvision's box_score_thresh): raw detections above it
-# config.json's model_type -> the family's short name (the UI's words for it are message keys of these names)
-FAMILIES = {"cvdemo-detr": "detr", "cvdemo-faster-rcnn": "fasterrcnn", "cvdemo-ssd": "ssd",
-            "cvdemo-retinanet": "retinanet", "cvdemo-yolo": "yolo", "cvdemo-rcnn": "rcnn"}
 
 
 @dataclass

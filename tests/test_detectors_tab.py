@@ -3,6 +3,7 @@ Chromium in English and Chinese. Tiny random models (a DETR and three CNN famili
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -133,3 +134,48 @@ def test_the_page_shows_every_model_at_first_and_the_slider_refilters(app_url, p
                            f"document.querySelector('#detectors-summary').innerText.includes('{words[3]}')",
                            timeout=30_000)
     assert not errors, errors
+
+
+# ---------------------------------------------------------------- the comparison section
+
+def _row(family: str, ap: float, aps: float, ips: float, dupes: float, minutes: float | None) -> dict:
+    from cvdemo.detector_comparison import COCO_KEYS
+
+    metrics = {k: 0.5 for k in COCO_KEYS} | {"AP": ap, "APs": aps, "APm": ap + 0.05, "APl": -1.0, "ARl": -1.0}
+    return {"name": f"{family}-shapes", "family": family, **metrics, "per_class": {"circle": ap},
+            "tide": {"loc": 1, "cls": 2, "dupe": 3, "bkg": 0, "both": 0, "missed": 4},
+            "duplicates_per_object": dupes, "duplicates_before_nms_per_object": None if family == "detr" else 2.5,
+            "duplicates_after_nms_per_object": 0.01 if family == "detr" else None, "images_per_s": ips,
+            "num_parameters": 1_500_000, "size_mb": 3.0, "minutes_to_AP50": minutes, "steps_to_AP50": None,
+            "train_minutes": 90.0}
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_every_claim_and_verdict_is_worded_in_both_languages(locale):
+    from cvdemo.detector_comparison import FORMAT, VERSION, check_claims, comparison_from_dict
+    from cvdemo.ui.detectors_views import comparison_markdown
+
+    cases = [  # every claim's evidence, its "not reached" variant, and the reasons for cannot tell
+        [_row("detr", 0.72, 0.70, 27, 0.3, None), _row("fasterrcnn", 0.7, 0.68, 19, 0.0, 20),
+         _row("ssd", 0.65, 0.6, 30, 0.0, 25), _row("yolo", 0.5, 0.4, 40, 0.0, 40), _row("rcnn", 0.4, 0.3, 3, 0, None)],
+        [_row("detr", 0.7, 0.6, 27, 0.05, 150), _row("ssd", 0.7, 0.6, 30, 0.0, 25)],
+        [_row("yolo", 0.5, 0.4, 40, 0.0, None)],
+    ]
+    for rows in cases:
+        comparison = comparison_from_dict({"format": FORMAT, "version": VERSION, "models": rows,
+                                           "eval": {"images": 500, "seed": 777, "objects": 1236},
+                                           "machine": {"cpu": "test CPU"}, "command": "python -m x"})
+        text = comparison_markdown(comparison, check_claims(comparison), locale)
+        assert not re.search(r"detectors\.[a-z_]+", text) and "{" not in text, text  # no key or field left
+        assert "500" in text and "1236" in text and "python -m x" in text
+        assert text.count("\n- ") == len(check_claims(comparison))
+        if locale == "zh-CN":
+            assert "数据" in text and "The numbers" not in text
+
+
+def test_the_tab_says_how_to_make_a_missing_comparison(tmp_path):
+    from cvdemo.ui.detectors_tab import comparison_text
+
+    assert "python -m training.compare_detectors" in comparison_text(tmp_path / "none.json")("en")
+    (tmp_path / "bad.json").write_text("{not json")
+    assert "不是有效的检测器对比文件" in comparison_text(tmp_path / "bad.json")("zh-CN")

@@ -23,6 +23,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from cvdemo.detector_comparison import ComparisonError, check_claims, load_comparison
 from cvdemo.detectors_run import DetectorOutput, run_detector
 from cvdemo.models.registry import ModelRegistry, ModelUnavailableError
 from cvdemo.ui import detectors_views as views
@@ -37,6 +38,7 @@ from cvdemo.ui.zerogpu import gpu_task
 DETECTOR_TASKS = ("detect", "family")
 DETECTOR_RUNS = sessions.store("detectors", max_runs=64, max_bytes=64 * 2**20, per_session=2)
 NMS_RANGE, SCORE_RANGE = (0.1, 0.95), (0.05, 1.0)
+COMPARISON_FILE = "detectors-comparison.json"  # in the examples folder: python -m training.compare_detectors
 
 
 @dataclass
@@ -61,7 +63,19 @@ def default_selection(registry: ModelRegistry, names: list[str]) -> list[str]:
 def build_detectors_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     """Lay out the tab inside the current gr.Blocks / gr.Tab context and wire its events."""
     names = detector_names(registry)
-    wire(layout(names, default_selection(registry, names), examples_dir), registry)
+    wire(layout(names, default_selection(registry, names), examples_dir), registry,
+         comparison_text(examples_dir / COMPARISON_FILE))
+
+
+def comparison_text(path: Path) -> Callable[[str], str]:
+    """``text(locale)``: the comparison section's Markdown (read and checked once, here), or why there is none."""
+    try:
+        comparison = load_comparison(path)
+    except ComparisonError as e:
+        error = e  # `e` is unbound after the except block
+        return lambda locale: f"⚠️ {translate(error, locale)}"
+    claims = check_claims(comparison)
+    return lambda locale: views.comparison_markdown(comparison, claims, locale)
 
 
 # ---------------------------------------------------------------- layout
@@ -92,6 +106,8 @@ def layout(names: list[str], selected: list[str], examples_dir: Path) -> SimpleN
                                     elem_id="detectors-table")
     ui.gallery = gr.Gallery(label=T("gallery_label"), columns=3, object_fit="contain", height="auto",
                             format="jpeg", elem_id="detectors-gallery")
+    gr.Markdown(T("comparison_heading"))
+    ui.comparison = gr.Markdown(elem_id="detectors-comparison")  # written in the user's language on page load
     return ui
 
 
@@ -157,9 +173,10 @@ def _views(run: DetectorsRun, nms_iou: float, score: float, total_ms: float | No
             views.summary(run.outputs, run.image.shape[:2], nms_iou, score, total_ms, skipped, locale))
 
 
-def localize(request: gr.Request):
-    """On page load: the table's headers in the user's language."""
-    return _table([], locale_of(request))
+def localize(request: gr.Request, *, comparison: Callable[[str], str]):
+    """On page load: the table's headers and the comparison section in the user's language."""
+    locale = locale_of(request)
+    return _table([], locale), comparison(locale)
 
 
 def model_runner(registry: ModelRegistry) -> Callable[..., DetectorsRun]:
@@ -179,7 +196,7 @@ def model_runner(registry: ModelRegistry) -> Callable[..., DetectorsRun]:
 
 # ---------------------------------------------------------------- wiring
 
-def wire(ui: SimpleNamespace, registry: ModelRegistry) -> None:
+def wire(ui: SimpleNamespace, registry: ModelRegistry, comparison: Callable[[str], str]) -> None:
     hidden = {"show_progress": "hidden", "api_visibility": "private"}
     run_handler = answers(bind(run_all, registry=registry, infer=model_runner(registry)))
     inputs = [ui.image_in, ui.models, ui.nms_iou, ui.score]
@@ -190,7 +207,8 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry) -> None:
     gr.on([ui.nms_iou.input, ui.score.input], answers(refilter), [ui.run_state, ui.nms_iou, ui.score],
           [ui.gallery, ui.table, ui.summary], show_progress="hidden", trigger_mode="always_last",
           api_name="detectors_filter", api_visibility="undocumented")
-    loaded = gr.on(None, answers(localize), inputs=None, outputs=ui.table, queue=False, **hidden)
+    loaded = gr.on(None, answers(bind(localize, comparison=comparison)), inputs=None,
+                   outputs=[ui.table, ui.comparison], queue=False, **hidden)
     if ui.first_example:  # a newcomer sees every model's stages before reading any help text
         loaded.then(run_handler, inputs=inputs, outputs=outputs, preprocess=False, concurrency_id="gpu",
                     concurrency_limit=1, show_progress_on=[ui.gallery], api_visibility="private")

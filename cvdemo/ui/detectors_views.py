@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cvdemo.detector_comparison import COCO_KEYS, TIDE_KEYS, ClaimCheck, DetectorComparison, DetectorRow
 from cvdemo.detectors_run import Detections, DetectorOutput, final_detections, nms_would_remove
+from cvdemo.ui.errors import translate
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.detectors import T
 from cvdemo.visualize import (
@@ -36,7 +38,7 @@ def table_headers(locale: str = DEFAULT_LOCALE) -> list[str]:
 
 
 def family_name(family: str, locale: str = DEFAULT_LOCALE) -> str:
-    key = f"family_{family}"
+    key = f"family_long_{family}"
     return T.text(key, locale) if key in T.texts else family
 
 
@@ -157,3 +159,69 @@ def summary(outputs: Sequence[DetectorOutput], image_size: tuple[int, int], nms_
                             count=count, score=_fmt(score), verdict=verdict))
     lines += [T.text("skipped", locale, model=name, reason=reason) for name, reason in skipped]
     return "  \n".join(lines)
+
+
+# ---------------------------------------------------------------- the comparison on one evaluation set
+
+VERDICT_MARKS = {"agrees": "✅", "disagrees": "❌", "cannot_tell": "❔"}
+
+
+def _cell(value: float | None, digits: int = 3) -> str:
+    return "−" if value is None else f"{value:.{digits}f}"
+
+
+def _markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    escape = [str(h).replace("|", "/") for h in headers]
+    return ["| " + " | ".join(escape) + " |", "|" + "---|" * len(headers),
+            *("| " + " | ".join(str(c) for c in row) + " |" for row in rows)]
+
+
+def _coco_table(comparison: DetectorComparison, locale: str) -> list[str]:
+    rows = [[r.name, T.text(f"family_{r.family}", locale), *(f"{r.metrics[k]:.3f}" for k in COCO_KEYS)]
+            for r in comparison.rows]
+    return _markdown_table([T.text("col_model", locale), T.text("col_family", locale), *COCO_KEYS], rows)
+
+
+def _minutes(row: DetectorRow, locale: str) -> str:
+    if row.minutes_to_AP50 is not None:
+        return f"{row.minutes_to_AP50:.0f}"
+    return T.text("not_reached" if row.train_minutes is not None else "unknown", locale)
+
+
+def _dupes(row: DetectorRow) -> str:
+    after = row.duplicates_after_nms_per_object
+    before = row.duplicates_before_nms_per_object
+    if before is not None:  # a family: its NMS is inside the model
+        return f"{before:.2f} → {row.duplicates_per_object:.3f}"
+    return f"{row.duplicates_per_object:.3f} → {_cell(after)}"
+
+
+def _errors_table(comparison: DetectorComparison, locale: str) -> list[str]:
+    headers = [T.text(k, locale) for k in ("col_model", "col_tide", "col_dupes", "col_images_per_s", "col_params",
+                                           "col_minutes_to_ap50")]
+    rows = [[r.name, " / ".join(str(r.tide.get(k, "−")) for k in TIDE_KEYS), _dupes(r), f"{r.images_per_s:.1f}",
+             f"{r.num_parameters / 1e6:.2f}", _minutes(r, locale)] for r in comparison.rows]
+    return _markdown_table(headers, rows)
+
+
+def claim_line(check: ClaimCheck, locale: str = DEFAULT_LOCALE) -> str:
+    """One Markdown line: the verdict's mark and words, the claim, the numbers (or why they cannot tell)."""
+    evidence = [translate(m, locale) for m in (check.evidence, check.reason) if m is not None]
+    return T.text("claim_line", locale, mark=VERDICT_MARKS[check.verdict],
+                  verdict=translate(check.verdict_message, locale), claim=translate(check.claim, locale),
+                  evidence=" ".join(evidence))
+
+
+def comparison_markdown(comparison: DetectorComparison, claims: Sequence[ClaimCheck],
+                        locale: str = DEFAULT_LOCALE) -> str:
+    """The comparison section: how it was measured, the 12 COCO numbers, errors / speed / training time, and each
+    claim of the notes with its verdict."""
+    e, m = comparison.eval, comparison.machine
+    lines = [T.text("comparison_intro", locale, images=e.get("images", "?"), seed=e.get("seed", "?"),
+                    objects=e.get("objects", "?"), threads=comparison.speed.get("threads", 1),
+                    cpu=m.get("cpu", "?"), command=comparison.command), "",
+             T.text("coco_heading", locale), "", *_coco_table(comparison, locale), "",
+             T.text("errors_heading", locale), "", *_errors_table(comparison, locale), "",
+             T.text("claims_heading", locale), ""]
+    lines += [f"- {claim_line(check, locale)}" for check in claims]
+    return "\n".join([*lines, "", T.text("fairness", locale)])
