@@ -312,9 +312,8 @@ def test_page_load_offers_every_family_to_the_comparison_and_localises_it(regist
                 if fn.fn.__module__ == "cvdemo.ui.evaluate_tab" and [t[1] for t in fn.targets] == ["load"])
     out = load.fn(SimpleNamespace(headers={"accept-language": ZH}))
     evaluate_models, *_, model_a, model_b, coco, classes, images, legend = out
-    assert evaluate_models.choices == [("上传的预测", ""), ("tiny-detr", "tiny-detr")]  # /evaluate: DETRs, as before
-    assert model_a.choices == model_b.choices == [("上传的预测", ""), ("tiny-detr", "tiny-detr"),
-                                                  ("tiny-yolo", "tiny-yolo")]
+    assert evaluate_models.choices == model_a.choices == model_b.choices == [
+        ("上传的预测", ""), ("tiny-detr", "tiny-detr"), ("tiny-yolo", "tiny-yolo")]  # every family, /evaluate's too
     assert coco["headers"] == ["指标", "A", "B", "B − A"] and classes["headers"][:2] == ["类别", "真值数"]
     assert images["headers"][2:5] == ["分歧", "仅 A 检出", "仅 B 检出"] and "真阳性" in legend
 

@@ -4,8 +4,9 @@
 - a directory with `config.json` + `model.safetensors` (or a sharded `model.safetensors.index.json`) in any
   of these formats, detected from `config.json`:
     cvdemo's own (`"model_type": "cvdemo-detr" | "cvdemo-vit"`, and the detector families of `FAMILY_MODULES`:
-    "cvdemo-faster-rcnn", "cvdemo-ssd", "cvdemo-retinanet", "cvdemo-yolo"), transformers DETR (`"model_type": "detr"`),
-    transformers ViT (`"model_type": "vit"`), timm ViT/DeiT (timm's `save_for_hf` layout, `"architecture"`);
+    "cvdemo-faster-rcnn", "cvdemo-ssd", "cvdemo-retinanet", "cvdemo-yolo", "cvdemo-rcnn"), transformers DETR
+    (`"model_type": "detr"`), transformers ViT (`"model_type": "vit"`), timm ViT/DeiT (timm's `save_for_hf` layout,
+    `"architecture"`);
 - a `.pth`/`.pt` file of the original facebookresearch/detr (its pickled `argparse.Namespace` is allowed by
   name; everything else a pickle might run is refused by `weights_only=True`);
 - `hf:<repo_id>[@revision]`: fetched with `huggingface_hub.snapshot_download` (only `*.json` and
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED_FORMATS = (
     "cvdemo (config.json with model_type cvdemo-detr/cvdemo-vit/cvdemo-faster-rcnn/cvdemo-ssd/cvdemo-retinanet/"
-    "cvdemo-yolo + model.safetensors)",
+    "cvdemo-yolo/cvdemo-rcnn + model.safetensors)",
     "transformers DetrForObjectDetection (model_type detr)",
     "transformers ViTForImageClassification (model_type vit)",
     "timm ViT/DeiT saved with save_for_hf (config.json with 'architecture')",

@@ -118,7 +118,7 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     ``registry``'s detection models can be run on an uploaded data set's images instead of uploading
     predictions; ``examples_dir/shapes-detr-eval`` and ``examples_dir/coco-val2014-100`` hold the examples offered
     under the upload boxes; the first is evaluated when the page loads (the first view)."""
-    wire(layout(registry.names("detect"), examples_dir, _detectors(registry, None)), registry,
+    wire(layout(_detectors(registry, None), examples_dir, _detectors(registry, None)), registry,
          _shapes_example(examples_dir))
 
 
@@ -326,11 +326,11 @@ def _detectors(registry: ModelRegistry, owner: str | None) -> list[str]:
 
 def _model_to_run(registry: ModelRegistry, name: Any, locale: str, owner: str,
                   detectors: list[str] | None = None) -> str:
-    """UPLOADED, or the name of a detection model ``owner`` may run (one of ``detectors``, default the DETRs); a
-    ViT is refused as the wrong kind."""
+    """UPLOADED, or the name of a detection model ``owner`` may run (one of ``detectors``, default every family's);
+    a ViT is refused as the wrong kind."""
     if name is None or name == UPLOADED:
         return UPLOADED
-    detectors = registry.names("detect", owner) if detectors is None else detectors
+    detectors = _detectors(registry, owner) if detectors is None else detectors
     if isinstance(name, str) and name in detectors:
         return name
     if isinstance(name, str) and name in registry.names("classify", owner):
@@ -356,7 +356,7 @@ def localize(request: gr.Request, *, registry: ModelRegistry, with_example: bool
     """On page load: the dropdowns' entries, the legend, the empty tables' headers (and the example table's) in
     the user's language (static text is translated in the browser; these are values)."""
     locale = locale_of(request)
-    names = registry.names("detect", sessions.session_of(request))
+    names = _detectors(registry, sessions.session_of(request))
     return (gr.Dropdown(choices=_model_choices(names, locale)),
             gr.Dropdown(choices=_class_choices(None, locale), value=ALL),
             gr.Dropdown(choices=error_filter_choices(locale), value=ERROR_FILTERS[0]),
