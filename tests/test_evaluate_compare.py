@@ -28,9 +28,9 @@ from cvdemo.models.registry import ModelRegistry, ModelSpec
 from cvdemo.models.yolo import YOLO, YOLOConfig
 from cvdemo.predict import predict_coco
 from cvdemo.session_store import RunStore
-from cvdemo.ui import evaluate_tab, sessions
+from cvdemo.ui import evaluate_compare, evaluate_tab, sessions
+from cvdemo.ui.evaluate_compare_views import compare_coco_rows, set_error_text
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
-from cvdemo.ui.evaluation_viewer import compare_coco_rows, set_error_text
 from cvdemo.ui.i18n import gradio_i18n
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -151,7 +151,7 @@ def test_comparisons_are_kept_one_per_session_in_its_folder_until_the_session_en
     session under WORK_ROOT; a refused upload leaves nothing; a new comparison evicts the session's previous one
     with its folder; the session's end deletes the rest."""
     store = RunStore("comparison-test", max_runs=4, max_bytes=2**30, per_session=1, on_evict=LoadedComparison.close)
-    monkeypatch.setattr(evaluate_tab, "COMPARISONS", store)
+    monkeypatch.setattr(evaluate_compare, "COMPARISONS", store)
     monkeypatch.setattr(evaluate_tab, "WORK_ROOT", tmp_path / "work")
     gt, a, b = _hand_made()
     gt.write_coco_json(tmp_path / "gt.json")
@@ -160,20 +160,21 @@ def test_comparisons_are_kept_one_per_session_in_its_folder_until_the_session_en
     registry = ModelRegistry([], device="cpu")
 
     def compare(session: str, b_files=("b.json",)):
-        return evaluate_tab.compare([{"path": str(tmp_path / "gt.json"), "orig_name": "gt.json"}],
-                                    [{"path": str(tmp_path / "a.json"), "orig_name": "a.json"}], "",
-                                    [{"path": str(tmp_path / n), "orig_name": n} for n in b_files], "", 0.5, 0.0,
-                                    gr.Request(session_hash=session, headers={}), registry=registry)
+        return evaluate_compare.compare([{"path": str(tmp_path / "gt.json"), "orig_name": "gt.json"}],
+                                        [{"path": str(tmp_path / "a.json"), "orig_name": "a.json"}], "",
+                                        [{"path": str(tmp_path / n), "orig_name": n} for n in b_files], "", 0.5, 0.0,
+                                        gr.Request(session_hash=session, headers={}), registry=registry)
 
     first = compare("s1")[-1]
     *_, images, _, _, line, token = compare("s1")
     assert [row[1] for row in images["data"]] == [3, 1, 2] and "Image **3**" in line  # most disagreement first
     assert store.stats()["runs"] == 1  # the second comparison evicted the first
     row = gr.SelectData(None, {"index": [1, 0], "value": 2, "row_value": images["data"][1]})
-    image_a, image_b, line = evaluate_tab.compare_row(token, 0.5, 0.0, row, gr.Request(session_hash="s1", headers={}))
+    image_a, image_b, line = evaluate_compare.compare_row(token, 0.5, 0.0, row,
+                                                          gr.Request(session_hash="s1", headers={}))
     assert "Image **1**" in line and "found by A only: 2" in line and image_a.shape == image_b.shape
     with pytest.raises(gr.Error, match="no longer kept"):
-        evaluate_tab.recompare(first, 0.5, 0.0, gr.Request(session_hash="s1", headers={}))
+        evaluate_compare.recompare(first, 0.5, 0.0, gr.Request(session_hash="s1", headers={}))
     assert len(list((tmp_path / "work").glob("s1-*"))) == 1
     with pytest.raises(gr.Error, match="prediction set B: upload the predictions"):
         compare("s1", b_files=())

@@ -13,11 +13,10 @@ sessions together, least recently used evicted first); the session's `gr.State` 
 sliders, filters, paging and clicks then only re-assign and redraw. An evaluation's folder is deleted when it
 is evicted or replaced, and every folder of a session when the session ends.
 
-`/compare` (data set files; set A's prediction files and model; set B's; IoU and score thresholds) compares two
-prediction sets on one data set (`cvdemo.metrics.comparison`): each set is uploaded predictions or a detection
-model of any family run on the images (the same cap), both are evaluated as `/evaluate` would, and the comparison
-(one per session, in `COMPARISONS`, its folder under `WORK_ROOT` like an evaluation's) answers the section's
-sliders and row clicks without loading again.
+The "compare two prediction sets" section at the foot of the tab (`/compare`, its store `COMPARISONS`) is
+`cvdemo.ui.evaluate_compare`: `layout` and `wire` call its own, `localize` adds its localised components, and its
+handlers use this module's helpers (thresholds, model checks, staging under `WORK_ROOT`, the model run and its cap);
+`remove_session_folders` deletes its folders with the evaluations'.
 
 The first view: when the page loads, the built-in shapes example (its images and the shipped detr-shapes'
 predictions, `examples_dir/shapes-detr-eval`) is evaluated from its files the same way (~0.1 s: no cache needed)
@@ -49,26 +48,20 @@ from cvdemo.datasets.folder import LoadedDataset
 from cvdemo.datasets.structure import DatasetError
 from cvdemo.images import ImageLoadError
 from cvdemo.metrics.browse import ERROR_FILTERS, MIN_IOU, SORTS, EvaluationBrowser, load_evaluation
-from cvdemo.metrics.comparison import SIDES, LoadedComparison, PredictionSetError, load_comparison
+from cvdemo.metrics.comparison import LoadedComparison
 from cvdemo.models.registry import ModelRegistry, ModelUnavailableError
 from cvdemo.predict import CategoryMismatchError, predict_coco
 from cvdemo.session_store import RunTooLargeError
-from cvdemo.ui import sessions, validate
+from cvdemo.ui import evaluate_compare, sessions, validate
 from cvdemo.ui.binding import bind
 from cvdemo.ui.errors import answers, translate
 from cvdemo.ui.evaluation_viewer import (
     HEADERS,
     class_rows,
     coco_rows,
-    compare_class_rows,
-    compare_coco_rows,
-    compare_counts_markdown,
-    compare_images,
-    compare_status_markdown,
     confusion_figure,
     counts_markdown,
     describe_object,
-    disagreement_table,
     error_filter_choices,
     legend_html,
     object_at,
@@ -77,7 +70,6 @@ from cvdemo.ui.evaluation_viewer import (
     page_table,
     pr_curves_figure,
     render_image,
-    set_error_text,
     sort_choices,
     status_markdown,
     table,
@@ -104,10 +96,6 @@ EVALUATIONS = sessions.store("evaluation", max_runs=64, max_bytes=EVALUATIONS_MA
 # the first view's example evaluations (~1 MB and a 0.4 MB folder each): one per session, until it evaluates its own
 EXAMPLE_EVALUATIONS = sessions.store("evaluation-example", max_runs=128, max_bytes=192 * 2**20, per_session=1,
                                      on_evict=EvaluationBrowser.close)
-# two prediction sets compared (each set a full evaluation): one per session, apart from the evaluations
-COMPARISONS = sessions.store("comparison", max_runs=32, max_bytes=768 * 2**20, per_session=1,
-                             on_evict=LoadedComparison.close)
-COMPARE_TABLES = ("compare_coco", "compare_class", "compare_images")
 COCO_COLUMNS, CLASS_COLUMNS, PAGE_COLUMNS, OBJECT_COLUMNS = (HEADERS[DEFAULT_LOCALE][t] for t in
                                                              ("coco", "class", "page", "objects"))
 
@@ -125,8 +113,9 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
 # --- layout ----------------------------------------------------------------------------------------------------
 
 def layout(model_names: list[str], examples_dir: Path, compare_models: list[str] | None = None) -> SimpleNamespace:
-    """Create the tab's components (in the current Blocks context); returns them by name. ``compare_models``: the
-    detectors of every family offered to the comparison of two prediction sets (default: ``model_names``)."""
+    """Create the tab's components (in the current Blocks context); returns them by name, the comparison's
+    (`evaluate_compare.layout`) as ``compare``. ``compare_models``: the detectors of every family offered to the
+    comparison of two prediction sets (default: ``model_names``)."""
     gr.Markdown(T("intro"))
     ui = SimpleNamespace(token=gr.State(None), view=gr.State(None))  # view: {"image_id", "scale", "selected"}
     with gr.Row(equal_height=False):
@@ -158,50 +147,8 @@ def layout(model_names: list[str], examples_dir: Path, compare_models: list[str]
         ui.export_btn = gr.Button(T("export_button"))
         ui.export_files = gr.File(label=T("downloads_label"), file_count="multiple", interactive=False,
                                   elem_id="eval-exports", height=100)
-    _compare_section(ui, model_names if compare_models is None else compare_models)
+    ui.compare = evaluate_compare.layout(model_names if compare_models is None else compare_models)
     return ui
-
-
-def _compare_section(ui: SimpleNamespace, model_names: list[str]) -> None:
-    """Compare two prediction sets: the data set, set A and set B (uploaded or a model), thresholds, the button;
-    then both sets' COCO numbers, the per-class table, the images where they disagree most, one drawn twice."""
-    cmp = ui.compare = SimpleNamespace(token=gr.State(None))
-    with gr.Accordion(T("compare_heading"), open=False, elem_id="cmp-section"):
-        gr.Markdown(T("compare_intro"))
-        with gr.Row(equal_height=False):
-            cmp.dataset_in = gr.File(file_count="multiple", label=T("dataset_label"), elem_id="cmp-dataset",
-                                     height=120)
-            labels = {"a": ("compare_preds_a_label", "compare_model_a_label"),
-                      "b": ("compare_preds_b_label", "compare_model_b_label")}
-            for side, (preds_label, model_label) in labels.items():
-                with gr.Column(min_width=260):
-                    setattr(cmp, f"preds_{side}", gr.File(file_count="multiple", label=T(preds_label), height=120,
-                                                          elem_id=f"cmp-preds-{side}"))
-                    setattr(cmp, f"model_{side}", gr.Dropdown(_model_choices(model_names, DEFAULT_LOCALE),
-                                                              value=UPLOADED, label=T(model_label),
-                                                              elem_id=f"cmp-model-{side}"))
-        with gr.Row():
-            cmp.iou = gr.Slider(MIN_IOU, MAX_IOU, value=0.5, step=0.05, label=T("iou_label"), elem_id="cmp-iou",
-                                info=T("iou_info"))
-            cmp.score = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label=T("score_label"), elem_id="cmp-score",
-                                  info=T("score_info"))
-            cmp.button = gr.Button(T("compare_button"), variant="primary", elem_id="cmp-button")
-        cmp.status = gr.Markdown(elem_id="cmp-status")
-        with gr.Row(equal_height=False):
-            cmp.coco_table = gr.Dataframe(headers=HEADERS[DEFAULT_LOCALE]["compare_coco"], interactive=False,
-                                          label=T("compare_coco_label"), elem_id="cmp-coco")
-            cmp.class_table = gr.Dataframe(headers=HEADERS[DEFAULT_LOCALE]["compare_class"], interactive=False,
-                                           label=T("compare_classes_label"), max_height=460, elem_id="cmp-classes")
-        cmp.counts = gr.Markdown(elem_id="cmp-counts")
-        cmp.images_table = gr.Dataframe(headers=HEADERS[DEFAULT_LOCALE]["compare_images"], interactive=False,
-                                        label=T("compare_images_label"), max_height=360, elem_id="cmp-images")
-        cmp.legend = gr.HTML(legend_html(), elem_id="cmp-legend")
-        with gr.Row(equal_height=False):
-            cmp.image_a = gr.Image(label=T("compare_image_a_label"), interactive=False, format="jpeg",
-                                   elem_id="cmp-image-a", buttons=["fullscreen"])
-            cmp.image_b = gr.Image(label=T("compare_image_b_label"), interactive=False, format="jpeg",
-                                   elem_id="cmp-image-b", buttons=["fullscreen"])
-        cmp.image_line = gr.Markdown(elem_id="cmp-image-line")
 
 
 def _upload_column(ui: SimpleNamespace, model_names: list[str], examples_dir: Path) -> None:
@@ -363,15 +310,7 @@ def localize(request: gr.Request, *, registry: ModelRegistry, with_example: bool
             gr.Dropdown(choices=sort_choices(locale), value=SORTS[0]), legend_html(locale),
             *(table(t, [], locale) for t in ("coco", "class", "page", "objects")),
             *([gr.Dataset(headers=_example_headers(locale))] if with_example else []),
-            *_localized_compare(registry, sessions.session_of(request), locale))
-
-
-def _localized_compare(registry: ModelRegistry, session: str, locale: str) -> tuple:
-    """The comparison's two model dropdowns, its empty tables' headers and its legend, in ``locale`` (after
-    `localize`'s)."""
-    choices = _model_choices(_detectors(registry, session), locale)
-    return (gr.Dropdown(choices=choices), gr.Dropdown(choices=choices),
-            *(table(t, [], locale) for t in COMPARE_TABLES), legend_html(locale))
+            *evaluate_compare.localized(registry, sessions.session_of(request), locale))
 
 
 @answers
@@ -627,81 +566,6 @@ def next_page(page_v, request: gr.Request) -> int:
     return _page(page_v, locale_of(request)) + 1
 
 
-# --- handlers: comparing two prediction sets ----------------------------------------------------------------------
-
-def _load_comparison(session: str, dataset_payload, payloads: list, predicts: list, locale: str) -> LoadedComparison:
-    """`load_comparison` in a new folder of the session; a refused upload leaves nothing behind."""
-    WORK_ROOT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=_folder_prefix(session), dir=WORK_ROOT))
-    try:
-        return load_comparison(workdir, _files(dataset_payload), *(_files(p) for p in payloads),
-                               predict_a=predicts[0], predict_b=predicts[1])
-    except DatasetError as e:  # the library's text (English) inside the user's language, a title in it too
-        shutil.rmtree(workdir, ignore_errors=True)
-        text = set_error_text(e, locale) if isinstance(e, PredictionSetError) else translate(e, locale)
-        raise gr.Error(html.escape(text, quote=False), title=T.text("cannot_compare_title", locale),
-                       print_exception=False) from None
-    except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
-
-
-def _compared(sets: LoadedComparison, iou: float, score: float, locale: str) -> tuple:
-    """(COCO table, class table, counts, images table, image A, image B, the line under them) at the thresholds;
-    the images show the image where the sets disagree most (none when they agree everywhere)."""
-    c = sets.compare(iou, score)
-    shown = c.disagreeing[0] if c.disagreeing else None
-    return (table("compare_coco", compare_coco_rows(c, locale), locale),
-            table("compare_class", compare_class_rows(c, locale), locale), compare_counts_markdown(c, locale),
-            disagreement_table(c, locale), *compare_images(sets, c, shown, locale))
-
-
-@answers
-def compare(dataset_payload, preds_a_payload, model_a, preds_b_payload, model_b, iou_v, score_v,
-            request: gr.Request, progress=gr.Progress(), *, registry: ModelRegistry):  # noqa: B008 - Gradio's tracker
-    """Stage and load a data set and two prediction sets (uploaded, or a model run on its images), evaluate both
-    and compare them; keep the comparison in `COMPARISONS`."""
-    locale, session = locale_of(request), sessions.session_of(request)
-    start = time.perf_counter()
-    iou, score = _thresholds(iou_v, score_v, locale)
-    detectors = _detectors(registry, session)
-    names = [_model_to_run(registry, m, locale, session, detectors) for m in (model_a, model_b)]
-    progress(0.05, desc=T.text("compare_progress", locale))
-    timings: list[list[float]] = [[], []]
-    predicts = [_model_predictions(registry, name, session, locale, progress, timing) if name != UPLOADED else None
-                for name, timing in zip(names, timings)]
-    sets = _load_comparison(session, dataset_payload, [preds_a_payload, preds_b_payload], predicts, locale)
-    token = _keep(COMPARISONS, session, sets)  # evicts the session's previous comparison
-    runs = {side: (name, timing[0], registry.device.type.upper())
-            for side, name, timing in zip(SIDES, names, timings) if timing}
-    shown = _compared(sets, iou, score, locale)
-    return (compare_status_markdown(sets, time.perf_counter() - start, locale, runs), *shown, token)
-
-
-@answers
-def recompare(token, iou_v, score_v, request: gr.Request):
-    """The kept comparison at moved thresholds (nothing is loaded or run again)."""
-    if token is None:
-        return (gr.skip(),) * 7
-    locale = locale_of(request)
-    iou, score = _thresholds(iou_v, score_v, locale)
-    return _compared(COMPARISONS.get(token), iou, score, locale)
-
-
-@answers
-def compare_row(token, iou_v, score_v, evt: gr.SelectData, request: gr.Request):
-    """A click on a row of the disagreement table (its image id, however the table is sorted): that image, drawn
-    with set A's and set B's boxes."""
-    if token is None or not evt.row_value:
-        return (gr.skip(),) * 3
-    locale = locale_of(request)
-    sets = COMPARISONS.get(token)
-    iou, score = _thresholds(iou_v, score_v, locale)
-    c = sets.compare(iou, score)
-    image_id = int(evt.row_value[1])
-    return compare_images(sets, c, next((im for im in c.images if im.image_id == image_id), None), locale)
-
-
 # --- wiring -------------------------------------------------------------------------------------------------------
 
 def wire(ui: SimpleNamespace, registry: ModelRegistry, example: list[list[str]] | None = None) -> None:
@@ -753,20 +617,4 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, example: list[list[str]] 
                          image_outputs, **hidden)
     ui.image.select(click, [ui.token, ui.iou, ui.score, ui.class_dd, ui.view], image_outputs, **hidden)
     ui.export_btn.click(export, [ui.token, ui.iou, ui.score], ui.export_files, api_visibility="private")
-    wire_compare(cmp, registry)
-
-
-def wire_compare(cmp: SimpleNamespace, registry: ModelRegistry) -> None:
-    """Connect the comparison of two prediction sets (``ui.compare`` of `layout`): `/compare`, the sliders (they
-    re-compare what is kept) and the disagreement table's rows."""
-    shown = [cmp.coco_table, cmp.class_table, cmp.counts, cmp.images_table, cmp.image_a, cmp.image_b,
-             cmp.image_line]
-    cmp.button.click(bind(compare, registry=registry),
-                     [cmp.dataset_in, cmp.preds_a, cmp.model_a, cmp.preds_b, cmp.model_b, cmp.iou, cmp.score],
-                     [cmp.status, *shown, cmp.token], api_name="compare", preprocess=False, concurrency_limit=2,
-                     show_progress_on=[cmp.status, cmp.coco_table])
-    gr.on([cmp.iou.input, cmp.score.input], recompare, [cmp.token, cmp.iou, cmp.score], shown,
-          trigger_mode="always_last", show_progress="hidden", api_visibility="private")
-    cmp.images_table.select(compare_row, [cmp.token, cmp.iou, cmp.score], [cmp.image_a, cmp.image_b, cmp.image_line],
-                            show_progress="hidden", api_visibility="private")
-
+    evaluate_compare.wire(cmp, registry)

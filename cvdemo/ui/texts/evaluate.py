@@ -323,7 +323,7 @@ AP ({ap}) also averages IoU 0.50…0.95, so it rewards tight boxes.""",
     "rc_def_crowd_fp_bkg": ("TIDE bkg FP that the confusion matrix matched to a crowd region of another class",
                             "在混淆矩阵中匹配到另一类别 crowd 区域的 TIDE 背景 FP"),
     "rc_in_bg_row": ("{name} in the background row", "背景行中的{name}"),
-    # --- compare two prediction sets (evaluate_tab, evaluation_viewer; cvdemo.metrics.comparison) -------------
+    # --- compare two prediction sets (evaluate_compare, evaluate_compare_views; cvdemo.metrics.comparison) ---
     "compare_heading": ("Compare two prediction sets", "比较两组预测"),
     "compare_intro": (
         """Two models, or two uploads, on the **same data set**: set **A** and set **B** are each uploaded
