@@ -469,6 +469,25 @@ def test_cli_trains_logs_every_step_and_resumes(tmp_path):
     assert [r["start_step"] for r in records if r["event"] == "start"] == [0, 3]
 
 
+
+def test_cli_eos_coef_sets_detrs_no_object_weight(tmp_path, monkeypatch):
+    import cvdemo.training.cli as cli
+
+    made = []
+    real = cli.DetectionTask
+
+    def spy(config, **kwargs):
+        made.append(kwargs)
+        return real(config, **kwargs)
+
+    monkeypatch.setattr(cli, "DetectionTask", spy)
+    out = tmp_path / "run"
+    assert cli_run("detr", ["--preset", "tiny", "--out", str(out), "--num-train-images", "8", "--num-val-images",
+                            "4", "--batch-size", "2", "--steps", "1", "--eval-every", "0", "--no-progress",
+                            "--backbone-init", "none", "--eos-coef", "0.3"]) == 0
+    assert made == [{"eos_coef": 0.3}]
+    assert json.loads((out / "run.json").read_text())["eos_coef"] == 0.3
+
 def test_model_card_states_the_runs_data_seed_and_refuses_it_for_evaluation(tmp_path, monkeypatch):
     from training.model_card import main as card_main
 

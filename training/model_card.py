@@ -289,8 +289,10 @@ class Card:
             seen = (f"; best {_fmt(best['metrics']['AP'])} at step {best['step']:,}" if best is not None
                     else "; no validation during training")
             return f"**Time to validation AP {AP_GOAL}**: not reached in {self.log.wall_s / 60:.0f} min{seen}{start}."
+        first = step == self.log.evals[0]["step"]  # reached at the first evaluation: it may have been reached earlier
         return (f"**Time to validation AP {AP_GOAL}**: step {step:,}, after {minutes:.0f} min of training (wall time "
-                f"of the step events, evaluations included){start}.")
+                f"of the step events, evaluations included)"
+                + (" at the run's first evaluation, so at most that" if first else "") + f"{start}.")
 
     def _results(self, metrics: dict, per_class: dict, detection: DetectorEvaluation | None) -> list[str]:
         if self.kind == "vit":

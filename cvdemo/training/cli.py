@@ -31,6 +31,7 @@ from cvdemo.images import ImageLoadError
 from cvdemo.models.loading import CheckpointError
 from cvdemo.training import distributed
 from cvdemo.training.data import CocoFolderDataset
+from cvdemo.training.detection import DetectionTask
 from cvdemo.training.divergence import NonFiniteLossError
 from cvdemo.training.engine import Trainer
 from cvdemo.training.event_log import JsonLinesLog
@@ -77,6 +78,10 @@ def build_parser(kind: str) -> argparse.ArgumentParser:
         model.add_argument("--hint-from", type=str, metavar="MODEL",
                            help="a DETR (folder or hf:<id>) whose frozen backbone gives the feature-hint loss "
                                 f"(cvdemo.training.feature_hint); 'none' for plain cross-entropy ({hints})")
+    if kind == "detr":
+        model.add_argument("--eos-coef", type=float, metavar="W",
+                           help="weight of the no-object class in DETR's classification loss (DETR: 0.1); higher "
+                                "pushes the unmatched queries, a duplicate's, harder toward no object")
     if kind != "vit":
         inits = ", ".join(f"{p.name}: {p.backbone_init or 'none'}" for p in presets.values())
         model.add_argument("--backbone-init", type=str, metavar="MODEL",
@@ -156,7 +161,7 @@ def _run_record(args: argparse.Namespace, preset: TrainingPreset, train, val) ->
     return {"preset": preset.name, "data": data, "init": args.init,
             "backbone_init": _backbone_init(args, preset) if hasattr(args, "backbone_init") else None,
             "hint_from": _hint_teacher(args, preset) if hasattr(args, "hint_from") else None,
-            "resume": bool(args.resume),
+            "resume": bool(args.resume), "eos_coef": getattr(args, "eos_coef", None),
             "argv": sys.argv[1:]}
 
 
@@ -221,6 +226,8 @@ def run(kind: str, argv: Sequence[str] | None = None) -> int:
         model = _model(kind, args, preset, id2label)
         if kind == "vit":
             task = build_vit_task(preset, model, _hint_teacher(args, preset))
+        elif kind == "detr" and args.eos_coef is not None:
+            task = DetectionTask(model.config, eos_coef=args.eos_coef)
         else:
             task = KINDS[kind].build_task(preset, model)
         resume = out / "checkpoint" if args.resume else None

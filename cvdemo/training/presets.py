@@ -288,9 +288,10 @@ YOLO_TRAINING_PRESETS: dict[str, TrainingPreset] = {
     ),
     "small": TrainingPreset(
         name="small",
-        description="the recipe of a shipped yolo-shapes: YOLO v1 on detr-shapes' distribution (1-4 shapes at "
-                    "128 px, sizes 0.15-0.6 of the image), the backbone from detr-shapes",
-        model=YOLO_PRESETS["tiny"],
+        description="the recipe of a shipped yolo-shapes: the YOLO v1 grid with a 1x1-convolution head on "
+                    "detr-shapes' distribution (1-4 shapes at 128 px, sizes 0.15-0.6 of the image), the backbone "
+                    "from detr-shapes",
+        model=YOLO_PRESETS["small"],
         shapes=_SHARED_SHAPES,
         backbone_init="checkpoints/detr-shapes",
         train=dict(total_steps=20000, batch_size=16, lr=1e-3, backbone_lr=1e-4, weight_decay=5e-4, grad_clip=10.0,
