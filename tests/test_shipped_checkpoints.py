@@ -1,5 +1,5 @@
-"""The shipped checkpoints (checkpoints/detr-shapes, checkpoints/vit-shapes) load, fit the 10 MB limit, and
-reach the metrics their model cards state on freshly generated shapes of a seed never used in training
+"""The shipped checkpoints (checkpoints/detr-shapes, vit-shapes and the detector families') load, fit the 10 MB
+limit, and reach the metrics their model cards state on freshly generated shapes of a seed never used in training
 (the cards evaluate on more images of the same seed, 777; these tests take the first of them).
 
 Each floor is checked against a freshly initialised model of the same configuration too, so it cannot be
@@ -15,16 +15,20 @@ import pytest
 import torch
 
 import cvdemo.models
-from cvdemo.datasets.shapes import ShapesDataset
+from cvdemo.datasets.shapes import SHARED_SHAPES, ShapesDataset
 from cvdemo.models.detr import DETR
 from cvdemo.models.vit import ViT
 from cvdemo.training import ClassificationTask, DetectionTask
+from cvdemo.training.family_detection import FamilyDetectionTask
 from cvdemo.training.presets import DETR_TRAINING_PRESETS, VIT_TRAINING_PRESETS
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 EVAL_SEED = 777  # the cards' evaluation seed; training used 0 and validation 1
 VIT_MIN_ACCURACY = 0.98  # the project's goal (the card: 0.999 on 2000 images); chance is 1/6
 DETR_MIN_AP = 0.70  # the project's goal (the card: 0.727 on 500 images); an untrained DETR scores ~0.00
+FAMILY_MIN_AP = 0.60  # issue 14's floor for the other families' shipped checkpoints
+FAMILIES = ("fasterrcnn-shapes", "ssd-shapes", "yolo-shapes")
+FAMILY_SEED = 778  # fresh for the families too: their training data seeds 10, 20, 40 (validation + 1), cards 777
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -34,13 +38,14 @@ def card_metrics(name: str) -> dict:
     return json.loads((SHIPPED / name / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("name", ["detr-shapes", "vit-shapes"])
+@pytest.mark.parametrize("name", ["detr-shapes", "vit-shapes", *FAMILIES, "rcnn-shapes"])
 def test_checkpoint_folder_is_complete_and_small(name):
     folder = SHIPPED / name
     assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in folder.iterdir()}
     assert (folder / "model.safetensors").stat().st_size <= 10 * 2**20
     card = (folder / "README.md").read_text()
-    assert "python -m training.train_" in card and "seed" in card and "Limitations" in card
+    made_by = "python -m training.make_rcnn" if name == "rcnn-shapes" else "python -m training.train_"
+    assert made_by in card and "seed" in card and "Limitations" in card
 
 
 def test_shipped_vit_classifies_fresh_shapes():
@@ -67,3 +72,16 @@ def test_shipped_detr_detects_fresh_shapes():
     torch.manual_seed(0)
     untrained, _ = task.evaluate(DETR(model.config), val, torch.device("cpu"), batch_size=50)
     assert untrained["AP"] < DETR_MIN_AP, untrained
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_shipped_families_detect_fresh_shapes_as_their_cards_say(name):
+    model = cvdemo.models.load(SHIPPED / name)
+    val = ShapesDataset(200, FAMILY_SEED, SHARED_SHAPES)
+    task = FamilyDetectionTask(model.config)
+    metrics, _ = task.evaluate(model, val, torch.device("cpu"), batch_size=25)
+    card = card_metrics(name)
+    assert metrics["AP"] >= FAMILY_MIN_AP and metrics["AP"] >= card["AP"] - 0.03, (metrics, card["AP"])
+    torch.manual_seed(0)
+    untrained, _ = task.evaluate(type(model)(model.config).eval(), val, torch.device("cpu"), batch_size=25)
+    assert untrained["AP"] < FAMILY_MIN_AP, untrained
