@@ -128,8 +128,9 @@ with the NMS IoU, and its table says how many of its boxes an NMS would still re
         "请谨慎解读：这些都是在 CPU 上用合成形状短时间训练的小模型；各 CNN 系列从 detr-shapes 的骨干网络开始"
         "（正如检测器通常从 ImageNet 开始），而 detr-shapes 本身是从零训练的，因此它达到 AP 0.5 的分钟数不能一一对比。"
         "在相同起点下（训练标签页的 tiny 预设，种子 0），Faster R-CNN 和 SSD 训练 300 步分别达到 AP 0.29 和 0.34，"
-        "而 DETR 训练 600 步后只有 0.07：DETR 才是收敛慢的那个。各 CNN 系列的分钟数是在 3 到 4 个训练任务共用这台双核 CPU "
-        "时测得的；它们的模型卡也给出了步数（Faster R-CNN、SSD 和 YOLO 在批大小 8–16 的第 1,000 步前达到 AP 0.5，"
+        "而 DETR 训练 600 步后只有 0.07：DETR 才是收敛慢的那个。"
+        "各 CNN 系列的分钟数是在 3 到 4 个训练任务共用这台双核 CPU 时测得的；"
+        "它们的模型卡也给出了步数（Faster R-CNN、SSD 和 YOLO 在批大小 8–16 的第 1,000 步前达到 AP 0.5，"
         "detr-shapes 则在批大小 8 的约 20,000 步后）。"),
     # verdicts and reasons
     "verdict_agrees": ("The numbers agree", "数据支持这一说法"),
