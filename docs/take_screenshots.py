@@ -66,7 +66,13 @@ def take(url: str, locale: str, out: Path, train_seconds: float) -> None:
         page.wait_for_selector("#detect-cross img", timeout=60_000)
         _save(page, out / f"detect{suffix}.jpg")
 
-        tabs.nth(1).click()
+        tabs.nth(1).click()  # Detectors: its first view ran every local model on the first shapes example
+        page.wait_for_function("document.querySelectorAll('#detectors-gallery img').length >= 12", timeout=60_000)
+        _filled(page, "#detectors-comparison")
+        page.wait_for_timeout(1000)
+        _save(page, out / f"detectors{suffix}.jpg")
+
+        tabs.nth(2).click()
         index = page.locator("#match-index input[type=number]")
         index.fill(str(MATCH_IMAGE))
         index.press("Enter")
@@ -79,12 +85,12 @@ def take(url: str, locale: str, out: Path, train_seconds: float) -> None:
             _changed(page, "#match-step-text", before)
         _save(page, out / f"match{suffix}.jpg")
 
-        tabs.nth(2).click()
+        tabs.nth(3).click()
         page.locator("#vit-input input[type=file]").set_input_files(str(ROOT / "examples/shapes-classify/star.png"))
         page.wait_for_selector("#vit-rollout img", timeout=60_000)
         _save(page, out / f"attention{suffix}.jpg")
 
-        tabs.nth(3).click()
+        tabs.nth(4).click()
         page.locator("#tab-evaluate .gallery-item, #tab-evaluate table tbody tr").first.click()
         page.wait_for_function("document.querySelectorAll('#eval-dataset .file-preview, "
                                "#eval-predictions .file-preview').length >= 2", timeout=30_000)
@@ -93,7 +99,7 @@ def take(url: str, locale: str, out: Path, train_seconds: float) -> None:
         page.wait_for_timeout(2000)
         _save(page, out / f"evaluate{suffix}.jpg")
 
-        tabs.nth(4).click()
+        tabs.nth(5).click()
         page.locator("#train-start").click()
         _filled(page, "#train-status", timeout=120_000)
         page.wait_for_timeout(train_seconds * 1000)
@@ -101,7 +107,7 @@ def take(url: str, locale: str, out: Path, train_seconds: float) -> None:
         page.locator("#train-stop").click()
         page.wait_for_timeout(3000)
 
-        tabs.nth(5).click()
+        tabs.nth(6).click()
         page.wait_for_timeout(1500)
         _save(page, out / f"concepts{suffix}.jpg")
         browser.close()
