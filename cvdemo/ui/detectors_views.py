@@ -207,9 +207,9 @@ def _errors_table(comparison: DetectorComparison, locale: str) -> list[str]:
 def claim_line(check: ClaimCheck, locale: str = DEFAULT_LOCALE) -> str:
     """One Markdown line: the verdict's mark and words, the claim, the numbers (or why they cannot tell)."""
     evidence = [translate(m, locale) for m in (check.evidence, check.reason) if m is not None]
-    return T.text("claim_line", locale, mark=VERDICT_MARKS[check.verdict],
-                  verdict=translate(check.verdict_message, locale), claim=translate(check.claim, locale),
-                  evidence=" ".join(evidence))
+    verdict = translate(check.verdict_message, locale)
+    return (f"{VERDICT_MARKS[check.verdict]} **{verdict}**{T.text('colon', locale)}{translate(check.claim, locale)}"
+            f"  \n  {' '.join(evidence)}")
 
 
 def comparison_markdown(comparison: DetectorComparison, claims: Sequence[ClaimCheck],

@@ -116,7 +116,7 @@ with the NMS IoU, and its table says how many of its boxes an NMS would still re
     "not_reached": ("not reached", "未达到"),
     "unknown": ("unknown", "未知"),
     "claims_heading": ("**What the notes claim, and what these numbers say**", "**笔记的说法，以及这些数据的结论**"),
-    "claim_line": ("{mark} **{verdict}**: {claim}  \n  {evidence}", "{mark} **{verdict}**：{claim}  \n  {evidence}"),
+    "colon": (": ", "："),
     "fairness": (
         "Read with care: these are small models trained briefly on a CPU, on synthetic shapes; the CNN families "
         "started from detr-shapes' backbone (as detectors start from ImageNet), while detr-shapes itself was "
