@@ -95,6 +95,8 @@ MAX_SMOOTHING = 0.99
 # the recorded runs offered for comparison (and the first view: the first one), value -> (kind, preset)
 RECORDINGS = {"recorded-detr-tiny": ("detr", "tiny"), "recorded-vit-tiny": ("vit", "tiny")}
 FIRST_VIEW = "recorded-detr-tiny"
+# what the note after a save says, per registry task: where the saved model can be used
+SAVED_NOTES = {"detect": "saved_detect", "family": "saved_family", "classify": "saved_classify"}
 MAX_OPTION_SESSIONS = 1024  # sessions whose curve settings are remembered (the least recently set dropped first)
 # elem_ids of the other tabs' model lists (dropdowns, the Detectors tab's checkboxes) and the registry tasks they
 # offer, refreshed after a save so the new model can be picked there
@@ -401,7 +403,7 @@ def save_model(name, request: gr.Request, *, ctx: TrainContext):
                      owner=session)
     kept = ctx.registry.owned(session)
     ctx.workspace.add_model(session, saved.name, saved.folder, kept=kept)
-    note = T.text(f"saved_{saved.task}", locale, name=html.escape(saved.name))
+    note = T.text(SAVED_NOTES[saved.task], locale, name=html.escape(saved.name))
     if saved.task != "classify" and job.setup.val_data is not None and len(job.setup.val_data):
         best, default = suggested_threshold(saved.model, job.setup.task, job.setup.val_data, job.device)
         note += "  \n" + threshold_note(best, default, locale)

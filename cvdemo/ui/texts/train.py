@@ -53,10 +53,11 @@ tabs.""",
         "*CPU 现场演示：YOLO v1，128 像素图像中 1-3 个大形状（8x8 网格，每格 2 个框），"
         "主干网络与 tiny DETR 一样取自 detr-shapes；默认的 300 步在双核 CPU 上约需 2 分钟，"
         "之后 8 张快照图像中有 1 张得分最高的框是正确的（COCO AP 0.05）*"),
-    "preset_yolo_small": ("*the recipe of a shipped yolo-shapes: YOLO v1 on detr-shapes' distribution (1-4 shapes at "
-                          "128 px, sizes 0.15-0.6 of the image), the backbone from detr-shapes*",
-                          "*随附 yolo-shapes 检查点的配方：YOLO v1，使用 detr-shapes 的数据分布（128 像素图像中 "
-                          "1-4 个形状，尺寸为图像的 0.15-0.6），主干网络取自 detr-shapes*"),
+    "preset_yolo_small": ("*the recipe of a shipped yolo-shapes: the YOLO v1 grid with a 1x1-convolution head on "
+                          "detr-shapes' distribution (1-4 shapes at 128 px, sizes 0.15-0.6 of the image), the backbone "
+                          "from detr-shapes*",
+                          "*随附 yolo-shapes 检查点的配方：YOLO v1 网格加 1x1 卷积输出头，使用 detr-shapes 的数据分布"
+                          "（128 像素图像中 1-4 个形状，尺寸为图像的 0.15-0.6），主干网络取自 detr-shapes*"),
     "preset_fasterrcnn_tiny": (
         "*live CPU demo: Faster R-CNN on 1-3 large shapes at 128 px, the backbone's first stages from detr-shapes "
         "as the tiny DETR's; the default 300 steps take about 3 minutes on a 2-core CPU, after which the "
