@@ -1,0 +1,230 @@
+"""cvdemo.explain against naive second implementations on tiny random ViTs (CLS, average pooling, 32x48)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+
+import pytest
+import torch
+
+from cvdemo.attention import attention_rollout
+from cvdemo.explain import (
+    attention_gradients,
+    gradient_rollout,
+    mean_attention_distance,
+    read_patch_map,
+    vit_relevance,
+)
+from cvdemo.models.vit import ViT, ViTConfig
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+CONFIGS = {
+    "cls": dict(image_size=32, class_token=True, global_pool="token"),
+    "gap": dict(image_size=32, class_token=False, global_pool="avg"),
+    "nonsquare": dict(image_size=(32, 48), class_token=True, global_pool="token"),
+}
+
+
+def _model(kind: str, seed: int = 0) -> ViT:
+    """Tiny random ViT (8 px patches, 3 blocks), weights moved off init so attention is far from uniform."""
+    torch.manual_seed(seed)
+    model = ViT(ViTConfig(patch_size=8, embed_dim=32, depth=3, num_heads=2, num_classes=4, **CONFIGS[kind]))
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.3)
+    return model.eval()
+
+
+def _images(model: ViT, batch: int = 2, seed: int = 3) -> torch.Tensor:
+    h, w = model.config.image_hw
+    return torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+def _naive_attention_and_grads(model: ViT, x: torch.Tensor, target: list[int]):
+    """Attention maps and their gradients by another mechanism: retain_grad + backward on a copy."""
+    clone = copy.deepcopy(model)
+    out = clone(x, return_attention=True)
+    for a in out["attentions"]:
+        a.retain_grad()
+    score = sum(out["logits"][b, t] for b, t in enumerate(target))
+    score.backward()
+    attn = [a.detach().double() for a in out["attentions"]]
+    grads = [a.grad.double() for a in out["attentions"]]
+    return attn, grads, out["grid_size"]
+
+
+def _naive_read(R: torch.Tensor, P: int, pool: str, grid: tuple[int, int]) -> torch.Tensor:
+    """One image's [T, T] -> [gh, gw]: class-token row, or the plain average of the patch rows."""
+    T = R.shape[0]
+    if pool == "token":
+        row = R[0, P:]
+    else:
+        row = torch.zeros(T - P, dtype=R.dtype)
+        for i in range(P, T):
+            row = row + R[i, P:]
+        row = row / (T - P)
+    return row.reshape(grid)
+
+
+def _naive_relevance(model: ViT, x: torch.Tensor, target: list[int]) -> torch.Tensor:
+    """Chefer's generic rule, per image and per head: R = I; R += mean_h (grad_h * A_h)^+ @ R."""
+    attn, grads, grid = _naive_attention_and_grads(model, x, target)
+    P, pool = model.config.num_prefix_tokens, model.config.global_pool
+    maps = []
+    for b in range(x.shape[0]):
+        T = attn[0].shape[-1]
+        R = torch.eye(T, dtype=torch.float64)
+        for a, g in zip(attn, grads):
+            heads = a.shape[1]
+            cam = torch.zeros(T, T, dtype=torch.float64)
+            for h in range(heads):
+                cam = cam + torch.clamp(g[b, h] * a[b, h], min=0.0)
+            cam = cam / heads
+            R = R + torch.mm(cam, R)
+        maps.append(_naive_read(R, P, pool, grid))
+    return torch.stack(maps)
+
+
+def _naive_gradient_rollout(model: ViT, x: torch.Tensor, target: list[int]) -> torch.Tensor:
+    """vit-explain's gradient rollout without discard: mean_h(A*grad), clamp, (F + I)/2, row-normalise, chain."""
+    attn, grads, grid = _naive_attention_and_grads(model, x, target)
+    P, pool = model.config.num_prefix_tokens, model.config.global_pool
+    maps = []
+    for b in range(x.shape[0]):
+        T = attn[0].shape[-1]
+        roll = torch.eye(T, dtype=torch.float64)
+        for a, g in zip(attn, grads):
+            heads = a.shape[1]
+            fused = sum(a[b, h] * g[b, h] for h in range(heads)) / heads
+            fused = torch.clamp(fused, min=0.0)
+            m = (fused + torch.eye(T, dtype=torch.float64)) / 2
+            for i in range(T):
+                m[i] = m[i] / m[i].sum()
+            roll = torch.mm(m, roll)
+        maps.append(_naive_read(roll, P, pool, grid))
+    return torch.stack(maps)
+
+
+@pytest.mark.parametrize("kind", list(CONFIGS))
+def test_vit_relevance_matches_naive_chefer_rule(kind):
+    model = _model(kind)
+    x = _images(model)
+    target = [1, 3]
+    got = vit_relevance(model, x, target_class=target)
+    gh, gw = model.config.grid_size
+    assert got.shape == (2, gh, gw)
+    want = _naive_relevance(model, x, target)
+    assert want.abs().max() > 1e-3  # the gradient terms are not vanishing on this random model
+    torch.testing.assert_close(got.double(), want, atol=1e-5, rtol=0)
+    # None -> each image's predicted class
+    predicted = model(x)["logits"].argmax(dim=1).tolist()
+    torch.testing.assert_close(vit_relevance(model, x), vit_relevance(model, x, target_class=predicted))
+
+
+@pytest.mark.parametrize("kind", list(CONFIGS))
+def test_gradient_rollout_matches_naive_vit_explain(kind):
+    model = _model(kind)
+    x = _images(model)
+    target = [2, 0]
+    got = gradient_rollout(model, x, target_class=target)
+    gh, gw = model.config.grid_size
+    assert got.shape == (2, gh, gw)
+    torch.testing.assert_close(got.double(), _naive_gradient_rollout(model, x, target), atol=1e-5, rtol=0)
+
+
+def test_nonsquare_grid_is_rows_by_columns():
+    model = _model("nonsquare")
+    assert model.config.grid_size == (4, 6)
+    assert vit_relevance(model, _images(model, batch=1)).shape == (1, 4, 6)
+    # a row-major read: token P + r * gw + c lands at [r, c]
+    R = torch.zeros(1, 2 + 24, 2 + 24)
+    R[0, 0, 2 + 1 * 6 + 5] = 1.0
+    m = read_patch_map(R, (4, 6), num_prefix_tokens=2, global_pool="token")
+    assert m[0, 1, 5] == 1.0 and m.sum() == 1.0
+
+
+def test_relevance_depends_on_the_class_and_rollout_does_not():
+    model = _model("cls")
+    x = _images(model, batch=1)
+    r0, r1 = vit_relevance(model, x, 0), vit_relevance(model, x, 1)
+    assert (r0 - r1).abs().max() > 1e-3 * r0.abs().max()
+    g0, g1 = gradient_rollout(model, x, 0), gradient_rollout(model, x, 1)
+    assert not torch.allclose(g0, g1)
+    rollouts = [attention_rollout(attention_gradients(model, x, c)["attentions"]) for c in (0, 1)]
+    torch.testing.assert_close(rollouts[0], rollouts[1], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("fn", [vit_relevance, gradient_rollout])
+def test_model_left_unchanged(fn):
+    model = _model("gap").train()  # a training-mode caller gets its flag back
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fn(model, _images(model))
+    assert model.training
+    assert all(p.grad is None for p in model.parameters())
+    assert all(p.requires_grad for p in model.parameters())
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    model.eval()
+    with torch.no_grad():  # works from a no_grad caller too, and from a frozen model
+        for p in model.parameters():
+            p.requires_grad_(False)
+        frozen = fn(model, _images(model))
+    assert not model.training and all(p.grad is None for p in model.parameters())
+    for p in model.parameters():
+        p.requires_grad_(True)
+    torch.testing.assert_close(frozen, fn(model, _images(model)))
+
+
+def test_inference_mode_and_bad_targets_raise():
+    model = _model("cls")
+    x = _images(model)
+    with torch.inference_mode(), pytest.raises(RuntimeError, match="inference_mode"):
+        vit_relevance(model, x)
+    with pytest.raises(ValueError, match="target_class"):
+        vit_relevance(model, x, target_class=4)
+    with pytest.raises(ValueError, match="one per image"):
+        vit_relevance(model, x, target_class=[0, 1, 2])
+
+
+def _grid_positions(gh: int, gw: int, patch: int) -> list[tuple[float, float]]:
+    return [(r * patch, c * patch) for r in range(gh) for c in range(gw)]
+
+
+def test_mean_attention_distance_self_attention_is_zero():
+    gh, gw, P, heads = 4, 6, 2, 3
+    T = P + gh * gw
+    eye = torch.eye(T).expand(2, heads, T, T)
+    mad = mean_attention_distance([eye, eye], (gh, gw), patch_size=8, num_prefix_tokens=P)
+    assert mad.shape == (2, heads)
+    assert torch.equal(mad, torch.zeros(2, heads))
+
+
+def test_mean_attention_distance_uniform_is_mean_pairwise_distance():
+    gh, gw, P, patch = 4, 6, 2, 8
+    N, T = gh * gw, P + gh * gw
+    pos = _grid_positions(gh, gw, patch)
+    brute = sum(math.hypot(a[0] - b[0], a[1] - b[1]) for a, b in itertools.product(pos, pos)) / N**2
+    uniform = torch.zeros(1, 2, T, T)
+    uniform[..., :P] = 0.15  # mass on the prefix keys is dropped and the rows renormalised
+    uniform[..., P:] = 0.7 / N
+    local = torch.eye(T).expand(1, 2, T, T)
+    mixed = torch.stack([uniform[:, 0], local[:, 0]], dim=1)  # head 0 global, head 1 local
+    mad = mean_attention_distance([uniform, mixed], (gh, gw), patch_size=patch, num_prefix_tokens=P)
+    assert mad.shape == (2, 2)
+    torch.testing.assert_close(mad, torch.tensor([[brute, brute], [brute, 0.0]]), atol=1e-5, rtol=0)
+
+
+def test_mean_attention_distance_on_a_model_and_its_batch_mean():
+    model = _model("nonsquare")
+    x = _images(model, batch=2)
+    atts = model(x, return_attention=True)["attentions"]
+    both = mean_attention_distance(atts, (4, 6), 8, model.config.num_prefix_tokens)
+    one = [mean_attention_distance([a[i:i + 1] for a in atts], (4, 6), 8, 1) for i in range(2)]
+    torch.testing.assert_close(both, (one[0] + one[1]) / 2)
+    assert both.shape == (3, 2) and (both >= 0).all()
+    with pytest.raises(ValueError, match="T = 1"):
+        mean_attention_distance(atts, (4, 4), 8, 1)
