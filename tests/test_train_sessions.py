@@ -78,7 +78,13 @@ def coco_zip(tmp_path: Path, num_images: int = 4) -> Path:
 
 
 def run_folders(ctx) -> list[Path]:
-    return sorted(ctx.workspace.root.glob("*/run-*"))
+    """The run folders of every session; listed again when a folder vanishes while being listed (the session
+    clean-up runs in another thread, and Python 3.11's glob raises on a folder deleted under it)."""
+    while True:
+        try:
+            return sorted(ctx.workspace.root.glob("*/run-*"))
+        except FileNotFoundError:
+            continue
 
 
 @pytest.mark.parametrize("change, expected", [
