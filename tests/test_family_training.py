@@ -64,7 +64,7 @@ def test_a_family_trains_through_the_engine_with_its_own_loss_terms(kind):
 def test_every_familys_backbone_starts_from_detr_shapes_as_the_tiny_detrs(kind):
     import torch
 
-    donor = cvdemo.models.load("checkpoints/detr-shapes")
+    donor = cvdemo.models.load("checkpoints/detr-shapes-2dec")
     model = KINDS[kind].build_model(KINDS[kind].presets["tiny"], None)
     for key, value in donor.backbone.state_dict().items():
         assert torch.equal(model.backbone.state_dict()[key], value), key

@@ -105,7 +105,7 @@ def test_small_preset_is_hinted_by_the_shipped_detr_and_can_go_without(tmp_path,
     model = build_vit(preset)
     task = build_vit_task(preset, model)
     assert task.hint is not None and task.hint.block == 1
-    shipped = cvdemo.models.load(REPO / "checkpoints" / "detr-shapes")
+    shipped = cvdemo.models.load(REPO / "checkpoints" / "detr-shapes-2dec")
     assert all(torch.equal(v, shipped.backbone.state_dict()[k]) for k, v in task.hint.teacher.state_dict().items())
     assert build_vit_task(preset, model, hint_from=None).hint is None
     tiny = VIT_TRAINING_PRESETS["tiny"]
@@ -114,7 +114,7 @@ def test_small_preset_is_hinted_by_the_shipped_detr_and_can_go_without(tmp_path,
     common = ["--preset", "small", "--num-train-images", "8", "--num-val-images", "2", "--batch-size", "4",
               "--steps", "1", "--eval-every", "0", "--no-progress"]
     assert cli_run("vit", common + ["--out", str(tmp_path / "a")]) == 0
-    assert json.loads((tmp_path / "a" / "run.json").read_text())["hint_from"] == "checkpoints/detr-shapes"
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["hint_from"] == "checkpoints/detr-shapes-2dec"
     log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert "loss_hint" in [r for r in log if r["event"] == "step"][0]["losses"]
     from training.model_card import main as card_main
@@ -122,7 +122,7 @@ def test_small_preset_is_hinted_by_the_shipped_detr_and_can_go_without(tmp_path,
     assert card_main([str(tmp_path / "a"), "--out", str(tmp_path / "card"), "--preset", "small", "--command", "x",
                       "--eval-images", "4"]) == 0
     card = (tmp_path / "card" / "README.md").read_text()
-    assert "tokens after block 1 predict the frozen `checkpoints/detr-shapes` backbone's feature map" in card
+    assert "tokens after block 1 predict the frozen `checkpoints/detr-shapes-2dec` backbone's feature map" in card
     assert cli_run("vit", common + ["--out", str(tmp_path / "b"), "--hint-from", "none"]) == 0
     assert json.loads((tmp_path / "b" / "run.json").read_text())["hint_from"] is None
     with pytest.raises(SystemExit) as stopped:

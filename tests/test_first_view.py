@@ -68,7 +68,7 @@ def test_evaluate_opens_with_the_shapes_example_evaluated(app_url, page_in, loca
     page.wait_for_function(f"{_text_of('#eval-images')}.includes('000001.png')", timeout=30_000)
     page.wait_for_function("(() => { const img = document.querySelector('#eval-image img');"
                            " return img !== null && img.complete && img.naturalWidth > 0; })()", timeout=30_000)
-    page.wait_for_function(f"{_text_of('#eval-counts')}.includes('TP 30')", timeout=30_000)
+    page.wait_for_function(f"{_text_of('#eval-counts')}.includes('TP 29')", timeout=30_000)
     page.wait_for_function(f"{_text_of('#eval-tide')}.includes('{tide}')", timeout=30_000)
     page.wait_for_selector("#eval-confusion .js-plotly-plot", timeout=30_000)
     status = page.locator("#eval-status").inner_text()

@@ -579,7 +579,7 @@ def test_gpu_run_script_trains_and_writes_both_cards_on_a_cpu(tmp_path):
 def test_tiny_detr_starts_its_backbone_from_the_shipped_checkpoint_and_nothing_else():
     from cvdemo.training.presets import DETR_TRAINING_PRESETS, build_detr
 
-    shipped = cvdemo.models.load(REPO / "checkpoints" / "detr-shapes")
+    shipped = cvdemo.models.load(REPO / "checkpoints" / "detr-shapes-2dec")
     torch.manual_seed(1)  # not the shipped run's seed (its first decoder layer's v_proj never changes: tgt = 0)
     model = build_detr(DETR_TRAINING_PRESETS["tiny"])
     ours, theirs = model.state_dict(), shipped.state_dict()
@@ -609,6 +609,6 @@ def test_cli_backbone_init_default_and_none_are_recorded(tmp_path):
     common = ["--preset", "tiny", "--num-train-images", "8", "--num-val-images", "2", "--batch-size", "2",
               "--steps", "1", "--eval-every", "0", "--no-progress"]
     assert cli_run("detr", common + ["--out", str(tmp_path / "a")]) == 0
-    assert json.loads((tmp_path / "a" / "run.json").read_text())["backbone_init"] == "checkpoints/detr-shapes"
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["backbone_init"] == "checkpoints/detr-shapes-2dec"
     assert cli_run("detr", common + ["--out", str(tmp_path / "b"), "--backbone-init", "none"]) == 0
     assert json.loads((tmp_path / "b" / "run.json").read_text())["backbone_init"] is None

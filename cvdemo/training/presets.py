@@ -197,6 +197,10 @@ def build_vit(preset: TrainingPreset, id2label: dict[int, str] | None = None) ->
 
 
 _DETR_TINY_MODEL = {**DETR_PRESETS["detr-tiny"], "dropout": 0.0}
+# the backbone every preset starts from (the tiny DETR's and the families' init, the ViTs' feature hint): the first
+# detr-shapes (2 decoder layers, trained from scratch), kept when detr-shapes grew to 6 decoder layers so that the
+# measured presets and the families' checkpoints keep their start
+BACKBONE_SOURCE = "checkpoints/detr-shapes-2dec"
 # SHARED_SHAPES, detr-shapes' distribution: the small preset of every family
 _SHARED_SHAPES = {k: getattr(SHARED_SHAPES, k) for k in ("image_size", "min_objects", "max_objects", "min_size",
                                                          "max_size")}
@@ -209,7 +213,7 @@ DETR_TRAINING_PRESETS: dict[str, TrainingPreset] = {
                     "best-scoring box is right on 3 of the 8 snapshot images (other seeds: 0 to 4 of 8)",
         model=_DETR_TINY_MODEL,
         shapes=dict(image_size=128, min_objects=1, max_objects=3, min_size=0.2, max_size=0.6),
-        backbone_init="checkpoints/detr-shapes",
+        backbone_init=BACKBONE_SOURCE,
         train=dict(total_steps=3000, batch_size=8, lr=1e-3, backbone_lr=1e-5, weight_decay=1e-4,
                    grad_clip=0.1, schedule="cosine", warmup_steps=100, hflip=0.5, eval_every=100,
                    snapshot_every=25, num_snapshot_images=8, checkpoint_every=500),
@@ -246,7 +250,7 @@ VIT_TRAINING_PRESETS: dict[str, TrainingPreset] = {
         demo_steps=1200,
         promise={"minutes": 3, "right": 4, "of": 8},
         shapes=_VIT_SHAPES,
-        feature_hint={"teacher": "checkpoints/detr-shapes", "block": 1, "weight": 1.0},
+        feature_hint={"teacher": BACKBONE_SOURCE, "block": 1, "weight": 1.0},
         train=dict(total_steps=2000, batch_size=32, lr=1e-3, weight_decay=0.05, grad_clip=1.0,
                    schedule="cosine", warmup_steps=100, hflip=0.5, eval_every=200, eval_batch_size=64,
                    snapshot_every=25, num_snapshot_images=8, checkpoint_every=200),
@@ -260,7 +264,7 @@ VIT_TRAINING_PRESETS: dict[str, TrainingPreset] = {
                     "steps, 59 minutes)",
         model=_VIT_MODEL,
         shapes=_VIT_SHAPES,
-        feature_hint={"teacher": "checkpoints/detr-shapes", "block": 1, "weight": 1.0},
+        feature_hint={"teacher": BACKBONE_SOURCE, "block": 1, "weight": 1.0},
         train=dict(total_steps=7500, batch_size=64, lr=1e-3, weight_decay=0.05, grad_clip=1.0,
                    schedule="cosine", warmup_steps=500, hflip=0.5, eval_every=1000, eval_batch_size=128,
                    checkpoint_every=500),
@@ -279,7 +283,7 @@ YOLO_TRAINING_PRESETS: dict[str, TrainingPreset] = {
                     "0.05)",
         model=YOLO_PRESETS["tiny"],
         shapes=DETR_TRAINING_PRESETS["tiny"].shapes,
-        backbone_init="checkpoints/detr-shapes",
+        backbone_init=BACKBONE_SOURCE,
         train=dict(total_steps=3000, batch_size=16, lr=1e-3, backbone_lr=1e-4, weight_decay=5e-4, grad_clip=10.0,
                    schedule="cosine", warmup_steps=100, hflip=0.5, eval_every=100, snapshot_every=25,
                    num_snapshot_images=8, checkpoint_every=500),
@@ -293,7 +297,7 @@ YOLO_TRAINING_PRESETS: dict[str, TrainingPreset] = {
                     "from detr-shapes",
         model=YOLO_PRESETS["small"],
         shapes=_SHARED_SHAPES,
-        backbone_init="checkpoints/detr-shapes",
+        backbone_init=BACKBONE_SOURCE,
         train=dict(total_steps=20000, batch_size=16, lr=1e-3, backbone_lr=1e-4, weight_decay=5e-4, grad_clip=10.0,
                    schedule="cosine", warmup_steps=200, hflip=0.5, eval_every=2000, checkpoint_every=500),
         num_train_images=400_000, num_val_images=200,
@@ -311,7 +315,7 @@ def _family_presets(family: str, model: dict, lr: float, batch_size: int, shows:
             name="tiny",
             description=f"live CPU demo: {family} on 1-3 large shapes at 128 px, the backbone's first stages from "
                         f"detr-shapes as the tiny DETR's; {shows}",
-            model=model, shapes=DETR_TRAINING_PRESETS["tiny"].shapes, backbone_init="checkpoints/detr-shapes",
+            model=model, shapes=DETR_TRAINING_PRESETS["tiny"].shapes, backbone_init=BACKBONE_SOURCE,
             train=dict(total_steps=3000, batch_size=batch_size, warmup_steps=100, eval_every=100, snapshot_every=25,
                        num_snapshot_images=8, checkpoint_every=500, **common),
             promise=promise, num_train_images=200_000, num_val_images=64),
@@ -319,7 +323,7 @@ def _family_presets(family: str, model: dict, lr: float, batch_size: int, shows:
             name="small",
             description=f"the recipe of a shipped checkpoint: {family} on detr-shapes' distribution (1-4 shapes at "
                         "128 px, sizes 0.15-0.6 of the image), the backbone's first stages from detr-shapes",
-            model=model, shapes=_SHARED_SHAPES, backbone_init="checkpoints/detr-shapes",
+            model=model, shapes=_SHARED_SHAPES, backbone_init=BACKBONE_SOURCE,
             train=dict(total_steps=20000, batch_size=batch_size, warmup_steps=200, eval_every=2000,
                        checkpoint_every=500, **common),
             num_train_images=400_000, num_val_images=200),

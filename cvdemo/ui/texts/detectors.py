@@ -119,13 +119,15 @@ with the NMS IoU, and its table says how many of its boxes an NMS would still re
     "colon": (": ", "："),
     "fairness": (
         "Read with care: these are small models trained briefly on a CPU, on synthetic shapes; the CNN families "
-        "started from detr-shapes' backbone (as detectors start from ImageNet), while detr-shapes itself was "
-        "trained from scratch, so its minutes to AP 0.5 are not comparable one to one. With the same start "
+        "started from the backbone of the first detr-shapes (detr-shapes-2dec; as detectors start from "
+        "ImageNet), while detr-shapes itself was trained from scratch, so its minutes to AP 0.5 are not "
+        "comparable one to one. With the same start "
         "(the Train tab's tiny presets, seed 0), 300 steps gave Faster R-CNN AP 0.29 and SSD 0.34, while DETR had "
         "0.07 after 600: DETR is the slow one. The families' minutes were measured while three or four trainings "
         "shared the 2-core CPU; their cards give the steps too (Faster R-CNN, SSD and YOLO reached AP 0.5 by step "
         "1,000 of batch 8-16, detr-shapes after about 20,000 of batch 8).",
-        "请谨慎解读：这些都是在 CPU 上用合成形状短时间训练的小模型；各 CNN 系列从 detr-shapes 的骨干网络开始"
+        "请谨慎解读：这些都是在 CPU 上用合成形状短时间训练的小模型；各 CNN 系列从第一版 detr-shapes"
+        "（detr-shapes-2dec）的骨干网络开始"
         "（正如检测器通常从 ImageNet 开始），而 detr-shapes 本身是从零训练的，因此它达到 AP 0.5 的分钟数不能一一对比。"
         "在相同起点下（训练标签页的 tiny 预设，种子 0），Faster R-CNN 和 SSD 训练 300 步分别达到 AP 0.29 和 0.34，"
         "而 DETR 训练 600 步后只有 0.07：DETR 才是收敛慢的那个。"
