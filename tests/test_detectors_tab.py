@@ -15,7 +15,7 @@ from gradio_client.exceptions import AppError
 import cvdemo.models
 from cvdemo.detectors_run import final_detections, run_detector
 from cvdemo.images import load_image_rgb
-from cvdemo.models import DETR, DETRConfig
+from cvdemo.models import DETR, RCNN, DETRConfig, ViT, ViTConfig
 from cvdemo.models.registry import ModelRegistry, ModelSpec
 from cvdemo.training.presets import (
     FASTER_RCNN_TRAINING_PRESETS,
@@ -50,13 +50,17 @@ def folders(tmp_path_factory):
     for name, (build, presets) in FAMILIES.items():
         torch.manual_seed(0)
         found[name] = cvdemo.models.save(build(presets["tiny"], NAMES, backbone_init=None).eval(), root / name)
+    torch.manual_seed(0)
+    vit = ViT(ViTConfig(image_size=32, patch_size=8, num_classes=6, embed_dim=32, depth=1, num_heads=2,
+                        id2label=NAMES))
+    found["tiny-rcnn"] = cvdemo.models.save(RCNN.from_classifier(vit, score_threshold=0.2, context_padding=4).eval(), root / "rcnn")
     return found
 
 
 @pytest.fixture(scope="module")
 def app_url(folders, serve, tmp_path_factory):
     specs = [ModelSpec("tiny-detr", str(folders["tiny-detr"]), "detect"),
-             *(ModelSpec(n, str(folders[n]), "family") for n in FAMILIES),
+             *(ModelSpec(n, str(folders[n]), "family") for n in (*FAMILIES, "tiny-rcnn")),
              ModelSpec("not-trained", str(tmp_path_factory.mktemp("none") / "missing"), "family"),
              ModelSpec("a-vit", str(folders["tiny-detr"]), "classify")]
     registry = ModelRegistry(specs, device="cpu")
@@ -78,14 +82,14 @@ def _rows(table) -> dict[str, list]:
 
 
 def test_every_model_answers_side_by_side_and_nms_moves_only_the_cnn_columns(client, folders):
-    models = ["tiny-detr", *FAMILIES]
+    models = ["tiny-detr", *FAMILIES, "tiny-rcnn"]
     gallery, table, summary = client.predict(handle_file(str(SHAPES_IMAGE)), models, 0.5, 0.1,
                                              api_name="/detectors")
-    assert len(gallery) == 3 * len(models) and "**4** models on a 128×128 image" in summary
+    assert len(gallery) == 3 * len(models) and "**5** models on a 128×128 image" in summary
     rows = _rows(table)
     assert list(rows) == models
     image = load_image_rgb(SHAPES_IMAGE)
-    for name in FAMILIES:  # the app's counts are the library's
+    for name in (*FAMILIES, "tiny-rcnn"):  # the app's counts are the library's
         expected = run_detector(name, cvdemo.models.load(folders[name]), image)
         assert rows[name][5] == len(final_detections(expected, 0.5, 0.1)), name
         assert rows[name][2] == expected.candidates.total
@@ -93,12 +97,13 @@ def test_every_model_answers_side_by_side_and_nms_moves_only_the_cnn_columns(cli
     assert any("default boxes, 5 maps" in c for c in captions) and any("8×8 grid" in c for c in captions)
     assert any("RPN proposals" in c for c in captions) and any("all 10 queries" in c for c in captions)
     assert any("after NMS at IoU 0.5" in c for c in captions)
+    assert any("selective-search regions" in c and "classifier passes" in c for c in captions)
     # /detectors_filter re-filters the stored run: a lower NMS IoU keeps fewer CNN boxes, DETR's column stays
     _, strict_table, strict_summary = client.predict(0.1, 0.1, api_name="/detectors_filter")
     strict = _rows(strict_table)
     assert strict["tiny-detr"][5] == rows["tiny-detr"][5] and strict["tiny-detr"][3] == rows["tiny-detr"][3]
     assert sum(strict[n][5] for n in FAMILIES) < sum(rows[n][5] for n in FAMILIES)
-    assert all(strict[n][5] <= rows[n][5] for n in FAMILIES)
+    assert all(strict[n][5] <= rows[n][5] for n in (*FAMILIES, "tiny-rcnn"))
     assert "would remove" in strict_summary
 
 
@@ -122,7 +127,7 @@ def test_the_page_shows_every_model_at_first_and_the_slider_refilters(app_url, p
     page, errors = page_in(locale)
     page.goto(app_url)
     # the first view: the first shapes example through every local model (the missing one is not checked)
-    page.wait_for_function("document.querySelectorAll('#detectors-gallery img').length >= 12", timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('#detectors-gallery img').length >= 15", timeout=60_000)
     page.wait_for_function(f"document.querySelector('#detectors-summary').innerText.includes('{words[0]}')",
                            timeout=30_000)
     table = page.inner_text("#detectors-table")
