@@ -198,7 +198,7 @@ def _rcnn(model: nn.Module, r: dict, size: tuple[int, int]) -> tuple[Candidates,
                             {"classifier_passes": int(r["classifier_passes"]),
                              "timings_ms": {k: float(v) for k, v in r.get("timings_ms", {}).items()}})
     return candidates, dict(uses_nms=True, nms_iou=float(model.config.nms_iou), scale=(1.0, 1.0),
-                            cap=int(getattr(model.config, "max_detections", 100)))
+                            cap=int(model.config.max_detections))
 
 
 _FAMILY_STAGES = {"fasterrcnn": _fasterrcnn, "ssd": _ssd, "retinanet": _retinanet, "yolo": _yolo, "rcnn": _rcnn}

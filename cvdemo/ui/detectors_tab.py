@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -47,7 +46,7 @@ class DetectorsRun:
 
     image: np.ndarray
     outputs: list[DetectorOutput]
-    skipped: list[tuple[str, Any]]
+    skipped: list[tuple[str, ModelUnavailableError]]
 
 
 def detector_names(registry: ModelRegistry, owner: str | None = None) -> list[str]:
@@ -166,8 +165,7 @@ def refilter(token, nms_iou, score, request: gr.Request):
 
 
 def _views(run: DetectorsRun, nms_iou: float, score: float, total_ms: float | None, locale: str) -> tuple:
-    skipped = [(name, html.escape(translate(reason, locale) if not isinstance(reason, str) else reason))
-               for name, reason in run.skipped]
+    skipped = [(name, html.escape(translate(reason, locale))) for name, reason in run.skipped]
     return (views.gallery(run.outputs, run.image, nms_iou, score, locale),
             _table(views.counts_rows(run.outputs, nms_iou, score, locale), locale),
             views.summary(run.outputs, run.image.shape[:2], nms_iou, score, total_ms, skipped, locale))
