@@ -10,8 +10,10 @@ Every map is a float tensor over the model's token grid ([B, gh, gw] for a ViT, 
 DETR's feature map), larger = more relevant, ready for `cvdemo.attention.upsample_heatmap`.
 """
 
+from cvdemo.explain.detr import detr_attention_gradients, detr_relevance
 from cvdemo.explain.distance import mean_attention_distance, patch_positions
 from cvdemo.explain.vit import attention_gradients, gradient_rollout, read_patch_map, vit_relevance
 
-__all__ = ["attention_gradients", "gradient_rollout", "mean_attention_distance", "patch_positions",
+__all__ = ["attention_gradients", "detr_attention_gradients", "detr_relevance",
+           "gradient_rollout", "mean_attention_distance", "patch_positions",
            "read_patch_map", "vit_relevance"]
