@@ -11,10 +11,11 @@
 
 Rollout (`rollout_heatmap`) and the raw attention of a layer/head (`layer_attention_heatmap`) are computed from
 these with `cvdemo.attention` as [gh, gw] maps; `display_heatmap` brings such a map to the size the image is drawn
-at. The maps are read where the classifier reads: the CLS token's row (global_pool="token"), or, for models that
+at. The maps are read where the classifier reads: the CLS token's row (global_pool="token"; for a distilled DeiT
+the mean of the CLS and distillation tokens' rows, as its logits average the two heads), or, for models that
 classify the average of the patch tokens (global_pool="avg", as the shipped vit-shapes, which has no CLS token),
-the average of the patch tokens' rows. No text for people here (class names are the model's `id2label`); nothing
-here imports gradio.
+the average of the patch tokens' rows. Register tokens are never read. No text for people here (class names are
+the model's `id2label`); nothing here imports gradio.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cvdemo.attention import HEAD_FUSIONS, attention_rollout, cls_attention_map, fuse_heads, upsample_heatmap
+from cvdemo.attention import HEAD_FUSIONS, attention_rollout, fuse_heads, upsample_heatmap
 from cvdemo.models.image_processing import keeps_aspect_ratio
 from cvdemo.models.vit import ViT, sincos_pos_embed_2d
 from cvdemo.models.vit_transforms import vit_transform
@@ -53,6 +54,7 @@ class ClassificationRun:
     pos_similarity: np.ndarray | None
     model_ms: float
     device: str = "cpu"  # where the model ran ("cpu", "cuda")
+    readout_rows: tuple[int, ...] = (0,)  # prefix rows read with global_pool="token" (ViTConfig.readout_rows)
 
     @property
     def num_layers(self) -> int:
@@ -89,12 +91,16 @@ class ClassificationRun:
         return self.id2label.get(int(index))
 
     def read_out(self, matrix: torch.Tensor) -> np.ndarray:
-        """[1, T, T] (a rollout or one layer's attention) -> [gh, gw] over the patches: the CLS token's row,
-        or with average pooling the mean of the patch tokens' rows (what the pooled feature draws on)."""
-        if self.global_pool == "token":
-            return cls_attention_map(matrix, self.grid_size, self.num_prefix_tokens)[0].numpy()
+        """[1, T, T] (a rollout or one layer's attention) -> [gh, gw] over the patches: the CLS token's row (the
+        mean of the `readout_rows`: CLS and distillation token for a distilled DeiT), or with average pooling
+        the mean of the patch tokens' rows (what the pooled feature draws on)."""
         p = self.num_prefix_tokens
-        return matrix[0, p:, p:].mean(dim=0).reshape(self.grid_size).numpy()
+        gh, gw = self.grid_size
+        T = matrix.shape[-1]
+        if T != p + gh * gw:
+            raise ValueError(f"{T} tokens minus {p} prefix tokens is not the grid {gh}x{gw}")
+        rows = list(self.readout_rows) if self.global_pool == "token" else list(range(p, T))
+        return matrix[0, rows, p:].mean(dim=0).reshape(gh, gw).numpy()
 
 
 def run_vit(model: ViT, image: np.ndarray, model_name: str = "") -> ClassificationRun:
@@ -122,7 +128,7 @@ def run_vit(model: ViT, image: np.ndarray, model_name: str = "") -> Classificati
         id2label=dict(cfg.id2label), probs=probs.cpu().numpy(), attentions=attentions.cpu().numpy(),
         grid_size=(int(out["grid_size"][0]), int(out["grid_size"][1])), patch_size=cfg.patch_size,
         num_prefix_tokens=cfg.num_prefix_tokens, global_pool=cfg.global_pool, pos_similarity=pos_sim,
-        model_ms=model_ms, device=device.type)
+        model_ms=model_ms, device=device.type, readout_rows=tuple(cfg.readout_rows))
 
 
 def position_embedding_similarity(model: ViT, grid_size: tuple[int, int]) -> np.ndarray | None:
@@ -132,7 +138,7 @@ def position_embedding_similarity(model: ViT, grid_size: tuple[int, int]) -> np.
     tables are read at the model's trained grid (`grid_size` is used only for sin-cos embeddings)."""
     cfg = model.config
     if model.pos_embed is not None:
-        table = model.pos_embed[0, cfg.num_prefix_tokens:].float()  # (gh * gw, D)
+        table = model.pos_embed[0, cfg.num_pos_embed_prefix_tokens:].float()  # (gh * gw, D)
         gh, gw = cfg.grid_size
     else:
         gh, gw = grid_size

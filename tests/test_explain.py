@@ -1,4 +1,5 @@
-"""cvdemo.explain against naive second implementations on tiny random ViTs (CLS, average pooling, 32x48)."""
+"""cvdemo.explain against naive second implementations on tiny random ViTs (CLS, average pooling, 32x48, DeiT
+with a distillation token, register tokens)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ CONFIGS = {
     "cls": dict(image_size=32, class_token=True, global_pool="token"),
     "gap": dict(image_size=32, class_token=False, global_pool="avg"),
     "nonsquare": dict(image_size=(32, 48), class_token=True, global_pool="token"),
+    "deit": dict(image_size=32, class_token=True, global_pool="token", distilled=True),
+    "deit_nonsquare": dict(image_size=(48, 32), class_token=True, global_pool="token", distilled=True),
+    "registers": dict(image_size=(32, 48), class_token=True, global_pool="token", reg_tokens=2,
+                      no_embed_class=True),
+    "registers_gap": dict(image_size=32, class_token=False, global_pool="avg", reg_tokens=1, no_embed_class=True),
 }
 
 
@@ -57,10 +63,14 @@ def _naive_attention_and_grads(model: ViT, x: torch.Tensor, target: list[int]):
     return attn, grads, out["grid_size"]
 
 
-def _naive_read(R: torch.Tensor, P: int, pool: str, grid: tuple[int, int]) -> torch.Tensor:
-    """One image's [T, T] -> [gh, gw]: class-token row, or the plain average of the patch rows."""
+def _naive_read(R: torch.Tensor, cfg: ViTConfig, grid: tuple[int, int]) -> torch.Tensor:
+    """One image's [T, T] -> [gh, gw]: class-token row (a distilled DeiT: the average of the class and the
+    distillation token's rows, token 1), or the plain average of the patch rows; registers are never read."""
     T = R.shape[0]
-    if pool == "token":
+    P = int(cfg.class_token) + int(cfg.distilled) + cfg.reg_tokens
+    if cfg.global_pool == "token" and cfg.distilled:
+        row = (R[0, P:] + R[1, P:]) / 2
+    elif cfg.global_pool == "token":
         row = R[0, P:]
     else:
         row = torch.zeros(T - P, dtype=R.dtype)
@@ -73,7 +83,6 @@ def _naive_read(R: torch.Tensor, P: int, pool: str, grid: tuple[int, int]) -> to
 def _naive_relevance(model: ViT, x: torch.Tensor, target: list[int]) -> torch.Tensor:
     """Chefer's generic rule, per image and per head: R = I; R += mean_h (grad_h * A_h)^+ @ R."""
     attn, grads, grid = _naive_attention_and_grads(model, x, target)
-    P, pool = model.config.num_prefix_tokens, model.config.global_pool
     maps = []
     for b in range(x.shape[0]):
         T = attn[0].shape[-1]
@@ -85,14 +94,13 @@ def _naive_relevance(model: ViT, x: torch.Tensor, target: list[int]) -> torch.Te
                 cam = cam + torch.clamp(g[b, h] * a[b, h], min=0.0)
             cam = cam / heads
             R = R + torch.mm(cam, R)
-        maps.append(_naive_read(R, P, pool, grid))
+        maps.append(_naive_read(R, model.config, grid))
     return torch.stack(maps)
 
 
 def _naive_gradient_rollout(model: ViT, x: torch.Tensor, target: list[int]) -> torch.Tensor:
     """vit-explain's gradient rollout without discard: mean_h(A*grad), clamp, (F + I)/2, row-normalise, chain."""
     attn, grads, grid = _naive_attention_and_grads(model, x, target)
-    P, pool = model.config.num_prefix_tokens, model.config.global_pool
     maps = []
     for b in range(x.shape[0]):
         T = attn[0].shape[-1]
@@ -105,7 +113,7 @@ def _naive_gradient_rollout(model: ViT, x: torch.Tensor, target: list[int]) -> t
             for i in range(T):
                 m[i] = m[i] / m[i].sum()
             roll = torch.mm(m, roll)
-        maps.append(_naive_read(roll, P, pool, grid))
+        maps.append(_naive_read(roll, model.config, grid))
     return torch.stack(maps)
 
 
@@ -145,6 +153,48 @@ def test_nonsquare_grid_is_rows_by_columns():
     R[0, 0, 2 + 1 * 6 + 5] = 1.0
     m = read_patch_map(R, (4, 6), num_prefix_tokens=2, global_pool="token")
     assert m[0, 1, 5] == 1.0 and m.sum() == 1.0
+
+
+def test_distilled_deit_is_read_on_both_tokens_and_registers_never():
+    """A distilled DeiT's map is the mean of rows 0 and 1, differing from row 0 alone; register rows are not read."""
+    model = _model("deit")
+    x = _images(model, batch=1)
+    R = torch.rand(1, 18, 18, generator=torch.Generator().manual_seed(5))
+    both = read_patch_map(R, (4, 4), 2, "token", readout_rows=(0, 1))
+    torch.testing.assert_close(both, ((R[:, 0, 2:] + R[:, 1, 2:]) / 2).reshape(1, 4, 4))
+    cls_only = read_patch_map(R, (4, 4), 2, "token")  # the default stays the class token's row
+    torch.testing.assert_close(cls_only, R[:, 0, 2:].reshape(1, 4, 4))
+    with pytest.raises(ValueError, match="readout_rows"):
+        read_patch_map(R, (4, 4), 2, "token", readout_rows=(2,))  # a patch row is no readout row
+    g = attention_gradients(model, x, 1)
+    rows = [read_patch_map(attention_rollout(g["attentions"]), (4, 4), 2, "token", readout_rows=(r,))
+            for r in (0, 1)]
+    assert (rows[0] - rows[1]).abs().max() > 1e-4  # the two tokens look at different patches
+    reg = _model("registers")
+    assert reg.config.num_prefix_tokens == 3 and reg.config.readout_rows == (0,)
+    R = torch.zeros(1, 3 + 24, 3 + 24)
+    R[0, 1:3, 3:] = 1.0  # what only the registers' rows hold is never read
+    R[0, 0, 3 + 7] = 2.0
+    m = read_patch_map(R, (4, 6), 3, "token", readout_rows=reg.config.readout_rows)
+    assert m[0, 1, 1] == 2.0 and m.sum() == 2.0
+
+
+def test_vit_run_reads_a_distilled_deit_on_both_tokens():
+    """cvdemo.vit_run's read_out (the app's rollout and raw attention) agrees with read_patch_map."""
+    from cvdemo.vit_run import layer_attention_heatmap, rollout_heatmap, run_vit
+
+    model = _model("deit_nonsquare")
+    image = torch.randint(0, 256, (48, 32, 3), generator=torch.Generator().manual_seed(6)).numpy().astype("uint8")
+    run = run_vit(model, image)
+    assert run.readout_rows == (0, 1) and run.num_prefix_tokens == 2 and run.grid_size == (6, 4)
+    att = torch.from_numpy(run.attentions)[:, None]  # (L, 1, heads, T, T)
+    want = read_patch_map(attention_rollout(list(att)), (6, 4), 2, "token", readout_rows=(0, 1))[0]
+    torch.testing.assert_close(torch.from_numpy(rollout_heatmap(run)), want)
+    want = read_patch_map(att[1, :, 0], (6, 4), 2, "token", readout_rows=(0, 1))[0]
+    torch.testing.assert_close(torch.from_numpy(layer_attention_heatmap(run, 1, 0)), want)
+    reg = run_vit(_model("registers"), image)  # no_embed_class: pos_embed has the patch rows only
+    assert reg.readout_rows == (0,) and reg.num_prefix_tokens == 3 and reg.pos_similarity.shape == (4, 6, 4, 6)
+    assert rollout_heatmap(reg).shape == (4, 6)
 
 
 def test_relevance_depends_on_the_class_and_rollout_does_not():

@@ -26,6 +26,7 @@ from cvdemo.models.convert_vit import (
 from cvdemo.models.vit import VIT_PRESETS, ViT, ViTConfig, sincos_pos_embed_2d
 from cvdemo.models.vit_transforms import vit_transform
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _perturb(model: torch.nn.Module, seed: int) -> None:
     """Move every parameter off its init (LayerNorm 1/0, CLS ~0) so that parity tests see them all."""
@@ -212,10 +213,10 @@ def test_conversion_errors_name_the_problem(deit_tiny):
     wrong = dict(sd, pos_embed=torch.zeros(1, 50, 192))
     with pytest.raises(ValueError, match="pos_embed"):
         convert_timm_vit_state_dict(wrong, ours.config)
-    with pytest.raises(ValueError, match="not supported"):
+    with pytest.raises(ValueError, match="distillation token"):
         convert_timm_vit_state_dict(dict(sd, dist_token=torch.zeros(1, 1, 192)), ours.config)
-    with pytest.raises(ValueError, match="distilled"):
-        vit_config_from_timm({"architecture": "deit_tiny_distilled_patch16_224", "num_classes": 1000})
+    with pytest.raises(ValueError, match="reg_tokens"):
+        vit_config_from_timm({"architecture": "deit_tiny_distilled_patch16_224", "model_args": {"reg_tokens": 4}})
     with pytest.raises(ValueError, match="vit_base_patch16_224"):  # the message lists the supported names
         vit_config_from_timm({"architecture": "vit_gigantic_patch14_224", "num_classes": 1000})
     with pytest.raises(ValueError, match="init_values"):
@@ -353,3 +354,156 @@ def test_load_through_cvdemo_models(deit_tiny, hf_vit, tmp_path_factory):
             expected = reference(x)
             torch.testing.assert_close(model(x)["logits"], expected, atol=1e-4, rtol=0)
             torch.testing.assert_close(again(x)["logits"], expected, atol=1e-4, rtol=0)
+
+
+# ------------------------------------------------------------------ DeiT distillation token, register tokens
+
+def _timm_dir(tmp_path, name: str, seed: int, **kwargs):
+    """A small random timm model (perturbed off its init), saved with save_for_hf; (reference, ours)."""
+    torch.manual_seed(seed)
+    ref = timm.create_model(name, pretrained=False, **kwargs).eval()
+    _perturb(ref, seed + 1)
+    save_for_hf(ref, str(tmp_path), safe_serialization=True)
+    return ref, _load_timm_dir(tmp_path)
+
+
+def _check_parity(ref, ours, x: torch.Tensor, prefix: int, heads: int) -> None:
+    """Logits to 1e-5 and every attention map [B, heads, T, T], T = prefix + patches, against timm's."""
+    recorded = _timm_with_attention(ref)
+    with torch.inference_mode():
+        expected = ref(x)
+        out = ours(x, return_attention=True)
+        fast = ours(x)["logits"]
+    torch.testing.assert_close(out["logits"], expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(fast, expected, atol=1e-5, rtol=0)
+    gh, gw = out["grid_size"]
+    T = prefix + gh * gw
+    assert ours.config.num_prefix_tokens == prefix and out["features"].shape[1] == T
+    assert len(out["attentions"]) == len(recorded) == len(ref.blocks)
+    for ours_a, ref_a in zip(out["attentions"], recorded, strict=True):
+        assert ours_a.shape == (x.shape[0], heads, T, T)
+        torch.testing.assert_close(ours_a, ref_a, atol=1e-5, rtol=0)
+
+
+def test_timm_distilled_deit_parity(tmp_path):
+    """deit_tiny_distilled_patch16_224 (dist_token, head_dist): logits = mean of both heads, as timm in eval."""
+    ref, ours = _timm_dir(tmp_path, "deit_tiny_distilled_patch16_224", 20, img_size=64, num_classes=7)
+    cfg = ours.config
+    assert cfg.distilled and cfg.readout_rows == (0, 1) and cfg.depth == 12 and cfg.image_hw == (64, 64)
+    assert {"dist_token", "head_dist.weight", "head_dist.bias"} <= set(ours.state_dict())
+    assert ours.pos_embed.shape == (1, 2 + 16, 192)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(21))
+    _check_parity(ref, ours, x, prefix=2, heads=3)
+    with torch.inference_mode():  # the average of the two heads, spelled out; pre_logits as timm's
+        feats = ours(x)["features"]
+        both = (ours.head(feats[:, 0]) + ours.head_dist(feats[:, 1])) / 2
+        torch.testing.assert_close(ours(x)["logits"], both, atol=1e-6, rtol=0)
+        torch.testing.assert_close(ours(x)["pre_logits"], ref.forward_head(ref.forward_features(x), True),
+                                   atol=1e-5, rtol=0)
+        ours.train()  # our contract: "logits" is the average in training mode too (timm: unless distilled_training)
+        ref.train()
+        torch.testing.assert_close(ours(x)["logits"], ref(x), atol=1e-5, rtol=0)
+
+
+def test_timm_distilled_deit_non_square_input(tmp_path):
+    """A 48x80 input: both prefix rows kept, the patch rows of pos_embed resampled as timm's dynamic_img_size."""
+    ref, ours = _timm_dir(tmp_path, "deit_tiny_distilled_patch16_224", 22, img_size=64, num_classes=7,
+                          depth=3, dynamic_img_size=True)
+    x = torch.randn(2, 3, 48, 80, generator=torch.Generator().manual_seed(23))
+    _check_parity(ref, ours, x, prefix=2, heads=3)
+
+
+@pytest.mark.parametrize("kwargs, prefix", [
+    (dict(reg_tokens=4, no_embed_class=True), 5),  # as timm's vit_*_reg4_dinov2: CLS + 4 registers
+    (dict(reg_tokens=1, no_embed_class=True, class_token=False, global_pool="avg"), 1),  # as vit_*_reg1_gap
+    (dict(reg_tokens=2), 3),  # registers with their own pos_embed rows (no_embed_class=False)
+])
+def test_timm_register_tokens_parity(tmp_path, kwargs, prefix):
+    ref, ours = _timm_dir(tmp_path, "vit_tiny_patch16_224", 24, img_size=64, depth=3, num_classes=5,
+                          dynamic_img_size=True, **kwargs)
+    cfg = ours.config
+    assert cfg.reg_tokens == kwargs["reg_tokens"] and cfg.no_embed_class == kwargs.get("no_embed_class", False)
+    assert ours.reg_token.shape == ref.reg_token.shape and ours.pos_embed.shape == ref.pos_embed.shape
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(25))
+    _check_parity(ref, ours, x, prefix=prefix, heads=3)
+    x = torch.randn(2, 3, 32, 96, generator=torch.Generator().manual_seed(26))  # non-square, resampled
+    _check_parity(ref, ours, x, prefix=prefix, heads=3)
+
+
+def test_distilled_and_register_config_validation_and_round_trip():
+    with pytest.raises(ValueError, match="distilled"):
+        ViTConfig(distilled=True, class_token=False, global_pool="avg")
+    with pytest.raises(ValueError, match="reg_tokens"):
+        ViTConfig(reg_tokens=-1)
+    cfg = ViTConfig(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, num_classes=3,
+                    distilled=True, reg_tokens=2, no_embed_class=True)
+    assert cfg.num_prefix_tokens == 4 and cfg.num_pos_embed_prefix_tokens == 0 and cfg.readout_rows == (0, 1)
+    assert ViTConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    old = ViTConfig(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2).to_dict()
+    for key in ("distilled", "reg_tokens", "no_embed_class"):  # a config saved before these fields loads
+        del old[key]
+    loaded = ViTConfig.from_dict(old)
+    assert not loaded.distilled and loaded.reg_tokens == 0 and loaded.num_prefix_tokens == 1
+    assert ViTConfig(class_token=False, global_pool="avg", reg_tokens=3).readout_rows == ()
+    model = ViT(cfg).eval()  # distilled + registers (no timm model has both): prefix order CLS, dist, registers
+    with torch.inference_mode():
+        out = model(torch.randn(1, 3, 32, 40), return_attention=True)
+    assert out["logits"].shape == (1, 3) and out["attentions"][0].shape == (1, 2, 4 + 4 * 5, 4 + 4 * 5)
+
+
+def test_distilled_vit_saves_and_loads(tmp_path):
+    """cvdemo.models.save / load round-trip of a distilled DeiT with register tokens (strict load)."""
+    from cvdemo.models import load, save
+
+    cfg = ViTConfig(image_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=3,
+                    distilled=True, reg_tokens=2, no_embed_class=True, id2label={0: "a", 1: "b", 2: "c"})
+    model = ViT(cfg).eval()
+    _perturb(model, 27)
+    again = load(save(model, tmp_path / "deit"))
+    assert isinstance(again, ViT) and again.config == cfg
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(28))
+    with torch.inference_mode():
+        torch.testing.assert_close(again(x)["logits"], model(x)["logits"], atol=0, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def hf_deit(tmp_path_factory):
+    """A small transformers DeiTForImageClassificationWithTeacher (eager attention), saved with save_pretrained."""
+    torch.manual_seed(0)
+    cfg = transformers.DeiTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=48, image_size=32, patch_size=8, num_labels=5,
+                                  attn_implementation="eager")
+    ref = transformers.DeiTForImageClassificationWithTeacher(cfg).eval()
+    _perturb(ref, 30)
+    path = tmp_path_factory.mktemp("hf_deit")
+    ref.save_pretrained(path)
+    return ref, path
+
+
+def test_transformers_deit_with_teacher_parity(hf_deit):
+    """distillation_token / cls_classifier / distillation_classifier: logits = mean of the two heads."""
+    from cvdemo.models import load
+
+    ref, path = hf_deit
+    ours = _load_transformers_dir(path)
+    assert load(path).config == ours.config  # cvdemo.models.load detects model_type "deit"
+    assert ours.config.distilled and ours.config.num_prefix_tokens == 2 and ours.config.num_classes == 5
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(31))
+    with torch.inference_mode():
+        expected = ref(x, output_attentions=True)
+        out = ours(x, return_attention=True)
+        torch.testing.assert_close(out["logits"], expected.logits, atol=1e-5, rtol=0)
+        torch.testing.assert_close(ours.head_dist(out["features"][:, 1]), expected.distillation_logits,
+                                   atol=1e-5, rtol=0)
+        for ours_a, ref_a in zip(out["attentions"], expected.attentions, strict=True):
+            assert ours_a.shape == (2, 2, 2 + 16, 2 + 16)
+            torch.testing.assert_close(ours_a, ref_a, atol=1e-5, rtol=0)
+        wide = torch.randn(2, 3, 24, 56, generator=torch.Generator().manual_seed(32))  # non-square, resampled
+        torch.testing.assert_close(ours(wide)["logits"], ref(wide, interpolate_pos_encoding=True).logits,
+                                   atol=1e-5, rtol=0)
+
+
+def test_transformers_deit_without_teacher_is_refused():
+    config = {"model_type": "deit", "architectures": ["DeiTForImageClassification"]}
+    with pytest.raises(ValueError, match="DeiTForImageClassificationWithTeacher"):
+        vit_config_from_transformers(config)

@@ -8,10 +8,17 @@ Conventions (as `cvdemo.attention` and `cvdemo.models.vit`)
     Every map function returns a float tensor [B, gh, gw] on the input's device, ready for
     `cvdemo.attention.upsample_heatmap`; a larger value means "more relevant".
 
-How a map is read out of a token-to-token matrix R [B, T, T] (`read_patch_map`): a model that
-classifies its class token (global_pool "token") is read on the class token's row (row 0); a
-global-average-pooling model on the mean of the patch rows (the pooled feature is that mean).
-Only the patch columns are kept.
+How a map is read out of a token-to-token matrix R [B, T, T] (`read_patch_map`): on the rows of the
+tokens the classifier reads, over the patch columns only.
+    - global_pool "token": the class token's row (row 0);
+    - a distilled DeiT (`config.distilled`): the MEAN of rows 0 and 1. Its logits are
+      (head(x_cls) + head_dist(x_dist)) / 2, so the class logit draws on the class token AND the
+      distillation token with equal weight; reading row 0 alone would explain half of the logit;
+    - global_pool "avg": the mean of the patch rows (the pooled feature is that mean);
+    - register tokens (`config.reg_tokens`) are prefix tokens no head reads: never a readout row,
+      never a column of the map (a path from a patch through a register to the read token is
+      already counted in that patch's column: R composes paths across the blocks).
+The rows come from `model.config.readout_rows` ((0,), (0, 1), or () for average pooling).
 
 Gradients: the target is the pre-softmax logit of one class per image (`target_class=None`: the
 predicted class). The gradient with respect to each block's attention probabilities is taken with
@@ -33,11 +40,12 @@ logger = logging.getLogger(__name__)
 
 
 def read_patch_map(matrix: torch.Tensor, grid_size: tuple[int, int], num_prefix_tokens: int,
-                   global_pool: str) -> torch.Tensor:
+                   global_pool: str, readout_rows: Sequence[int] = (0,)) -> torch.Tensor:
     """[B, T, T] token-to-token matrix -> [B, gh, gw] map over the patch grid.
 
-    global_pool "token": the class token's row (row 0); "avg": the mean of the patch rows
-    (rows P..T-1). Only the patch columns (P..T-1) are kept, reshaped row-major to (gh, gw).
+    global_pool "token": the mean of the prefix rows `readout_rows` ((0,): the class token; (0, 1): a
+    distilled DeiT's class and distillation tokens); "avg": the mean of the patch rows (rows P..T-1;
+    `readout_rows` unused). Only the patch columns (P..T-1) are kept, reshaped row-major to (gh, gw).
     """
     if matrix.ndim != 3 or matrix.shape[-1] != matrix.shape[-2]:
         raise ValueError(f"expected a [B, T, T] matrix, got {tuple(matrix.shape)}")
@@ -49,7 +57,10 @@ def read_patch_map(matrix: torch.Tensor, grid_size: tuple[int, int], num_prefix_
     if global_pool == "token":
         if P < 1:
             raise ValueError('global_pool="token" needs a class token (num_prefix_tokens >= 1)')
-        rows = matrix[:, 0, P:]  # (B, gh*gw)
+        read = [int(r) for r in readout_rows]
+        if not read or any(not 0 <= r < P for r in read):
+            raise ValueError(f"readout_rows must be prefix token indices in [0, {P}), got {list(readout_rows)}")
+        rows = matrix[:, read, P:].mean(dim=1)  # (B, gh*gw): mean of the rows the heads read
     elif global_pool == "avg":
         rows = matrix[:, P:, P:].mean(dim=1)  # (B, gh*gw): the pooled feature is the patch mean
     else:
@@ -106,9 +117,11 @@ def _targets(target_class, logits: torch.Tensor, B: int, C: int) -> torch.Tensor
     return t.clone()
 
 
-def _pool_and_prefix(model: torch.nn.Module) -> tuple[str, int]:
+def _read(model: torch.nn.Module, matrix: torch.Tensor, grid_size: tuple[int, int]) -> torch.Tensor:
+    """`read_patch_map` with the model's pooling, prefix count and readout rows."""
     cfg = model.config
-    return getattr(cfg, "global_pool", "token"), int(cfg.num_prefix_tokens)
+    return read_patch_map(matrix, grid_size, int(cfg.num_prefix_tokens), getattr(cfg, "global_pool", "token"),
+                          getattr(cfg, "readout_rows", (0,)))
 
 
 def vit_relevance(model: torch.nn.Module, pixel_values: torch.Tensor,
@@ -122,19 +135,19 @@ def vit_relevance(model: torch.nn.Module, pixel_values: torch.Tensor,
             Abar = mean over heads of (grad A ⊙ A)^+     (^+: negatives clamped to 0 before the mean)
             R = R + Abar @ R
     where A is the block's attention probabilities and grad A the gradient of the target class's
-    logit with respect to them. Read on the class token's row, or the mean of the patch rows for a
-    global-average-pooling model, over the patch columns (`read_patch_map`).
+    logit with respect to them. Read on the class token's row (the mean of the class and distillation
+    tokens' rows for a distilled DeiT), or the mean of the patch rows for a global-average-pooling
+    model, over the patch columns (`read_patch_map`).
     target_class: None (each image's predicted class), one int, or one per image.
     """
     g = attention_gradients(model, pixel_values, target_class)
-    pool, P = _pool_and_prefix(model)
     attentions, gradients = g["attentions"], g["gradients"]
     B, _, T, _ = attentions[0].shape
     R = torch.eye(T, dtype=torch.float32, device=attentions[0].device).expand(B, T, T)
     for a, grad in zip(attentions, gradients):
         cam = (grad.float() * a.float()).clamp(min=0).mean(dim=1)  # (B, T, T)
         R = R + cam @ R
-    return read_patch_map(R, g["grid_size"], P, pool)
+    return _read(model, R, g["grid_size"])
 
 
 def gradient_rollout(model: torch.nn.Module, pixel_values: torch.Tensor,
@@ -152,11 +165,12 @@ def gradient_rollout(model: torch.nn.Module, pixel_values: torch.Tensor,
     vit-explain in three ways, all fixes: rows are renormalised with keepdim (each row by its own
     sum), discard is chosen per image and never touches the prefix tokens' rows or columns, and
     the map is not divided by its maximum (upsample_heatmap rescales for display). Read as
-    `vit_relevance` (class token row, or the patch-row mean for average pooling).
+    `vit_relevance` (class token row, with the distillation token's row averaged in for a distilled
+    DeiT, or the patch-row mean for average pooling).
     """
     g = attention_gradients(model, pixel_values, target_class)
-    pool, P = _pool_and_prefix(model)
+    P = int(model.config.num_prefix_tokens)
     fused = [(a.float() * grad.float()).mean(dim=1).clamp(min=0) for a, grad in
              zip(g["attentions"], g["gradients"])]  # depth x (B, T, T)
     rollout = attention_rollout(fused, discard_ratio=discard_ratio, num_prefix_tokens=P)
-    return read_patch_map(rollout, g["grid_size"], P, pool)
+    return _read(model, rollout, g["grid_size"])

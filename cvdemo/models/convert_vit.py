@@ -1,4 +1,4 @@
-"""Convert timm and transformers ViT checkpoints to cvdemo's ViT (pure functions, no I/O).
+"""Convert timm and transformers ViT / DeiT checkpoints to cvdemo's ViT (pure functions, no I/O).
 
 The loader reads `config.json` and `model.safetensors` and calls, for each format:
     is_*_vit_config(config: dict) -> bool
@@ -28,13 +28,14 @@ logger = logging.getLogger(__name__)
 _TIMM_ARGS = {"img_size": "image_size", "patch_size": "patch_size", "in_chans": "in_chans",
               "num_classes": "num_classes", "embed_dim": "embed_dim", "depth": "depth",
               "num_heads": "num_heads", "mlp_ratio": "mlp_ratio", "qkv_bias": "qkv_bias",
-              "class_token": "class_token", "global_pool": "global_pool"}
+              "class_token": "class_token", "global_pool": "global_pool", "reg_tokens": "reg_tokens",
+              "no_embed_class": "no_embed_class"}
 # timm model_args that change nothing at inference (dropout, init, input-size policy): accepted, unused.
 _TIMM_ARGS_IGNORED = {"drop_rate", "pos_drop_rate", "patch_drop_rate", "proj_drop_rate", "attn_drop_rate",
                       "drop_path_rate", "weight_init", "fix_init", "dynamic_img_size", "strict_img_size"}
 # timm model_args that cvdemo's ViT supports only at timm's default value.
 _TIMM_ARGS_DEFAULT_ONLY = {"qk_norm": False, "scale_attn_norm": False, "scale_mlp_norm": False,
-                           "proj_bias": True, "init_values": None, "no_embed_class": False, "reg_tokens": 0,
+                           "proj_bias": True, "init_values": None,
                            "pre_norm": False, "final_norm": True, "fc_norm": None,
                            "pool_include_prefix": False, "dynamic_img_pad": False, "pos_embed": "learn"}
 
@@ -65,9 +66,6 @@ def vit_config_from_timm(config: dict) -> ViTConfig:
     """ViTConfig from a timm config.json: sizes from VIT_PRESETS[architecture], then model_args, then
     pretrained_cfg (input_size, mean, std), labels from label_names / label_descriptions."""
     arch = config["architecture"].split(".")[0]
-    if "distilled" in arch:
-        raise ValueError(f"{arch}: distilled DeiT (dist_token + head_dist) is not supported by cvdemo's ViT; "
-                         f"use a non-distilled model such as deit_small_patch16_224")
     if arch not in VIT_PRESETS:
         supported = ", ".join(sorted(VIT_PRESETS))
         raise ValueError(f"unsupported timm architecture {arch!r}; supported: {supported}")
@@ -98,6 +96,9 @@ def vit_config_from_timm(config: dict) -> ViTConfig:
     if kwargs["global_pool"] not in ("token", "avg"):
         raise ValueError(f"{arch}: timm global_pool={kwargs['global_pool']!r} is not supported "
                          "(token or avg)")
+    if kwargs.get("distilled") and (kwargs.get("reg_tokens") or kwargs.get("no_embed_class")):
+        # timm's VisionTransformerDistilled ignores reg_token and always gives the prefix tokens pos_embed rows
+        raise ValueError(f"{arch}: timm's distilled DeiT does not support reg_tokens or no_embed_class")
     kwargs["id2label"] = _timm_label_map(config, kwargs["num_classes"])
     vit_config = ViTConfig(**kwargs)
     num_features = config.get("num_features")
@@ -108,11 +109,12 @@ def vit_config_from_timm(config: dict) -> ViTConfig:
 
 
 def convert_timm_vit_state_dict(state_dict: Mapping[str, torch.Tensor], config: ViTConfig) -> dict:
-    """timm ViT state dict -> cvdemo ViT state dict (same names; checked for completeness and shapes)."""
+    """timm ViT state dict -> cvdemo ViT state dict (same names, `dist_token`/`head_dist.*` of a distilled DeiT
+    and `reg_token` included; checked for completeness and shapes)."""
     sd = dict(state_dict)
-    if "dist_token" in sd or any(k.startswith("head_dist.") for k in sd):
-        raise ValueError("distilled DeiT checkpoint (dist_token / head_dist) is not supported "
-                         "by cvdemo's ViT")
+    if not config.distilled and ("dist_token" in sd or any(k.startswith("head_dist.") for k in sd)):
+        raise ValueError("checkpoint has a distillation token (dist_token / head_dist) but the config is not "
+                         "distilled: use a *_distilled_* architecture (ViTConfig(distilled=True))")
     if config.pos_embed == "sincos":
         sd.pop("pos_embed", None)  # a fixed table is recomputed, never loaded
     check_vit_state_dict(sd, config, source="timm")
@@ -121,7 +123,7 @@ def convert_timm_vit_state_dict(state_dict: Mapping[str, torch.Tensor], config: 
 
 # -------------------------------------------------------------------------------------- transformers
 
-# transformers keys that cvdemo's ViT has no use for, dropped by exact name (after the "vit." prefix).
+# transformers keys that cvdemo's ViT has no use for, dropped by exact name (after the "vit."/"deit." prefix).
 _TRANSFORMERS_UNUSED = ("pooler.dense.weight", "pooler.dense.bias", "embeddings.mask_token")
 
 # Per-layer renames, legacy (save_pretrained / Hub files) and transformers v5 in-memory names.
@@ -139,26 +141,44 @@ _TOP_RENAMES = {
     "embeddings.patch_embeddings.projection.bias": "patch_embed.proj.bias",
     "layernorm.weight": "norm.weight", "layernorm.bias": "norm.bias",
     "classifier.weight": "head.weight", "classifier.bias": "head.bias",
+    # DeiTForImageClassificationWithTeacher: the distillation token and the two heads
+    "embeddings.distillation_token": "dist_token",
+    "cls_classifier.weight": "head.weight", "cls_classifier.bias": "head.bias",
+    "distillation_classifier.weight": "head_dist.weight", "distillation_classifier.bias": "head_dist.bias",
 }
 _LAYER_KEY = re.compile(r"^(?:encoder\.layer|layers)\.(\d+)\.(.+)$")
 
 
 def is_transformers_vit_config(config: dict) -> bool:
-    """True for a transformers ViT config.json (`"model_type": "vit"`)."""
-    return config.get("model_type") == "vit"
+    """True for a transformers ViT or DeiT config.json (`"model_type": "vit"` or `"deit"`)."""
+    return config.get("model_type") in ("vit", "deit")
+
+
+# model_type -> (architecture with a head, architecture without one); DeiT's always have a distillation token.
+_TRANSFORMERS_ARCHITECTURES = {"vit": ("ViTForImageClassification", "ViTModel"),
+                               "deit": ("DeiTForImageClassificationWithTeacher", "DeiTModel")}
 
 
 def vit_config_from_transformers(config: dict) -> ViTConfig:
-    """ViTConfig from a transformers ViTConfig dict (ViTForImageClassification, or ViTModel: no head)."""
+    """ViTConfig from a transformers ViTConfig dict (ViTForImageClassification, or ViTModel: no head) or DeiTConfig
+    dict (DeiTForImageClassificationWithTeacher: distilled, logits = mean of its two heads; DeiTModel: no head).
+
+    transformers' DeiTForImageClassification (a distillation token in the sequence that no head reads) is
+    refused: cvdemo's distilled ViT always averages both heads, as DeiT's authors and timm do."""
     act = config.get("hidden_act", "gelu")
     if act != "gelu":
         raise ValueError(f"transformers ViT with hidden_act={act!r} is not supported "
                          "(cvdemo's ViT uses exact gelu)")
-    architectures = config.get("architectures") or ["ViTForImageClassification"]
-    has_head = "ViTForImageClassification" in architectures
-    if not has_head and "ViTModel" not in architectures:
-        raise ValueError(f"transformers ViT architectures {architectures} are not supported; "
-                         "expected ViTForImageClassification or ViTModel")
+    model_type = config.get("model_type", "vit")
+    if model_type not in _TRANSFORMERS_ARCHITECTURES:
+        raise ValueError(f"transformers model_type {model_type!r} is not a ViT; expected one of "
+                         f"{sorted(_TRANSFORMERS_ARCHITECTURES)}")
+    with_head, without_head = _TRANSFORMERS_ARCHITECTURES[model_type]
+    architectures = config.get("architectures") or [with_head]
+    has_head = with_head in architectures
+    if not has_head and without_head not in architectures:
+        raise ValueError(f"transformers {model_type} architectures {architectures} are not supported; "
+                         f"expected {with_head} or {without_head}")
     id2label = {int(k): str(v) for k, v in config.get("id2label", {}).items()}
     num_classes = len(id2label) if has_head else 0
     if has_head and num_classes == 0:
@@ -171,22 +191,25 @@ def vit_config_from_transformers(config: dict) -> ViTConfig:
         in_chans=config.get("num_channels", 3), num_classes=num_classes, embed_dim=hidden,
         depth=config.get("num_hidden_layers", 12), num_heads=config.get("num_attention_heads", 12),
         mlp_dim=config.get("intermediate_size", 4 * hidden), qkv_bias=config.get("qkv_bias", True),
-        class_token=True, global_pool="token", pos_embed="learn", pos_embed_antialias=False,
+        class_token=True, distilled=model_type == "deit", global_pool="token", pos_embed="learn",
+        pos_embed_antialias=False,
         layer_norm_eps=config.get("layer_norm_eps", 1e-12), image_mean=tuple(mean), image_std=tuple(std),
         id2label=id2label if has_head else {},
     )
 
 
 def convert_transformers_vit_state_dict(state_dict: Mapping[str, torch.Tensor], config: ViTConfig) -> dict:
-    """transformers ViT state dict (legacy `encoder.layer.N.attention.attention.query` or v5
-    `layers.N.attention.q_proj` names, with or without the `vit.` prefix) -> cvdemo ViT state dict.
+    """transformers ViT / DeiT state dict (legacy `encoder.layer.N.attention.attention.query` or v5
+    `layers.N.attention.q_proj` names, with or without the `vit.` / `deit.` prefix) -> cvdemo ViT state dict.
+    DeiT's `embeddings.distillation_token` becomes `dist_token`, `cls_classifier` `head` and
+    `distillation_classifier` `head_dist`.
 
     q, k, v projections are stacked into the fused `attn.qkv` ([3D, D] weight, rows q then k then v).
     """
     out: dict[str, torch.Tensor] = {}
     unmatched = []
     for key, value in state_dict.items():
-        name = key.removeprefix("vit.")
+        name = key.removeprefix("vit.").removeprefix("deit.")
         if name in _TRANSFORMERS_UNUSED:
             continue
         if name in _TOP_RENAMES:

@@ -1,21 +1,32 @@
 """Vision Transformer (ViT, DeiT) with timm's parameter names.
 
 Building blocks in dependency order: `Mlp -> Attention -> Block -> PatchEmbed -> ViT`.
-The parameter names are timm's (`patch_embed.proj`, `cls_token`, `pos_embed`,
+The parameter names are timm's (`patch_embed.proj`, `cls_token`, `dist_token`, `reg_token`, `pos_embed`,
 `blocks.N.norm1`, `blocks.N.attn.qkv`, `blocks.N.attn.proj`, `blocks.N.norm2`,
-`blocks.N.mlp.fc1`, `blocks.N.mlp.fc2`, `norm`, `fc_norm`, `head`), so timm checkpoints
+`blocks.N.mlp.fc1`, `blocks.N.mlp.fc2`, `norm`, `fc_norm`, `head`, `head_dist`), so timm checkpoints
 load as they are and transformers checkpoints after a short rename
 (`cvdemo.models.convert_vit`).
 
 Tensor contract of `ViT.forward(pixel_values [B, C, H, W], return_attention=False)`:
-    logits      [B, num_classes]   (pre_logits when num_classes == 0)
+    logits      [B, num_classes]   (pre_logits when num_classes == 0); a distilled DeiT gives
+                                   (head(x[:, 0]) + head_dist(x[:, 1])) / 2 in training and eval alike
+                                   (timm's `VisionTransformerDistilled` at inference)
     pre_logits  [B, D]             pooled features (CLS token or patch mean), after fc_norm
+                                   (distilled: the mean of the CLS and distillation tokens, as timm)
     features    [B, T, D]          all tokens after `norm` (Identity with global_pool="avg", as timm)
     grid_size   (gh, gw)           patch grid of this input, H // patch_size, W // patch_size
     attentions  tuple of depth x [B, heads, T, T]   only with return_attention=True;
                                    softmax(q k^T * scale), rows sum to 1
-where T = num_prefix_tokens + gh * gw (num_prefix_tokens is 1 with a class token, else 0)
-and patch tokens are in row-major order over the grid.
+where T = num_prefix_tokens + gh * gw and patch tokens are in row-major order over the grid.
+The prefix tokens come first, in timm's order: the class token (`cls_token`, if any), DeiT's
+distillation token (`dist_token`, Touvron et al. 2021, with `distilled=True`), then `reg_tokens`
+register tokens (`reg_token`, Darcet et al. 2023, "Vision Transformers Need Registers").
+
+Position embedding (`pos_embed` [1, E, D]), as timm's `_pos_embed`: by default (`no_embed_class=False`,
+original ViT / DeiT) E = num_prefix_tokens + gh * gw and the table is added after the prefix tokens are
+concatenated, so every prefix token has its own row; with `no_embed_class=True` (DeiT III, and every
+timm `vit_*_reg*` model) E = gh * gw: the table is added to the patch tokens only, then the prefix
+tokens are put in front with no position embedding.
 """
 
 from __future__ import annotations
@@ -54,6 +65,9 @@ class ViTConfig:
     mlp_dim: int | None = None  # explicit MLP hidden width (transformers' intermediate_size)
     qkv_bias: bool = True  # bias on the fused q/k/v projection
     class_token: bool = True  # prepend a learned CLS token
+    distilled: bool = False  # DeiT: a distillation token after the CLS token, read by a second head head_dist
+    reg_tokens: int = 0  # learned register tokens after the CLS (and distillation) token, never read by a head
+    no_embed_class: bool = False  # True: pos_embed covers the patches only (timm's register models, DeiT III)
     global_pool: str = "token"  # "token": classify the CLS token; "avg": mean of patch tokens (+ fc_norm)
     pos_embed: str = "learn"  # "learn": learned table; "sincos": fixed 2-D sin-cos (MAE), no parameters
     pos_embed_antialias: bool = True  # resampling: timm uses antialiased bicubic, transformers plain bicubic
@@ -80,6 +94,11 @@ class ViTConfig:
             raise ValueError(f"global_pool must be one of {GLOBAL_POOLS}, got {self.global_pool!r}")
         if self.global_pool == "token" and not self.class_token:
             raise ValueError('global_pool="token" needs class_token=True; use global_pool="avg" without one')
+        if self.distilled and not (self.class_token and self.global_pool == "token"):
+            raise ValueError('distilled=True (DeiT) needs class_token=True and global_pool="token": the '
+                             "logits average the heads on the class and distillation tokens")
+        if self.reg_tokens < 0:
+            raise ValueError(f"reg_tokens must be >= 0, got {self.reg_tokens}")
         if self.pos_embed not in POS_EMBEDS:
             raise ValueError(f"pos_embed must be one of {POS_EMBEDS}, got {self.pos_embed!r}")
         if self.pos_embed == "sincos" and self.embed_dim % 4:
@@ -103,8 +122,21 @@ class ViTConfig:
 
     @property
     def num_prefix_tokens(self) -> int:
-        """Tokens before the patch tokens (the CLS token, if any)."""
-        return 1 if self.class_token else 0
+        """Tokens before the patch tokens: the CLS token, the distillation token, the register tokens."""
+        return int(self.class_token) + int(self.distilled) + self.reg_tokens
+
+    @property
+    def num_pos_embed_prefix_tokens(self) -> int:
+        """Rows of `pos_embed` before the patch rows: num_prefix_tokens, or 0 with no_embed_class."""
+        return 0 if self.no_embed_class else self.num_prefix_tokens
+
+    @property
+    def readout_rows(self) -> tuple[int, ...]:
+        """Prefix tokens the classifier reads (global_pool "token"): (0,) the CLS token, or (0, 1) for a
+        distilled DeiT (CLS and distillation token, averaged); () with average pooling (the patch tokens)."""
+        if self.global_pool != "token":
+            return ()
+        return (0, 1) if self.distilled else (0,)
 
     @property
     def hidden_dim(self) -> int:
@@ -170,7 +202,13 @@ VIT_PRESETS: dict[str, dict] = {
     "deit_small_patch16_224": _preset(_SMALL, 16, 224, _DEIT),
     "deit_base_patch16_224": _preset(_BASE, 16, 224, _DEIT),
     "deit_base_patch16_384": _preset(_BASE, 16, 384, _DEIT),
+    "deit_tiny_distilled_patch16_224": {**_preset(_TINY, 16, 224, _DEIT), "distilled": True},
+    "deit_small_distilled_patch16_224": {**_preset(_SMALL, 16, 224, _DEIT), "distilled": True},
+    "deit_base_distilled_patch16_224": {**_preset(_BASE, 16, 224, _DEIT), "distilled": True},
+    "deit_base_distilled_patch16_384": {**_preset(_BASE, 16, 384, _DEIT), "distilled": True},
 }
+# No `vit_*_reg*` preset: every timm register model also uses LayerScale (init_values) or SwiGLU, which
+# cvdemo's ViT does not implement; register tokens themselves load from any timm model without them.
 
 
 class Mlp(nn.Module):
@@ -292,9 +330,11 @@ class ViT(nn.Module):
         D = config.embed_dim
         self.patch_embed = PatchEmbed(config.patch_size, config.in_chans, D)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if config.class_token else None
+        self.dist_token = nn.Parameter(torch.zeros(1, 1, D)) if config.distilled else None
+        self.reg_token = nn.Parameter(torch.zeros(1, config.reg_tokens, D)) if config.reg_tokens else None
         if config.pos_embed == "learn":
             gh, gw = config.grid_size
-            self.pos_embed = nn.Parameter(torch.zeros(1, config.num_prefix_tokens + gh * gw, D))
+            self.pos_embed = nn.Parameter(torch.zeros(1, config.num_pos_embed_prefix_tokens + gh * gw, D))
         else:
             self.pos_embed = None  # sincos: computed for each input grid, nothing to learn or store
         self.blocks = nn.ModuleList(
@@ -305,10 +345,13 @@ class ViT(nn.Module):
         self.norm = nn.Identity() if avg else nn.LayerNorm(D, eps=config.layer_norm_eps)
         self.fc_norm = nn.LayerNorm(D, eps=config.layer_norm_eps) if avg else nn.Identity()
         self.head = nn.Linear(D, config.num_classes) if config.num_classes > 0 else nn.Identity()
+        if config.distilled:
+            self.head_dist = nn.Linear(D, config.num_classes) if config.num_classes > 0 else nn.Identity()
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """timm's default init: trunc-normal(0.02) linears and pos_embed, tiny CLS token, zero biases."""
+        """timm's default init: trunc-normal(0.02) linears, pos_embed and dist_token, tiny CLS and register
+        tokens, zero biases."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.trunc_normal_(m.weight, std=0.02)
@@ -318,19 +361,29 @@ class ViT(nn.Module):
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=1e-6)
+        if self.dist_token is not None:
+            nn.init.trunc_normal_(self.dist_token, std=0.02)
+        if self.reg_token is not None:
+            nn.init.normal_(self.reg_token, std=1e-6)
 
     def _position_embedding(self, grid: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-        """Position embedding for `grid`: [1, T, D] (zeros at the CLS position for sincos, as MAE)."""
+        """Position embedding for `grid`: [1, E, D], E = num_pos_embed_prefix_tokens + gh * gw (zeros at the
+        prefix positions for sincos, as MAE)."""
         cfg = self.config
         if self.pos_embed is not None:
             if grid != cfg.grid_size:
                 logger.debug("resampling pos_embed from grid %s to %s", cfg.grid_size, grid)
-            return resample_pos_embed(self.pos_embed, cfg.grid_size, grid, cfg.num_prefix_tokens,
+            return resample_pos_embed(self.pos_embed, cfg.grid_size, grid, cfg.num_pos_embed_prefix_tokens,
                                       antialias=cfg.pos_embed_antialias)
         pe = sincos_pos_embed_2d(grid, cfg.embed_dim).to(device=like.device, dtype=like.dtype)
-        if cfg.num_prefix_tokens:
-            pe = torch.cat([pe.new_zeros(cfg.num_prefix_tokens, cfg.embed_dim), pe], dim=0)
+        if cfg.num_pos_embed_prefix_tokens:
+            pe = torch.cat([pe.new_zeros(cfg.num_pos_embed_prefix_tokens, cfg.embed_dim), pe], dim=0)
         return pe.unsqueeze(0)
+
+    def _prefix_tokens(self, batch: int) -> list[torch.Tensor]:
+        """The learned prefix tokens in timm's order (CLS, distillation, registers), each [B, n, D]."""
+        tokens = (self.cls_token, self.dist_token, self.reg_token)
+        return [t.expand(batch, -1, -1) for t in tokens if t is not None]
 
     def forward(self, pixel_values: torch.Tensor, return_attention: bool = False) -> dict:
         """pixel_values [B, in_chans, H, W] (H, W multiples of patch_size) -> dict (module docstring)."""
@@ -345,9 +398,12 @@ class ViT(nn.Module):
         x = self.patch_embed(pixel_values)  # (B, D, gh, gw)
         grid = (x.shape[-2], x.shape[-1])
         x = x.flatten(2).transpose(1, 2)  # (B, gh * gw, D), row-major over the grid
-        if self.cls_token is not None:
-            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)  # (B, T, D)
-        x = x + self._position_embedding(grid, x)
+        prefix = self._prefix_tokens(x.shape[0])
+        if cfg.no_embed_class:  # timm's no_embed_class: add to the patches, then put the prefix in front
+            x = torch.cat([*prefix, x + self._position_embedding(grid, x)], dim=1)  # (B, T, D)
+        else:  # original ViT / DeiT: every token has a row of the table
+            x = torch.cat([*prefix, x], dim=1)  # (B, T, D)
+            x = x + self._position_embedding(grid, x)
 
         attentions = []
         for block in self.blocks:
@@ -356,12 +412,14 @@ class ViT(nn.Module):
                 attentions.append(attn)
         x = self.norm(x)
 
-        if cfg.global_pool == "token":
-            pooled = x[:, 0]
+        if cfg.distilled:  # DeiT: both heads, averaged (timm's inference path, which we use in training too)
+            pooled = (x[:, 0] + x[:, 1]) / 2
+            logits = (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2
         else:
-            pooled = x[:, cfg.num_prefix_tokens:].mean(dim=1)
-        pooled = self.fc_norm(pooled)
-        out = {"logits": self.head(pooled), "pre_logits": pooled, "features": x, "grid_size": grid}
+            pooled = x[:, 0] if cfg.global_pool == "token" else x[:, cfg.num_prefix_tokens:].mean(dim=1)
+            pooled = self.fc_norm(pooled)
+            logits = self.head(pooled)
+        out = {"logits": logits, "pre_logits": pooled, "features": x, "grid_size": grid}
         if return_attention:
             out["attentions"] = tuple(attentions)
         return out

@@ -25,7 +25,7 @@ from cvdemo.training.task import Batch
 
 __all__ = ["ClassificationTask"]
 
-_NO_DECAY_NAMES = ("pos_embed", "cls_token")
+_NO_DECAY_NAMES = ("pos_embed", "cls_token", "dist_token", "reg_token")  # as timm's no_weight_decay
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
