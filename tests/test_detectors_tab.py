@@ -53,7 +53,8 @@ def folders(tmp_path_factory):
     torch.manual_seed(0)
     vit = ViT(ViTConfig(image_size=32, patch_size=8, num_classes=6, embed_dim=32, depth=1, num_heads=2,
                         id2label=NAMES))
-    found["tiny-rcnn"] = cvdemo.models.save(RCNN.from_classifier(vit, score_threshold=0.2, context_padding=4).eval(), root / "rcnn")
+    rcnn = RCNN.from_classifier(vit, score_threshold=0.2, context_padding=4).eval()
+    found["tiny-rcnn"] = cvdemo.models.save(rcnn, root / "rcnn")
     return found
 
 
