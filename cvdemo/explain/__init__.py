@@ -12,8 +12,20 @@ DETR's feature map), larger = more relevant, ready for `cvdemo.attention.upsampl
 
 from cvdemo.explain.detr import detr_attention_gradients, detr_relevance
 from cvdemo.explain.distance import mean_attention_distance, patch_positions
+from cvdemo.explain.faithfulness import (
+    PerturbationCurve,
+    ScoreFn,
+    deletion_curve,
+    detr_detection_score,
+    insertion_curve,
+    pointing_game_hit,
+    random_curve,
+    vit_class_score,
+)
 from cvdemo.explain.vit import attention_gradients, gradient_rollout, read_patch_map, vit_relevance
 
 __all__ = ["attention_gradients", "detr_attention_gradients", "detr_relevance",
            "gradient_rollout", "mean_attention_distance", "patch_positions",
-           "read_patch_map", "vit_relevance"]
+           "read_patch_map", "vit_relevance",
+           "PerturbationCurve", "ScoreFn", "deletion_curve", "detr_detection_score", "insertion_curve",
+           "pointing_game_hit", "random_curve", "vit_class_score"]
