@@ -24,10 +24,12 @@ and, per method, the paired difference of its deletion AUC minus the random map'
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -216,3 +218,24 @@ def evaluate_detr(model: torch.nn.Module, samples: Iterable[tuple[torch.Tensor, 
                 records[name].add(hit, d, i)
             counts["explained"] += 1
     return records, counts
+
+
+def read_faithfulness_table(path: str | Path) -> dict[str, dict]:
+    """The shipped table of `benchmarks/bench_explain_faithfulness.py` (`examples/explain-faithfulness.json`):
+    {model name: {"images", "objects", "seed", "steps", "baseline", "machine", "methods": {method: summary}}}.
+    A missing file gives {}; a file that is not such a table raises ValueError naming what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    table = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: expected an object of models, got {type(table).__name__}")
+    for name, entry in table.items():
+        methods = entry.get("methods") if isinstance(entry, dict) else None
+        if not isinstance(methods, dict) or "random" not in methods:
+            raise ValueError(f"{path}: model {name!r} has no 'methods' with a 'random' baseline")
+        for method, row in methods.items():
+            missing = [k for k in ("pointing", "deletion_auc", "insertion_auc") if k not in row]
+            if missing:
+                raise ValueError(f"{path}: {name} / {method} lacks {missing}")
+    return table
