@@ -7,7 +7,7 @@
     attentions       float32 [L, heads, T, T]        T = prefix (CLS) tokens + gh * gw patch tokens
     model_input      uint8 [S, S', 3]                the image as the model saw it (resized, not normalised)
     pos_similarity   float32 [gh, gw, gh, gw] | None cosine similarity of each patch's position embedding to
-                                                     every other's (None: the model has no CLS/grid embedding)
+                                                     every other's (None: the model has no position embedding)
 
 Rollout (`rollout_heatmap`) and the raw attention of a layer/head (`layer_attention_heatmap`) are computed from
 these with `cvdemo.attention` as [gh, gw] maps; `display_heatmap` brings such a map to the size the image is drawn
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from cvdemo.attention import HEAD_FUSIONS, attention_rollout, fuse_heads, upsample_heatmap
 from cvdemo.models.image_processing import keeps_aspect_ratio
-from cvdemo.models.vit import ViT, sincos_pos_embed_2d
+from cvdemo.models.vit import ViT
 from cvdemo.models.vit_transforms import vit_transform
 from cvdemo.visualize import display_scale
 
@@ -132,18 +132,18 @@ def run_vit(model: ViT, image: np.ndarray, model_name: str = "") -> Classificati
 
 
 def position_embedding_similarity(model: ViT, grid_size: tuple[int, int]) -> np.ndarray | None:
-    """Cosine similarity between the position embeddings of every pair of patches: [gh, gw, gh, gw].
+    """Cosine similarity between the position embeddings of every pair of patches: [gh, gw, gh, gw], or None
+    for a model without position embedding (pos_embed="none").
 
     Entry [r, c, i, j] compares patch (r, c) with patch (i, j), as in the ViT paper's figure 7. Learned
-    tables are read at the model's trained grid (`grid_size` is used only for sin-cos embeddings)."""
+    tables ("learn", and the row/column tables of "learn-2d") are read at the model's trained grid (`grid_size`
+    is used only for sin-cos embeddings)."""
     cfg = model.config
-    if model.pos_embed is not None:
-        table = model.pos_embed[0, cfg.num_pos_embed_prefix_tokens:].float()  # (gh * gw, D)
-        gh, gw = cfg.grid_size
-    else:
-        gh, gw = grid_size
-        table = sincos_pos_embed_2d((gh, gw), cfg.embed_dim)
-    unit = F.normalize(table, dim=-1)
+    gh, gw = grid_size if cfg.pos_embed == "sincos" else cfg.grid_size
+    table = model.patch_position_table((gh, gw))  # (gh * gw, D) or None
+    if table is None:
+        return None
+    unit = F.normalize(table.detach().float(), dim=-1)
     return (unit @ unit.T).reshape(gh, gw, gh, gw).cpu().numpy()
 
 

@@ -127,15 +127,16 @@ def test_records_of_other_settings_do_not_count(tmp_path):
     assert finished_records(TINY, tmp_path, steps=99) == [record]
 
 
-def test_a_claim_that_needs_a_new_model_option_is_refused(tmp_path, capsys):
-    spec = CLAIMS["vit-gelu-vs-relu"]
-    with pytest.raises(ClaimNeedsOptionError, match="act_layer") as caught:
+def test_a_claim_that_needs_a_new_model_option_is_refused(tmp_path, monkeypatch, capsys):
+    spec = dataclasses.replace(TINY, name="tiny-needs", needs=("ViTConfig.swiglu (a gated MLP)",))
+    monkeypatch.setattr(run_claims_cli, "CLAIMS", {spec.name: spec})
+    with pytest.raises(ClaimNeedsOptionError, match="swiglu") as caught:
         run_claim(spec, tmp_path)
-    assert caught.value.key == "claims.needs_option" and caught.value.claim == "vit-gelu-vs-relu"
+    assert caught.value.key == "claims.needs_option" and caught.value.claim == "tiny-needs"
     assert not runs_path(tmp_path, spec.name).exists()
     with pytest.raises(SystemExit) as exit_info:
         run_claims_cli.main(["--claim", spec.name, "--out", str(tmp_path)])
-    assert exit_info.value.code == 2 and "act_layer" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "swiglu" in capsys.readouterr().err
 
 
 def test_the_command_line_runs_resumes_and_writes_the_results(tmp_path, monkeypatch, capsys):
@@ -173,18 +174,45 @@ def test_every_claim_is_complete_and_runnable_ones_build_every_variant():
         assert spec.name == name and spec.claim_en and spec.claim_zh and spec.section[0] in "34"
         assert len(spec.seeds) >= MIN_SEEDS and spec.why_may_differ_en and spec.why_may_differ_zh
     runnable = runnable_claims()
-    assert set(runnable) == {"vit-pos-embed-sincos-vs-learned", "vit-class-token-vs-gap", "vit-heads",
-                             "detr-aux-loss", "detr-position-encoding"}
+    assert {"vit-pos-embed-sincos-vs-learned", "vit-pos-embed-1d-vs-2d", "vit-class-token-vs-gap", "vit-gelu-vs-relu",
+            "vit-layernorm-vs-batchnorm", "vit-heads", "detr-aux-loss", "detr-position-encoding"} <= set(runnable)
+    assert all(spec.needs for name, spec in CLAIMS.items() if name not in runnable)
     for spec in runnable.values():
         weights = set()
         for variant in spec.variants:
             run = prepare_run(spec, variant, 0)
             assert run.config.total_steps == spec.steps and run.config.eval_every == spec.eval_every
             weights.add(sum(p.numel() for p in run.model.parameters()))
-        if spec.name in ("vit-heads", "detr-aux-loss"):
-            assert len(weights) == 1  # same weights: only heads / the loss change
+        if spec.name in ("vit-heads", "detr-aux-loss", "vit-gelu-vs-relu", "vit-layernorm-vs-batchnorm"):
+            assert len(weights) == 1  # same weights: only heads / the loss / the activation / the norm change
     aux = {v: prepare_run(CLAIMS["detr-aux-loss"], v, 0).task.aux_loss for v in ("aux loss on", "aux loss off")}
     assert aux == {"aux loss on": True, "aux loss off": False}
+
+
+def test_the_claims_of_the_new_vit_options_build_what_they_compare():
+    """GELU vs ReLU and LayerNorm vs BatchNorm: the same weights by name and shape, only the module differs;
+    1-D vs 2-D learned vs no position embedding: the models differ exactly by their position tables."""
+    def built(claim):
+        spec = CLAIMS[claim]
+        assert spec.runnable and spec.seeds == CLAIMS["vit-heads"].seeds and spec.steps == CLAIMS["vit-heads"].steps
+        return {variant: prepare_run(spec, variant, 0).model for variant in spec.variants}
+
+    def shapes(model):
+        return {n: tuple(p.shape) for n, p in model.named_parameters()}
+
+    act = built("vit-gelu-vs-relu")
+    assert shapes(act["GELU"]) == shapes(act["ReLU"])
+    assert [type(act[v].blocks[0].mlp.act).__name__ for v in ("GELU", "ReLU")] == ["GELU", "ReLU"]
+    norm = built("vit-layernorm-vs-batchnorm")
+    assert shapes(norm["LayerNorm"]) == shapes(norm["BatchNorm"])
+    assert norm["BatchNorm"].config.norm_layer == "batchnorm"
+    assert "blocks.0.norm1.running_mean" in norm["BatchNorm"].state_dict()
+    pos = built("vit-pos-embed-1d-vs-2d")
+    one_d, two_d, none = (shapes(pos[v]) for v in ("1-D learned", "2-D learned", "none"))
+    (gh, gw), p, dim = pos["none"].config.grid_size, pos["none"].config.num_prefix_tokens, pos["none"].config.embed_dim
+    assert one_d.pop("pos_embed") == (1, p + gh * gw, dim) and one_d == none
+    assert (two_d.pop("pos_embed_row"), two_d.pop("pos_embed_col")) == ((gh, dim // 2), (gw, dim // 2))
+    assert two_d == none and pos["none"].patch_position_table() is None
 
 
 def test_a_spec_rejects_what_would_spoil_the_comparison():
@@ -205,8 +233,9 @@ def test_a_spec_rejects_what_would_spoil_the_comparison():
 
 
 def test_the_real_recipes_run_through_the_engine():
-    """One DETR and one ViT claim (the preset's backbone init and feature hint) for 2 updates on a few images."""
-    for name, variant in (("detr-position-encoding", "learned"), ("vit-class-token-vs-gap", "class token")):
+    """One DETR and three ViT claims (the preset's backbone init and feature hint) for 2 updates on a few images."""
+    for name, variant in (("detr-position-encoding", "learned"), ("vit-class-token-vs-gap", "class token"),
+                          ("vit-layernorm-vs-batchnorm", "BatchNorm"), ("vit-pos-embed-1d-vs-2d", "2-D learned")):
         spec = CLAIMS[name]
         short = dataclasses.replace(spec, steps=2, eval_every=1, num_val_images=2,
                                     base=spec.base.merged(Overrides(train={"batch_size": 2, "eval_batch_size": 2})))

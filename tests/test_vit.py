@@ -507,3 +507,177 @@ def test_transformers_deit_without_teacher_is_refused():
     config = {"model_type": "deit", "architectures": ["DeiTForImageClassification"]}
     with pytest.raises(ValueError, match="DeiTForImageClassificationWithTeacher"):
         vit_config_from_transformers(config)
+
+
+# --- model options of issue 16: act_layer, norm_layer, pos_embed "learn-2d" / "none" -------------------------------
+
+_TINY = dict(patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=3)
+OPTIONS = {
+    "relu": dict(act_layer="relu"),
+    "batchnorm": dict(norm_layer="batchnorm"),
+    "batchnorm-gap": dict(norm_layer="batchnorm", global_pool="avg", class_token=False),
+    "learn-2d": dict(pos_embed="learn-2d"),
+    "learn-2d-registers": dict(pos_embed="learn-2d", reg_tokens=2, no_embed_class=True),
+    "none": dict(pos_embed="none"),
+    "all": dict(act_layer="relu", norm_layer="batchnorm", pos_embed="learn-2d", distilled=True),
+}
+
+
+def _option_model(option: str, image_size=(32, 48), seed: int = 0) -> ViT:
+    torch.manual_seed(seed)
+    return ViT(ViTConfig(image_size=image_size, **_TINY, **OPTIONS[option]))
+
+
+def test_option_defaults_are_timm_and_refuse_bad_values():
+    cfg = ViTConfig()
+    assert (cfg.act_layer, cfg.norm_layer, cfg.pos_embed) == ("gelu", "layernorm", "learn")
+    default = ViT(ViTConfig(image_size=32, **_TINY))
+    assert isinstance(default.blocks[0].mlp.act, torch.nn.GELU) and default.blocks[0].mlp.act.approximate == "none"
+    assert type(default.blocks[0].norm1) is torch.nn.LayerNorm and type(default.norm) is torch.nn.LayerNorm
+    assert not any("running" in k or k.startswith("pos_embed_") for k in default.state_dict())
+    for kwargs, match in [(dict(act_layer="swish"), r"act_layer must be one of \('gelu', 'relu'\)"),
+                          (dict(norm_layer="rmsnorm"), r"norm_layer must be one of \('layernorm', 'batchnorm'\)"),
+                          (dict(pos_embed="learned-2d"), r"pos_embed must be one of .*'learn-2d'.*'none'"),
+                          (dict(pos_embed="learn-2d", embed_dim=33, num_heads=3), "even embed_dim")]:
+        with pytest.raises(ValueError, match=match):
+            ViTConfig(**kwargs)
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_option_shapes_on_square_and_non_square_inputs(option):
+    model = _option_model(option).eval()
+    cfg = model.config
+    p = cfg.num_prefix_tokens
+    with torch.inference_mode():
+        for h, w in [(32, 48), (32, 32), (48, 24)]:  # the trained grid 4x6, then resampled grids
+            out = model(torch.randn(2, 3, h, w), return_attention=True)
+            T = p + (h // 8) * (w // 8)
+            assert out["logits"].shape == (2, 3) and out["features"].shape == (2, T, 32)
+            assert out["grid_size"] == (h // 8, w // 8) and len(out["attentions"]) == 2
+            assert out["attentions"][0].shape == (2, 2, T, T) and torch.isfinite(out["logits"]).all()
+    model.train()
+    out = model(torch.randn(2, 3, 40, 32))  # training mode (BatchNorm: batch statistics), another grid
+    out["logits"].sum().backward()
+    assert all(q.grad is not None for q in model.parameters())
+    state = model.state_dict()
+    assert ("pos_embed" in state) == (cfg.pos_embed == "learn")
+    if cfg.pos_embed == "learn-2d":
+        assert state["pos_embed_row"].shape == (4, 16) and state["pos_embed_col"].shape == (6, 16)
+    if cfg.norm_layer == "batchnorm":
+        norms = [k for k in state if k.endswith("running_var")]
+        assert len(norms) == 2 * cfg.depth + 1  # norm1, norm2 of every block, and norm (or fc_norm with GAP)
+        assert isinstance(model.blocks[1].norm2, vit_module.TokenBatchNorm)
+    if cfg.act_layer == "relu":
+        assert all(isinstance(b.mlp.act, torch.nn.ReLU) for b in model.blocks)
+
+
+def test_relu_and_batchnorm_keep_the_parameter_names_and_counts():
+    base = ViT(ViTConfig(image_size=32, **_TINY))
+    relu = ViT(ViTConfig(image_size=32, act_layer="relu", **_TINY))
+    bn = ViT(ViTConfig(image_size=32, norm_layer="batchnorm", **_TINY))
+    shapes = {n: q.shape for n, q in base.named_parameters()}
+    assert {n: q.shape for n, q in relu.named_parameters()} == shapes
+    assert {n: q.shape for n, q in bn.named_parameters()} == shapes  # same weight/bias; statistics are buffers
+    x = torch.randn(5, 7, 32)
+    mlp = relu.blocks[0].mlp
+    torch.testing.assert_close(mlp(x), mlp.fc2(torch.clamp(mlp.fc1(x), min=0)))
+
+
+def test_token_batchnorm_uses_per_channel_statistics_over_batch_and_tokens():
+    norm = vit_module.TokenBatchNorm(4, eps=1e-6)
+    with torch.no_grad():
+        norm.weight.copy_(torch.tensor([1.0, 2.0, 0.5, 1.0]))
+        norm.bias.copy_(torch.tensor([0.0, 1.0, 0.0, -1.0]))
+    x = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(0)) * torch.tensor([1.0, 3.0, 0.2, 5.0]) + 2
+    rows = x.reshape(15, 4)  # by hand: every token of every image is a sample of each channel
+    mean, var = rows.mean(0), rows.var(0, unbiased=False)
+    expected = (x - mean) / torch.sqrt(var + 1e-6) * norm.weight + norm.bias
+    torch.testing.assert_close(norm(x), expected, atol=1e-5, rtol=0)
+    # running statistics: momentum 0.1 from (0, 1), with the unbiased variance (as nn.BatchNorm1d)
+    torch.testing.assert_close(norm.running_mean, 0.1 * mean)
+    torch.testing.assert_close(norm.running_var, 0.9 + 0.1 * rows.var(0, unbiased=True))
+    norm.eval()
+    expected = (x - norm.running_mean) / torch.sqrt(norm.running_var + 1e-6) * norm.weight + norm.bias
+    torch.testing.assert_close(norm(x), expected, atol=1e-5, rtol=0)
+    assert norm(x[0, 0]).shape == (4,)  # eval: any leading shape, even a single vector
+
+
+def test_learn_2d_table_is_row_then_column_and_resamples_each_axis_linearly():
+    model = ViT(ViTConfig(image_size=(32, 48), pos_embed="learn-2d", **_TINY))  # grid 4x6, D/2 = 16
+    with torch.no_grad():
+        model.pos_embed_row.copy_(torch.arange(4.0)[:, None].expand(4, 16))  # row r: all r
+        model.pos_embed_col.copy_(10 + torch.arange(6.0)[:, None].expand(6, 16))  # column c: all 10 + c
+    table = model.patch_position_table().reshape(4, 6, 32)
+    assert table.shape == (4, 6, 32)
+    for r, c in [(0, 0), (2, 5), (3, 1)]:
+        assert torch.equal(table[r, c, :16], torch.full((16,), float(r)))
+        assert torch.equal(table[r, c, 16:], torch.full((16,), 10.0 + c))
+    # rows 0..3 at 8 rows (align_corners=False: output i samples at (i + 0.5) / 2 - 0.5, clamped at the edges)
+    bigger = model.patch_position_table((8, 3)).reshape(8, 3, 32)
+    rows = torch.tensor([0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3])
+    torch.testing.assert_close(bigger[:, 0, 0], rows)
+    torch.testing.assert_close(bigger[0, :, 16], torch.tensor([10.5, 12.5, 14.5]))  # columns 0..5 -> 3 columns
+    # the prefix (CLS) token gets no position embedding, as with sincos
+    assert torch.equal(model._position_embedding((4, 6), torch.zeros(1))[0, 0], torch.zeros(32))
+
+
+def test_no_position_embedding_makes_the_model_blind_to_patch_order():
+    none, learned = _option_model("none", image_size=32).eval(), _option_model("relu", image_size=32).eval()
+    assert not any(n.startswith("pos_embed") for n, _ in none.named_parameters())
+    assert none.patch_position_table() is None
+    x = torch.randn(1, 3, 32, 32)
+    swapped = x.clone()  # swap the top-left and bottom-right 8x8 patches
+    swapped[..., :8, :8], swapped[..., 24:, 24:] = x[..., 24:, 24:], x[..., :8, :8]
+    with torch.inference_mode():
+        torch.testing.assert_close(none(swapped)["logits"], none(x)["logits"], atol=1e-5, rtol=0)
+        assert not torch.allclose(learned(swapped)["logits"], learned(x)["logits"], atol=1e-5)
+
+
+@pytest.mark.parametrize("option", ["all", "batchnorm-gap", "none", "learn-2d-registers"])
+def test_option_models_save_and_load_with_their_buffers(tmp_path, option):
+    """cvdemo.models.save / load (strict) keeps the options, the tables and BatchNorm's running statistics."""
+    from cvdemo.models import load, save
+
+    model = _option_model(option)
+    _perturb(model, 31)
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):  # move the running statistics off (0, 1)
+            model(torch.randn(4, 3, 32, 48))
+    model.eval()
+    again = load(save(model, tmp_path / option))
+    assert isinstance(again, ViT) and again.config == model.config
+    mine, theirs = model.state_dict(), again.state_dict()
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    x = torch.randn(2, 3, 32, 48, generator=torch.Generator().manual_seed(32))
+    with torch.inference_mode():
+        torch.testing.assert_close(again(x)["logits"], model(x)["logits"], atol=0, rtol=0)
+
+
+def test_option_config_round_trip_and_old_configs_load():
+    cfg = ViTConfig(image_size=(32, 48), act_layer="relu", norm_layer="batchnorm", pos_embed="learn-2d", **_TINY)
+    d = json.loads(json.dumps(cfg.to_dict()))
+    assert (d["act_layer"], d["norm_layer"], d["pos_embed"]) == ("relu", "batchnorm", "learn-2d")
+    assert ViTConfig.from_dict(d) == cfg
+    old = ViTConfig(image_size=32, **_TINY).to_dict()
+    del old["act_layer"], old["norm_layer"]  # a config.json saved before these fields
+    loaded = ViTConfig.from_dict(old)
+    assert (loaded.act_layer, loaded.norm_layer) == ("gelu", "layernorm")
+
+
+def test_new_position_tables_get_no_weight_decay_and_attention_views_handle_every_kind():
+    from cvdemo.training.classification import ClassificationTask
+    from cvdemo.vit_run import position_embedding_similarity
+
+    model = _option_model("all")
+    groups = {g["name"]: {id(q) for q in g["params"]}
+              for g in ClassificationTask(model.config).param_groups(model, 1e-3, None, 0.05)}
+    assert {id(model.pos_embed_row), id(model.pos_embed_col), id(model.blocks[0].norm1.weight)} <= groups["no_decay"]
+    assert id(model.blocks[0].mlp.fc1.weight) in groups["decay"]
+
+    sim = position_embedding_similarity(model, (2, 2))  # learned tables: read at the trained grid 4x6
+    assert sim.shape == (4, 6, 4, 6)
+    np.testing.assert_allclose(np.diagonal(sim.reshape(24, 24)), 1.0, atol=1e-5)
+    assert position_embedding_similarity(_option_model("none"), (4, 6)) is None
+    sincos = ViT(ViTConfig(image_size=(32, 48), pos_embed="sincos", **_TINY))
+    assert position_embedding_similarity(sincos, (2, 3)).shape == (2, 3, 2, 3)

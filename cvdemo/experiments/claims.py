@@ -1,11 +1,12 @@
 """The claims of the study notes (``../shared/study-notes/``, §3-§4) as experiments (`ClaimSpec`), in the notes'
 order. ``CLAIMS``: name -> spec; `runnable_claims()` the ones today's models can vary.
 
-Runnable with the existing options: ViT ``pos_embed`` learned vs sin-cos, ``global_pool`` class token vs GAP,
-``num_heads`` 1/2/4/8 at width 96 (same weights: q/k/v and the output projection are D x D whatever the heads),
-DETR auxiliary decoder losses on/off (`DetectionTask(aux_loss=...)`), DETR position encoding sine vs learned
-(`DETRConfig.position_embedding`). The others list in ``needs`` the model option they wait for; the runner refuses
-them (`ClaimNeedsOptionError`).
+Runnable with the existing options: ViT ``pos_embed`` learned vs sin-cos, and 1-D learned vs 2-D learned (row and
+column tables) vs none, ``global_pool`` class token vs GAP, ``act_layer`` GELU vs ReLU and ``norm_layer`` LayerNorm vs
+BatchNorm (same weights: an activation has none, and BatchNorm's statistics are buffers), ``num_heads`` 1/2/4/8 at
+width 96 (same weights: q/k/v and the output projection are D x D whatever the heads), DETR auxiliary decoder losses
+on/off (`DetectionTask(aux_loss=...)`), DETR position encoding sine vs learned (`DETRConfig.position_embedding`). The
+others list in ``needs`` the model option they wait for; the runner refuses them (`ClaimNeedsOptionError`).
 
 Budgets (estimated from the presets' measured speeds on the project's 2-core CPU, one thread; not yet measured for
 these specs): the tiny ViT runs ~6.7 updates/s, so a 1200-update run is ~3 min and a 2-variant x 5-seed claim ~30
@@ -88,10 +89,7 @@ _CLAIM_LIST = [
          "equal", "The ViT paper (Table 8) finds 1-D, 2-D and relative embeddings within 0.2 points, and no "
          "embedding about 3 points worse.",
          "ViT 论文（表 8）中一维、二维和相对位置编码相差不到 0.2 个百分点，没有位置编码约差 3 个百分点。",
-         comparisons=[("2-D learned", "1-D learned")], margin=0.05,
-         needs=["ViTConfig.pos_embed 'learn-2d' (a learned row table and column table, each D/2 wide, concatenated "
-                "per patch, as the ViT paper's 2-D variant)",
-                "ViTConfig.pos_embed 'none' (no position embedding)"]),
+         comparisons=[("2-D learned", "1-D learned")], margin=0.05),
     _vit("vit-class-token-vs-gap", "3.4",
          "The class token can be replaced by global average pooling: for image classification the result is not "
          "much different from using the class token.",
@@ -115,8 +113,7 @@ _CLAIM_LIST = [
          "better", "GELU's reported advantage over ReLU (Hendrycks & Gimpel 2016) is small and was measured on other "
          "tasks and at other scales.",
          "文献中 GELU 相对 ReLU 的优势（Hendrycks 与 Gimpel，2016）很小，而且是在别的任务和规模上测得的。",
-         comparisons=[("GELU", "ReLU")],
-         needs=["ViTConfig.act_layer ('gelu' default, 'relu') for the MLP's activation"]),
+         comparisons=[("GELU", "ReLU")]),
     _vit("vit-layernorm-vs-batchnorm", "3.5.3",
          "LayerNorm comes from NLP, where it is the mainstream and experiments show it works better; BatchNorm "
          "works poorly in Transformers because variable-length sequences give no stable statistics.",
@@ -129,9 +126,7 @@ _CLAIM_LIST = [
          "apply here; with a batch of 32, BatchNorm's statistics are noisy in another way.",
          "图像让 ViT 的每个输入长度相同，所以笔记里 BN 不好用的理由在这里不成立；批大小为 32 时，BN 的统计量以另一种"
          "方式带有噪声。",
-         comparisons=[("LayerNorm", "BatchNorm")],
-         needs=["ViTConfig.norm_layer ('layernorm' default, 'batchnorm': BatchNorm1d over the channels of every "
-                "token)"]),
+         comparisons=[("LayerNorm", "BatchNorm")]),
     _vit("vit-heads", "3.5.4",
          "Several heads let the Transformer attend to different subspaces and capture richer features; the "
          "matrices keep their size, only each head's width changes, so the cost is about that of one head.",

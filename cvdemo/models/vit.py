@@ -27,6 +27,19 @@ original ViT / DeiT) E = num_prefix_tokens + gh * gw and the table is added afte
 concatenated, so every prefix token has its own row; with `no_embed_class=True` (DeiT III, and every
 timm `vit_*_reg*` model) E = gh * gw: the table is added to the patch tokens only, then the prefix
 tokens are put in front with no position embedding.
+
+Model options beyond timm's (issue 16's controlled experiments; the defaults are timm's ViT and keep its parity):
+- `pos_embed`: "learn" (timm's 1-D learned table, one row per token), "learn-2d" (the ViT paper's 2-D variant:
+  a learned row table `pos_embed_row` [gh, D/2] and column table `pos_embed_col` [gw, D/2]; patch (r, c) gets
+  concat(pos_embed_row[r], pos_embed_col[c]); at another grid each table is resampled by linear interpolation along
+  its own axis), "sincos" (fixed 2-D sin-cos, MAE's) and "none" (no position information at all). With "learn-2d"
+  and "sincos" the prefix tokens get no position embedding (zeros): they are learned vectors already, so a learned
+  prefix row would add nothing.
+- `act_layer`: the MLP's activation, "gelu" (exact erf) or "relu".
+- `norm_layer`: every norm (`blocks.N.norm1/norm2`, `norm`, `fc_norm`), "layernorm" or "batchnorm":
+  `TokenBatchNorm`, a `nn.BatchNorm1d(D)` over the (B * T, D) tokens, i.e. per-channel statistics over the batch
+  and all tokens (the opposite axis to LayerNorm's per-token statistics over the channels); running statistics in
+  eval mode, stored as buffers (`running_mean`, `running_var`, `num_batches_tracked`). Both use `layer_norm_eps`.
 """
 
 from __future__ import annotations
@@ -47,7 +60,9 @@ INCEPTION_STD = (0.5, 0.5, 0.5)
 
 MODEL_TYPE = "cvdemo-vit"
 GLOBAL_POOLS = ("token", "avg")
-POS_EMBEDS = ("learn", "sincos")
+POS_EMBEDS = ("learn", "learn-2d", "sincos", "none")
+ACT_LAYERS = ("gelu", "relu")
+NORM_LAYERS = ("layernorm", "batchnorm")
 
 
 @dataclass
@@ -69,9 +84,12 @@ class ViTConfig:
     reg_tokens: int = 0  # learned register tokens after the CLS (and distillation) token, never read by a head
     no_embed_class: bool = False  # True: pos_embed covers the patches only (timm's register models, DeiT III)
     global_pool: str = "token"  # "token": classify the CLS token; "avg": mean of patch tokens (+ fc_norm)
-    pos_embed: str = "learn"  # "learn": learned table; "sincos": fixed 2-D sin-cos (MAE), no parameters
+    pos_embed: str = "learn"  # "learn": learned 1-D table; "learn-2d": learned row + column tables; "sincos":
+    #                           fixed 2-D sin-cos (MAE), no parameters; "none": no position embedding
     pos_embed_antialias: bool = True  # resampling: timm uses antialiased bicubic, transformers plain bicubic
-    layer_norm_eps: float = 1e-6  # timm 1e-6; transformers' ViT 1e-12
+    layer_norm_eps: float = 1e-6  # timm 1e-6; transformers' ViT 1e-12 (also BatchNorm's eps with "batchnorm")
+    act_layer: str = "gelu"  # MLP activation: "gelu" (exact erf, timm's) or "relu"
+    norm_layer: str = "layernorm"  # every norm: "layernorm" (timm's) or "batchnorm" (TokenBatchNorm)
     image_mean: tuple[float, ...] = IMAGENET_MEAN  # per-channel normalisation of [0, 1] pixels
     image_std: tuple[float, ...] = IMAGENET_STD
     id2label: dict[int, str] = field(default_factory=dict)  # class index -> name
@@ -103,6 +121,13 @@ class ViTConfig:
             raise ValueError(f"pos_embed must be one of {POS_EMBEDS}, got {self.pos_embed!r}")
         if self.pos_embed == "sincos" and self.embed_dim % 4:
             raise ValueError(f"sincos position embedding needs embed_dim % 4 == 0, got {self.embed_dim}")
+        if self.pos_embed == "learn-2d" and self.embed_dim % 2:
+            raise ValueError(f"learn-2d position embedding needs an even embed_dim (row and column halves), "
+                             f"got {self.embed_dim}")
+        if self.act_layer not in ACT_LAYERS:
+            raise ValueError(f"act_layer must be one of {ACT_LAYERS}, got {self.act_layer!r}")
+        if self.norm_layer not in NORM_LAYERS:
+            raise ValueError(f"norm_layer must be one of {NORM_LAYERS}, got {self.norm_layer!r}")
         if len(self.image_mean) != self.in_chans or len(self.image_std) != self.in_chans:
             raise ValueError(f"image_mean/image_std need {self.in_chans} values (one per input channel)")
         if self.num_classes < 0:
@@ -211,13 +236,47 @@ VIT_PRESETS: dict[str, dict] = {
 # cvdemo's ViT does not implement; register tokens themselves load from any timm model without them.
 
 
-class Mlp(nn.Module):
-    """Two-layer MLP with exact GELU: [B, T, D] -> [B, T, D]."""
+class TokenBatchNorm(nn.BatchNorm1d):
+    """BatchNorm over the channels of tokens: [..., D] -> [..., D], statistics per channel over every other axis.
 
-    def __init__(self, dim: int, hidden_dim: int) -> None:
+    The input is viewed as (N, D) rows (N = B * T for tokens [B, T, D], B for pooled features [B, D]), so in
+    training each channel is normalised with the mean/variance of the whole batch and all its tokens, and in eval
+    mode with the running statistics. Parameter and buffer names are `nn.BatchNorm1d`'s (weight, bias,
+    running_mean, running_var, num_batches_tracked). Training needs more than one row (a single pooled feature
+    cannot be normalised).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        return super().forward(x.reshape(-1, shape[-1])).reshape(shape)  # (N, D) rows, back to [..., D]
+
+
+def make_norm(kind: str, dim: int, eps: float) -> nn.Module:
+    """The norm of `ViTConfig.norm_layer`: "layernorm" -> nn.LayerNorm(dim), "batchnorm" -> TokenBatchNorm(dim)."""
+    if kind == "layernorm":
+        return nn.LayerNorm(dim, eps=eps)
+    if kind == "batchnorm":
+        return TokenBatchNorm(dim, eps=eps)
+    raise ValueError(f"norm_layer must be one of {NORM_LAYERS}, got {kind!r}")
+
+
+def make_activation(kind: str) -> nn.Module:
+    """The MLP activation of `ViTConfig.act_layer`: "gelu" (exact erf, as timm and transformers' "gelu") or
+    "relu"."""
+    if kind == "gelu":
+        return nn.GELU()
+    if kind == "relu":
+        return nn.ReLU()
+    raise ValueError(f"act_layer must be one of {ACT_LAYERS}, got {kind!r}")
+
+
+class Mlp(nn.Module):
+    """Two-layer MLP, fc1 -> activation (exact GELU by default) -> fc2: [B, T, D] -> [B, T, D]."""
+
+    def __init__(self, dim: int, hidden_dim: int, act_layer: str = "gelu") -> None:
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden_dim)
-        self.act = nn.GELU()  # exact (erf) GELU, as timm and transformers' "gelu"
+        self.act = make_activation(act_layer)
         self.fc2 = nn.Linear(hidden_dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -258,12 +317,13 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x))."""
 
-    def __init__(self, dim: int, num_heads: int, hidden_dim: int, qkv_bias: bool, eps: float) -> None:
+    def __init__(self, dim: int, num_heads: int, hidden_dim: int, qkv_bias: bool, eps: float,
+                 act_layer: str = "gelu", norm_layer: str = "layernorm") -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.norm1 = make_norm(norm_layer, dim, eps)
         self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias)
-        self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.mlp = Mlp(dim, hidden_dim)
+        self.norm2 = make_norm(norm_layer, dim, eps)
+        self.mlp = Mlp(dim, hidden_dim, act_layer)
 
     def forward(self, x: torch.Tensor,
                 return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -321,6 +381,17 @@ def resample_pos_embed(pos_embed: torch.Tensor, old_grid: tuple[int, int], new_g
     return torch.cat([prefix, grid], dim=1)
 
 
+def resample_axis_table(table: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize a learned 1-axis table [n, C] (the rows or columns of "learn-2d") to [size, C] by linear
+    interpolation along the axis (align_corners=False: cell centres keep their relative places). Interpolates in
+    float32 and returns the input dtype."""
+    if table.shape[0] == size:
+        return table
+    line = table.float().T.unsqueeze(0)  # (1, C, n)
+    line = F.interpolate(line, size=size, mode="linear", align_corners=False)  # (1, C, size)
+    return line[0].T.to(table.dtype)
+
+
 class ViT(nn.Module):
     """Vision Transformer classifier. See the module docstring for the forward contract."""
 
@@ -332,18 +403,22 @@ class ViT(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if config.class_token else None
         self.dist_token = nn.Parameter(torch.zeros(1, 1, D)) if config.distilled else None
         self.reg_token = nn.Parameter(torch.zeros(1, config.reg_tokens, D)) if config.reg_tokens else None
+        gh, gw = config.grid_size
+        self.pos_embed = self.pos_embed_row = self.pos_embed_col = None  # sincos, none: nothing to learn or store
         if config.pos_embed == "learn":
-            gh, gw = config.grid_size
             self.pos_embed = nn.Parameter(torch.zeros(1, config.num_pos_embed_prefix_tokens + gh * gw, D))
-        else:
-            self.pos_embed = None  # sincos: computed for each input grid, nothing to learn or store
+        elif config.pos_embed == "learn-2d":
+            self.pos_embed_row = nn.Parameter(torch.zeros(gh, D // 2))  # row r -> the first D/2 channels
+            self.pos_embed_col = nn.Parameter(torch.zeros(gw, D // 2))  # column c -> the last D/2 channels
         self.blocks = nn.ModuleList(
-            Block(D, config.num_heads, config.hidden_dim, config.qkv_bias, config.layer_norm_eps)
+            Block(D, config.num_heads, config.hidden_dim, config.qkv_bias, config.layer_norm_eps,
+                  config.act_layer, config.norm_layer)
             for _ in range(config.depth)
         )
         avg = config.global_pool == "avg"  # as timm: with avg pooling the final norm moves after the pool
-        self.norm = nn.Identity() if avg else nn.LayerNorm(D, eps=config.layer_norm_eps)
-        self.fc_norm = nn.LayerNorm(D, eps=config.layer_norm_eps) if avg else nn.Identity()
+        eps, kind = config.layer_norm_eps, config.norm_layer
+        self.norm = nn.Identity() if avg else make_norm(kind, D, eps)
+        self.fc_norm = make_norm(kind, D, eps) if avg else nn.Identity()
         self.head = nn.Linear(D, config.num_classes) if config.num_classes > 0 else nn.Identity()
         if config.distilled:
             self.head_dist = nn.Linear(D, config.num_classes) if config.num_classes > 0 else nn.Identity()
@@ -357,8 +432,9 @@ class ViT(nn.Module):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-        if self.pos_embed is not None:
-            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        for table in (self.pos_embed, self.pos_embed_row, self.pos_embed_col):
+            if table is not None:
+                nn.init.trunc_normal_(table, std=0.02)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=1e-6)
         if self.dist_token is not None:
@@ -366,16 +442,38 @@ class ViT(nn.Module):
         if self.reg_token is not None:
             nn.init.normal_(self.reg_token, std=1e-6)
 
-    def _position_embedding(self, grid: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-        """Position embedding for `grid`: [1, E, D], E = num_pos_embed_prefix_tokens + gh * gw (zeros at the
-        prefix positions for sincos, as MAE)."""
+    def patch_position_table(self, grid: tuple[int, int] | None = None) -> torch.Tensor | None:
+        """The position embedding of the patch tokens at `grid` (default: the trained grid): [gh * gw, D] in
+        row-major grid order, or None with pos_embed="none". Learned tables are resampled to `grid`
+        (bicubic for "learn", linear per axis for "learn-2d")."""
         cfg = self.config
-        if self.pos_embed is not None:
-            if grid != cfg.grid_size:
-                logger.debug("resampling pos_embed from grid %s to %s", cfg.grid_size, grid)
+        grid = tuple(grid) if grid is not None else cfg.grid_size
+        if cfg.pos_embed == "none":
+            return None
+        if cfg.pos_embed == "sincos":
+            return sincos_pos_embed_2d(grid, cfg.embed_dim)
+        if cfg.pos_embed == "learn":
+            p = cfg.num_pos_embed_prefix_tokens
+            return resample_pos_embed(self.pos_embed, cfg.grid_size, grid, p, antialias=cfg.pos_embed_antialias)[0, p:]
+        gh, gw = grid
+        rows = resample_axis_table(self.pos_embed_row, gh)  # (gh, D/2)
+        cols = resample_axis_table(self.pos_embed_col, gw)  # (gw, D/2)
+        return torch.cat([rows[:, None].expand(gh, gw, -1), cols[None].expand(gh, gw, -1)],
+                         dim=-1).reshape(gh * gw, -1)  # (gh * gw, D): patch (r, c) = [row r, column c]
+
+    def _position_embedding(self, grid: tuple[int, int], like: torch.Tensor) -> torch.Tensor | None:
+        """Position embedding for `grid`: [1, E, D], E = num_pos_embed_prefix_tokens + gh * gw (zeros at the
+        prefix positions for sincos and learn-2d, as MAE), or None with pos_embed="none"."""
+        cfg = self.config
+        if grid != cfg.grid_size and cfg.pos_embed in ("learn", "learn-2d"):
+            logger.debug("resampling the learned position embedding from grid %s to %s", cfg.grid_size, grid)
+        if cfg.pos_embed == "learn":
             return resample_pos_embed(self.pos_embed, cfg.grid_size, grid, cfg.num_pos_embed_prefix_tokens,
                                       antialias=cfg.pos_embed_antialias)
-        pe = sincos_pos_embed_2d(grid, cfg.embed_dim).to(device=like.device, dtype=like.dtype)
+        pe = self.patch_position_table(grid)
+        if pe is None:
+            return None
+        pe = pe.to(device=like.device, dtype=like.dtype)
         if cfg.num_pos_embed_prefix_tokens:
             pe = torch.cat([pe.new_zeros(cfg.num_pos_embed_prefix_tokens, cfg.embed_dim), pe], dim=0)
         return pe.unsqueeze(0)
@@ -399,11 +497,12 @@ class ViT(nn.Module):
         grid = (x.shape[-2], x.shape[-1])
         x = x.flatten(2).transpose(1, 2)  # (B, gh * gw, D), row-major over the grid
         prefix = self._prefix_tokens(x.shape[0])
+        pe = self._position_embedding(grid, x)  # (1, E, D) or None ("none")
         if cfg.no_embed_class:  # timm's no_embed_class: add to the patches, then put the prefix in front
-            x = torch.cat([*prefix, x + self._position_embedding(grid, x)], dim=1)  # (B, T, D)
+            x = torch.cat([*prefix, x if pe is None else x + pe], dim=1)  # (B, T, D)
         else:  # original ViT / DeiT: every token has a row of the table
             x = torch.cat([*prefix, x], dim=1)  # (B, T, D)
-            x = x + self._position_embedding(grid, x)
+            x = x if pe is None else x + pe
 
         attentions = []
         for block in self.blocks:

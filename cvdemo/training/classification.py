@@ -25,7 +25,8 @@ from cvdemo.training.task import Batch
 
 __all__ = ["ClassificationTask"]
 
-_NO_DECAY_NAMES = ("pos_embed", "cls_token", "dist_token", "reg_token")  # as timm's no_weight_decay
+# as timm's no_weight_decay, and the row/column tables of pos_embed="learn-2d" (position embeddings too)
+_NO_DECAY_NAMES = ("pos_embed", "pos_embed_row", "pos_embed_col", "cls_token", "dist_token", "reg_token")
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -81,7 +82,7 @@ class ClassificationTask:
 
     def param_groups(self, model: nn.Module, lr: float, backbone_lr: float | None,
                      weight_decay: float) -> list[dict]:
-        """"decay" (matrices and convolutions) and "no_decay" (biases, norms, pos_embed, cls_token) [and
+        """"decay" (matrices and convolutions) and "no_decay" (biases, norms, position tables, prefix tokens) [and
         "hint_head", with a hint, moved to the model's device], all
         at ``lr`` (a ViT has no separate backbone; ``backbone_lr`` is ignored)."""
         decay, no_decay = [], []
