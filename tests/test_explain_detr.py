@@ -146,3 +146,16 @@ def test_model_left_unchanged_and_bad_arguments_raise():
         detr_relevance(model, x, 0, target="mask")
     with torch.inference_mode(), pytest.raises(RuntimeError, match="gradients"):
         detr_relevance(model, x, 0)
+
+
+def test_a_frozen_model_gives_the_same_map():
+    """The registry loads models frozen: the first decoder self-attention then reads only frozen tensors."""
+    model = _model(seed=7)
+    x = torch.randn(1, 3, 32, 32, dtype=torch.float64)
+    trainable = detr_relevance(model, x, 2)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    frozen = detr_relevance(model, x, 2)
+    torch.testing.assert_close(frozen["image"], trainable["image"])
+    torch.testing.assert_close(frozen["queries"], trainable["queries"])
+    assert not any(p.requires_grad for p in model.parameters())

@@ -54,6 +54,11 @@ class MultiheadAttention(nn.Module):
             if key_padding_mask is not None:
                 scores = scores.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
             weights = scores.softmax(dim=-1)
+            if torch.is_grad_enabled() and not weights.requires_grad:
+                # a map computed only from frozen tensors (the first decoder layer's self-attention reads only the
+                # learned queries) is outside the graph, yet the output still depends on it through v: a leaf
+                # that needs a gradient lets explanations (`cvdemo.explain.detr`) take d output / d weights
+                weights.requires_grad_(True)
             out = torch.matmul(F.dropout(weights, p, self.training), v)
         else:
             attn_mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]

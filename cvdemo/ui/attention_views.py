@@ -1,8 +1,10 @@
 """Everything the Attention tab shows of a `cvdemo.vit_run.ClassificationRun`, composed in this one module.
 
 The top-5 classes, the summary line with the image's notes, the attention rollout and one layer's raw attention
-over the image, the model's input cut into its patches, and the position-embedding similarity tiles. The run hands
-numpy arrays and plain data; this module draws and words them (`cvdemo/ui/texts/attention.py`). No gradio here.
+over the image, the model's input cut into its patches, the position-embedding similarity tiles, and the Explain
+section (a method's map for a class, its faithfulness table, verdict and curves, the mean attention distance). The
+run hands numpy arrays and plain data; this module draws and words them (`cvdemo/ui/texts/attention.py`). No gradio
+here.
 """
 
 from __future__ import annotations
@@ -13,11 +15,19 @@ import numpy as np
 
 from cvdemo.messages import Message
 from cvdemo.ui import uploads
+from cvdemo.ui.explain_figures import attention_distance_figure, faithfulness_figure
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.attention import T
 from cvdemo.visualize import draw_grid, enlarge_for_display, label_cells, overlay_heatmap, tile_maps
+from cvdemo.vit_explanation import CLASS_SPECIFIC, CURVE_NAMES, METHODS, ViTExplanation, attention_distance
 from cvdemo.vit_run import ClassificationRun, display_heatmap, layer_attention_heatmap, rollout_heatmap
 from cvdemo.vit_run import top_classes as top_class_indices
+
+PREDICTED = "predicted"  # the class dropdown's value for "the run's most likely class"
+METHOD_KEYS = {"attention": "method_attention", "rollout": "method_rollout",  # METHODS -> catalog key
+               "gradient_rollout": "method_gradient_rollout", "relevance": "method_relevance"}
+VERDICT_KEYS = {"beats_random": "verdict_beats_random", "not_better": "verdict_not_better",  # ViTExplanation.verdict
+                "inconclusive": "verdict_inconclusive"}
 
 # ---------------------------------------------------------------- words
 
@@ -96,3 +106,59 @@ def position_similarity_view(run: ClassificationRun, max_side: int = 560) -> np.
     cells = run.pos_similarity.shape[2]
     tile = cells * max(1, (max_side // max(gh, gw) - 2) // cells)  # whole pixels per embedding entry
     return tile_maps(run.pos_similarity, tile_px=tile, gap_px=2, vmin=-1.0, vmax=1.0, colormap="viridis")
+
+
+# ---------------------------------------------------------------- the Explain section
+
+def method_choices(locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]:
+    """[(text, value)] for the Explain method radio: the values are `cvdemo.vit_explanation.METHODS`."""
+    return [(T.text(METHOD_KEYS[m], locale), m) for m in METHODS]
+
+
+def class_text(run: ClassificationRun, index: int, locale: str = DEFAULT_LOCALE) -> str:
+    """The model's name of class ``index``, or "class k" in ``locale``."""
+    name = run.class_name(index)
+    return T.text("class_n", locale, k=index) if name is None else name
+
+
+def target_choices(run: ClassificationRun, locale: str = DEFAULT_LOCALE) -> list[tuple[str, str | int]]:
+    """[(text, value)] for the class dropdown: `PREDICTED` ("predicted: <name>") first, then every class of the
+    model by name, its index as the value."""
+    predicted = class_text(run, int(np.argmax(run.probs)), locale)
+    return [(T.text("target_predicted", locale, name=predicted), PREDICTED)] + [
+        (class_text(run, i, locale), i) for i in range(int(run.probs.shape[0]))]
+
+
+def explanation_view(run: ClassificationRun, explanation: ViTExplanation) -> np.ndarray:
+    """The explanation's map over the image, in the same overlay style as the rollout."""
+    return overlay_heatmap(display_image(run), explanation.heatmap)
+
+
+def explanation_text(run: ClassificationRun, explanation: ViTExplanation, locale: str = DEFAULT_LOCALE) -> str:
+    """Markdown beside the map: method, class, time; a note for class-agnostic maps; the AUC table (the map's and
+    the random order's) and the verdict of the deletion test, or, when not measured, what measuring costs."""
+    e = explanation
+    lines = [T.text("explain_summary", locale, method=T.text(METHOD_KEYS[e.method], locale),
+                    target=html.escape(class_text(run, e.target_class, locale)),
+                    predicted=T.text("predicted_mark", locale) if e.predicted else "", map_ms=e.map_seconds * 1000)]
+    if e.method not in CLASS_SPECIFIC:
+        lines.append(T.text("class_agnostic_note", locale))
+    if not e.measured:
+        lines.append(T.text("not_measured", locale, runs=e.curve_runs, seconds=e.estimated_seconds))
+        return "\n\n".join(lines)
+    steps = len(e.curves["deletion"].fractions) - 1
+    lines.append(T.text("auc_table", locale, steps=steps, runs=e.curve_runs, seconds=e.curve_seconds,
+                        **{name: e.auc(name) for name in CURVE_NAMES}))
+    lines.append(T.text(VERDICT_KEYS[e.verdict], locale))
+    return "\n\n".join(lines)
+
+
+def faithfulness_plot(explanation: ViTExplanation, locale: str = DEFAULT_LOCALE):
+    """The deletion / insertion curves with the random order's dashed (`explain_figures.faithfulness_figure`), or
+    None when not measured."""
+    return faithfulness_figure(explanation.curves, locale) if explanation.measured else None
+
+
+def distance_plot(run: ClassificationRun, locale: str = DEFAULT_LOCALE):
+    """Mean attention distance per layer and head (`cvdemo.vit_explanation.attention_distance`), as a figure."""
+    return attention_distance_figure(attention_distance(run), locale)

@@ -11,6 +11,13 @@ The "Captions" checkbox redraws only the boxes (a private event). Its value is m
 API, so /detect and /filter keep their parameters, and a new run, the threshold or a selection redraws with the
 user's choice. The table's caption column says whether each detection's caption is on the picture.
 
+The "Explain" section explains the selected detection by its decoder cross-attention (the layer and head above)
+or by the relevance through the whole model (Chefer 2021; target its class logit or a box coordinate), with the
+map's deletion and insertion AUCs beside the random map's, its curves and the shipped model's measured table
+(`cvdemo.detr_explanation`, one GPU task). It follows every event that may change the selected detection, skipping a
+repeat of the shown explanation (`explained_state`); the curves are measured at once when the run's own forward
+says they are cheap, else on "Measure faithfulness" (/measure), whose cost the text states.
+
 Read apart: `layout()` creates the components; the handlers are module-level functions (the registry and the model
 runner given by `cvdemo.ui.binding.bind`), each wrapped with `answers` when `wire()` connects them. Values only
 the API can send are checked on entry (`cvdemo.ui.validate`, `cvdemo.ui.models.require_task`).
@@ -25,14 +32,16 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from cvdemo import detection_run
+from cvdemo import detection_run, detr_explanation
 from cvdemo.detection_run import DetectionRun
+from cvdemo.detr_explanation import DetectionExplanation
 from cvdemo.models.registry import ModelRegistry
 from cvdemo.ui import detect_views as views
 from cvdemo.ui import sessions, validate
 from cvdemo.ui.binding import bind
 from cvdemo.ui.choices import MEAN, head_choices, head_index, layer_choices, layer_index
 from cvdemo.ui.errors import answers
+from cvdemo.ui.explain_table import faithfulness_markdown
 from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
 from cvdemo.ui.models import call_model, model_note, require_task
 from cvdemo.ui.texts import common
@@ -44,12 +53,14 @@ TABLE_COLUMNS = views.TABLE_COLUMNS
 # a run holds the image (3.8 MB of the 4.4 MB that detr-shapes keeps for a 1333x1000 upload), the probabilities and
 # the attention maps (at most ENCODER_BUDGET of encoder maps; ~20 MB in all for DETR-R50 on a photo)
 DETECTION_RUNS = sessions.store("detect", max_runs=64, max_bytes=64 * 2**20, per_session=2)
+FAITHFULNESS_TABLE = "explain-faithfulness.json"  # in the examples folder: the shipped models' measured table
+SHIPPED_MODEL = "detr-shapes"  # the entry of that table the "Explain" section shows
 
 
 def build_detect_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     """Lay out the tab inside the current gr.Blocks / gr.Tab context and wire its events."""
     names = registry.names("detect")
-    wire(layout(names, examples_dir), registry, names)
+    wire(layout(names, examples_dir), registry, names, table_path=examples_dir / FAITHFULNESS_TABLE)
 
 
 # ---------------------------------------------------------------- layout
@@ -103,8 +114,31 @@ def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
                 ui.enc_head = gr.Dropdown(head_choices(8), value=MEAN, label=T("head"), scale=2)
             ui.enc_img = gr.Image(label=T("encoder_label"), interactive=False, format="jpeg", show_label=False,
                                   elem_id="detect-encoder")
+    explain_layout(ui)
     ui.class_plot = gr.Plot(label=T("class_plot"))
     return ui
+
+
+def explain_layout(ui: SimpleNamespace) -> None:
+    """The "Explain" section of the selected detection: method, relevance target, map, AUCs and curves."""
+    gr.Markdown(T("explain_heading"))
+    ui.explained_state = gr.State(None)  # what the shown explanation is of (`_explanation_key`), to skip repeats
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=260):
+            ui.explain_method = gr.Radio(views.explain_method_choices(), value="relevance",
+                                         label=T("explain_method"), elem_id="detect-explain-method")
+            ui.explain_target = gr.Dropdown(views.explain_target_choices(), value="class", label=T("explain_target"),
+                                            info=T("explain_target_info"), elem_id="detect-explain-target")
+            ui.measure_btn = gr.Button(T("measure_button"), elem_id="detect-measure")
+        with gr.Column(scale=3, min_width=300):
+            ui.explain_img = gr.Image(label=T("explain_label"), interactive=False, format="jpeg",
+                                      elem_id="detect-explain", buttons=["fullscreen"])
+        with gr.Column(scale=3, min_width=300):  # the map's AUCs and curves beside it
+            ui.explain_text = gr.Markdown(elem_id="detect-explain-text")
+            ui.explain_plot = gr.Plot(label=T("curve_plot"), elem_id="detect-explain-curve")
+    ui.explain_table = gr.Markdown(elem_id="detect-explain-table")  # the shipped model's measured table
+    with gr.Accordion(T("explain_help_title"), open=False):
+        gr.Markdown(T("explain_help"))
 
 
 # ---------------------------------------------------------------- checks of the values a handler gets
@@ -257,6 +291,52 @@ def redraw_encoder(token, point, enc_layer, enc_head, request: gr.Request):
     return views.encoder_view(run, point, layer, head)
 
 
+def _explanation_key(token, row: int, method: str, layer: int, head: int | None, target: str) -> tuple:
+    """What an explanation depends on (the decoder layer and head only for cross-attention, the target only for
+    the relevance)."""
+    if method == "cross_attention":
+        return token, row, method, layer, head
+    return token, row, method, target
+
+
+def explain(token, row, method, dec_layer, dec_head, target, explained, request: gr.Request,
+            progress=gr.Progress(), *,  # noqa: B008 - how Gradio asks for a progress tracker
+            registry: ModelRegistry, explainer: Callable[..., DetectionExplanation], measure: bool = False,
+            table_path: Path | None = None):
+    """/explain: the selected detection's map by the chosen method, over the image, with its faithfulness (measured
+    at once when cheap, `cvdemo.detr_explanation.measures_at_once`; else the cost and the "Measure faithfulness"
+    button). ``explained`` (`explained_state`) skips a repeat of the shown explanation; /measure (``measure``)
+    always measures. Returns the map, its text, its curves, the shipped model's measured table (``table_path``;
+    with a note when the run's model is another) and the new `explained_state`."""
+    if token is None or row is None:
+        return None, "", None, "", None
+    locale, owner = locale_of(request), sessions.session_of(request)
+    run = DETECTION_RUNS.get(token)
+    row = _row(row, run, locale)
+    method = validate.choice(method, list(views.EXPLAIN_METHODS), name=T.text("explain_method", locale),
+                             locale=locale)
+    target = validate.choice(target, list(views.EXPLAIN_TARGETS), name=T.text("explain_target", locale),
+                             locale=locale)
+    layer, head = _decoder_view_args(run, dec_layer, dec_head, locale)
+    key = _explanation_key(token, row, method, layer, head, target)
+    if not measure and explained == key:
+        return (gr.skip(),) * 5
+    measure = measure or detr_explanation.measures_at_once(run)
+    explanation = call_model(
+        registry, lambda name, _: explainer(name, run, row, method, layer, head, target, measure, owner),
+        run.model_name, None, progress, locale, owner)
+    return (views.explanation_view(run, explanation, locale), views.explanation_text(run, explanation, locale),
+            views.explanation_figure(explanation, locale),
+            "" if table_path is None else faithfulness_markdown(table_path, SHIPPED_MODEL, run.model_name, locale), key)
+
+
+def localize_explain(request: gr.Request):
+    """On page load: the "Explain" section's choices in the user's language."""
+    locale = locale_of(request)
+    return (gr.Radio(choices=views.explain_method_choices(locale)),
+            gr.Dropdown(choices=views.explain_target_choices(locale)))
+
+
 def show_note(name, request: gr.Request, *, registry: ModelRegistry) -> str:
     """The note under the model dropdown: what the model is, or why it is not available."""
     return model_note(registry, name, locale_of(request), sessions.session_of(request))
@@ -275,7 +355,7 @@ def localize(request: gr.Request, *, registry: ModelRegistry, default_model: str
 
 def cleared(request: gr.Request) -> tuple:
     """After a failed /detect: every output of the run and its attention views emptied (the error says why)."""
-    return (*_blank_outputs(locale_of(request)), None, None, None)
+    return (*_blank_outputs(locale_of(request)), None, None, None, None, "", None, "", None)
 
 
 def _blank_outputs(locale: str = DEFAULT_LOCALE) -> tuple:
@@ -292,10 +372,23 @@ def model_runner(registry: ModelRegistry) -> Callable[..., DetectionRun]:
     return infer
 
 
+def explainer(registry: ModelRegistry) -> Callable[..., DetectionExplanation]:
+    """``explain(name, run, row, method, layer, head, target, measure, owner)``: the registry's model explains
+    detection ``row`` of the run (`cvdemo.detr_explanation.explain_detection`; target "class" or a box
+    coordinate), as one GPU task."""
+    @gpu_task
+    def explain_run(name: str, run: DetectionRun, row: int, method: str, layer: int, head: int | None, target: str,
+                    measure: bool, owner: str | None = None) -> DetectionExplanation:
+        box = None if target == "class" else target
+        return detr_explanation.explain_detection(registry.get(name, owner), run, row, method, layer, head,
+                                                  "class" if box is None else "box", box, measure=measure)
+    return explain_run
+
+
 # ---------------------------------------------------------------- wiring
 
-def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None:
-    """Connect the components to the handlers."""
+def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str], table_path: Path | None = None) -> None:
+    """Connect the components to the handlers (``table_path``: the shipped faithfulness table, for Explain)."""
     hidden = {"show_progress": "hidden", "api_visibility": "private"}
     run_detect = answers(bind(detect, registry=registry, infer=model_runner(registry)))  # one handler, two triggers
     # /detect runs the model and shows the boxes at once; the attention views follow in a second, cheap event
@@ -306,23 +399,25 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
                 run_detect, inputs=detect_inputs, outputs=detect_outputs, api_name="detect",
                 preprocess=False, concurrency_id="gpu", concurrency_limit=1, show_progress_on=[ui.annotated],
                 trigger_mode="always_last")
-    run.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
-                [ui.cross_img, ui.enc_img, ui.class_plot], show_progress="hidden", api_name="attention_views",
-                api_visibility="undocumented")
+    views_event = run.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
+                              [ui.cross_img, ui.enc_img, ui.class_plot], show_progress="hidden",
+                              api_name="attention_views", api_visibility="undocumented")
     # a failed run (a bad file, a model that cannot load) leaves nothing of the previous run on the screen
-    run.failure(answers(cleared), None, [*detect_outputs, ui.cross_img, ui.enc_img, ui.class_plot], **hidden)
+    run.failure(answers(cleared), None, [*detect_outputs, ui.cross_img, ui.enc_img, ui.class_plot,
+                                         *explain_outputs(ui)], **hidden)
     ui.model.change(answers(bind(show_note, registry=registry)), ui.model, ui.note, queue=False,
                     api_visibility="private")
-    ui.threshold.input(answers(refilter), [ui.run_state, ui.threshold, ui.dec_layer, ui.dec_head, ui.captions_state],
-                       [ui.annotated, ui.table, ui.summary, ui.detection, ui.cross_img, ui.class_plot],
-                       show_progress="hidden", trigger_mode="always_last", api_visibility="undocumented",
-                       api_name="filter")
+    refiltered = ui.threshold.input(
+        answers(refilter), [ui.run_state, ui.threshold, ui.dec_layer, ui.dec_head, ui.captions_state],
+        [ui.annotated, ui.table, ui.summary, ui.detection, ui.cross_img, ui.class_plot], show_progress="hidden",
+        trigger_mode="always_last", api_visibility="undocumented", api_name="filter")
     # .input (user actions only), not .change: `detect` updating these must not start a second event
-    gr.on([ui.detection.input, ui.dec_layer.input, ui.dec_head.input], answers(select_detection),
-          [ui.run_state, ui.threshold, ui.detection, ui.dec_layer, ui.dec_head, ui.captions_state],
-          [ui.cross_img, ui.annotated, ui.table, ui.class_plot], trigger_mode="always_last", **hidden)
-    ui.table.select(answers(table_select), [ui.run_state, ui.threshold, ui.dec_layer, ui.dec_head, ui.captions_state],
-                    [ui.detection, ui.cross_img, ui.annotated, ui.table, ui.class_plot], **hidden)
+    selected = gr.on([ui.detection.input, ui.dec_layer.input, ui.dec_head.input], answers(select_detection),
+                     [ui.run_state, ui.threshold, ui.detection, ui.dec_layer, ui.dec_head, ui.captions_state],
+                     [ui.cross_img, ui.annotated, ui.table, ui.class_plot], trigger_mode="always_last", **hidden)
+    clicked = ui.table.select(answers(table_select),
+                              [ui.run_state, ui.threshold, ui.dec_layer, ui.dec_head, ui.captions_state],
+                              [ui.detection, ui.cross_img, ui.annotated, ui.table, ui.class_plot], **hidden)
     # the checkbox redraws the boxes from the stored run and keeps the choice for the events above
     ui.captions.input(answers(toggle_captions), [ui.run_state, ui.threshold, ui.detection, ui.captions],
                       [ui.annotated, ui.table, ui.captions_state], trigger_mode="always_last", **hidden)
@@ -340,5 +435,33 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str]) -> None
         first = loaded.then(run_detect, inputs=detect_inputs, outputs=detect_outputs,
                             preprocess=False, concurrency_id="gpu", concurrency_limit=1,
                             show_progress_on=[ui.annotated], api_visibility="private")
-        first.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
-                      [ui.cross_img, ui.enc_img, ui.class_plot], **hidden)
+        first_views = first.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
+                                    [ui.cross_img, ui.enc_img, ui.class_plot], **hidden)
+    wire_explain(ui, registry, [views_event, refiltered, selected, clicked]
+                 + ([first_views] if ui.first_example else []), loaded, table_path)
+
+
+def explain_outputs(ui: SimpleNamespace) -> list:
+    """What an explanation redraws: its map, its text, its curves, the measured table and `explained_state`."""
+    return [ui.explain_img, ui.explain_text, ui.explain_plot, ui.explain_table, ui.explained_state]
+
+
+def wire_explain(ui: SimpleNamespace, registry: ModelRegistry, after: list, loaded,
+                 table_path: Path | None = None) -> None:
+    """The "Explain" section: redrawn after every event that may change the selected detection (a repeat of the
+    shown explanation is skipped), on a new method or target (/explain), and measured on the button (/measure)."""
+    inputs = [ui.run_state, ui.detection, ui.explain_method, ui.dec_layer, ui.dec_head, ui.explain_target,
+              ui.explained_state]
+    run_on = {"concurrency_id": "gpu", "concurrency_limit": 1, "show_progress_on": [ui.explain_img]}
+    model_explains = explainer(registry)
+    explain_fn = answers(bind(explain, registry=registry, explainer=model_explains, measure=False,
+                              table_path=table_path))
+    gr.on([ui.explain_method.input, ui.explain_target.input], explain_fn, inputs, explain_outputs(ui),
+          api_name="explain", trigger_mode="always_last", **run_on)  # first: the API's name is "explain"
+    for event in after:
+        event.success(explain_fn, inputs, explain_outputs(ui), api_visibility="private", **run_on)
+    measure_fn = answers(bind(explain, registry=registry, explainer=model_explains, measure=True,
+                              table_path=table_path))
+    ui.measure_btn.click(measure_fn, inputs, explain_outputs(ui), api_name="measure", **run_on)
+    loaded.then(answers(localize_explain), None, [ui.explain_method, ui.explain_target], api_visibility="private",
+                show_progress="hidden", queue=False)

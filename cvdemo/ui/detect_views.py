@@ -5,7 +5,9 @@ at a point), the table of detections, the dropdown of detections, the summary li
 class-distribution figure (Plotly). The run hands numpy arrays and plain data; this module draws and words them
 (`cvdemo/ui/texts/detect.py`), captions drawn into images included (`cvdemo.captions` picks a CJK font for them).
 The boxes' captions may be turned off; a caption with no free place is left out (`cvdemo.captions.place_captions`),
-and the table says of each detection whether its caption is on the picture (`boxes_and_table`). No gradio here.
+and the table says of each detection whether its caption is on the picture (`boxes_and_table`). The "Explain"
+section shows a `cvdemo.detr_explanation.DetectionExplanation`: its map over the image, a line of its AUCs beside
+the random map's with an honest verdict, and its curves (`cvdemo.ui.explain_figures`). No gradio here.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cvdemo.detection_run import DetectionRun, cross_attention_heatmap, encoder_attention_heatmap
+from cvdemo.detr_explanation import DetectionExplanation, faithfulness_model_runs, faithfulness_seconds
 from cvdemo.messages import Message
 from cvdemo.ui import uploads
+from cvdemo.ui.choices import MEAN, head_choices
+from cvdemo.ui.explain_figures import faithfulness_figure
 from cvdemo.ui.i18n import DEFAULT_LOCALE
 from cvdemo.ui.texts.detect import T
 from cvdemo.visualize import (
@@ -39,6 +44,9 @@ _COLUMN_KEYS = {"query": "col_query", "label": "col_label", "score": "col_score"
 ON_PICTURE, NO_ROOM, CAPTIONS_OFF = "caption_on_picture", "caption_no_room", "captions_off"
 MAX_ROWS = 30  # queries shown in the class-distribution figure (best scores first)
 MAX_COLUMNS = 24  # classes shown before the rest are summed into "other classes"
+# the "Explain" section's choices: value -> catalog key of its text
+EXPLAIN_METHODS = {"cross_attention": "method_cross", "relevance": "method_relevance"}
+EXPLAIN_TARGETS = {"class": "target_class", "cx": "target_cx", "cy": "target_cy", "w": "target_w", "h": "target_h"}
 
 
 # ---------------------------------------------------------------- words
@@ -77,11 +85,26 @@ def table(run: DetectionRun | None, threshold: float, locale: str = DEFAULT_LOCA
     return {"headers": table_headers(locale), "data": rows}
 
 
+def detection_text(run: DetectionRun, row: int, locale: str = DEFAULT_LOCALE) -> str:
+    """"#<row+1> <class> <score> · query <q>" in ``locale``."""
+    return (f"#{row + 1} {label_text(run, run.labels[row], locale)} {run.scores[row]:.2f} · "
+            + T.text("query_n", locale, q=int(run.query_index[row])))
+
+
 def detection_choices(run: DetectionRun, threshold: float, locale: str = DEFAULT_LOCALE) -> list[tuple[str, int]]:
     """Dropdown entries (text, row) for the kept detections; the best 3 queries when none is kept."""
     rows = list(run.kept(threshold)) or list(range(min(3, len(run.scores))))
-    return [(f"#{r + 1} {label_text(run, run.labels[r], locale)} {run.scores[r]:.2f} · "
-             + T.text("query_n", locale, q=int(run.query_index[r])), int(r)) for r in rows]
+    return [(detection_text(run, r, locale), int(r)) for r in rows]
+
+
+def explain_method_choices(locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]:
+    """The "Explain with" entries (text, method of `cvdemo.detr_explanation.METHODS`)."""
+    return [(T.text(key, locale), value) for value, key in EXPLAIN_METHODS.items()]
+
+
+def explain_target_choices(locale: str = DEFAULT_LOCALE) -> list[tuple[str, str]]:
+    """The relevance target's entries (text, "class" or a box coordinate "cx" | "cy" | "w" | "h")."""
+    return [(T.text(key, locale), value) for value, key in EXPLAIN_TARGETS.items()]
 
 
 def image_notes(loaded_notes: list[Message], run: DetectionRun, locale: str = DEFAULT_LOCALE) -> list[str]:
@@ -173,12 +196,54 @@ def cross_view(run: DetectionRun, row: int | None, layer: int, head: int | None,
     image, with that detection's box captioned in ``locale``; None without a detection."""
     if row is None or not 0 <= row < len(run.scores):
         return None
-    heat = cross_attention_heatmap(run, row, layer, head)
+    return _map_with_box(run, row, cross_attention_heatmap(run, row, layer, head), locale)
+
+
+def _map_with_box(run: DetectionRun, row: int, heat: np.ndarray, locale: str) -> np.ndarray:
+    """A [H', W'] map (display size) over the image, with detection ``row``'s box captioned in ``locale``."""
     base = overlay_heatmap(enlarge_for_display(run.image, run.display_scale), heat)
     label = (f"{label_text(run, run.labels[row], locale)} {run.scores[row]:.2f} · "
              + T.text("query_n", locale, q=int(run.query_index[row])))
     return draw_boxes_xyxy(base, run.boxes_xyxy[row:row + 1], [label], [class_color(run.labels[row])],
                            scale=run.display_scale)
+
+
+def explanation_view(run: DetectionRun, explanation: DetectionExplanation,
+                     locale: str = DEFAULT_LOCALE) -> np.ndarray:
+    """The explanation's map over the image, with its detection's box."""
+    return _map_with_box(run, explanation.row, explanation.heatmap, locale)
+
+
+def explanation_text(run: DetectionRun, explanation: DetectionExplanation, locale: str = DEFAULT_LOCALE) -> str:
+    """Markdown: what the map is, then its AUCs beside the random map's and the verdict (deletion AUC below the
+    random map's or not), or, when not measured, what measuring would cost."""
+    e = explanation
+    if e.method == "cross_attention":
+        heads = dict((value, text) for text, value in head_choices(run.num_heads, locale))
+        head = heads[MEAN if e.head is None else f"head {e.head + 1}"]
+        what = T.text("explained_cross", locale, layer=int(e.layer) + 1, head=head)
+    else:
+        what = T.text("explained_relevance", locale,
+                      target=T.text(EXPLAIN_TARGETS[e.box_coordinate if e.target == "box" else "class"], locale))
+    lines = [T.text("explain_map_line", locale, what=what, detection=html.escape(detection_text(run, e.row, locale)),
+                    seconds=e.map_seconds)]
+    if e.curves is None:
+        lines.append(T.text("measure_pending", locale, runs=faithfulness_model_runs(),
+                            seconds=faithfulness_seconds(run)))
+    else:
+        c = e.curves
+        lines.append(T.text("auc_line", locale, deletion=c["deletion"].auc, insertion=c["insertion"].auc,
+                            random_deletion=c["random_deletion"].auc, random_insertion=c["random_insertion"].auc,
+                            runs=e.model_runs, seconds=e.curve_seconds))
+        lines.append(T.text("beats_random" if e.beats_random else "not_faithful", locale))
+    return "  \n".join(lines)
+
+
+def explanation_figure(explanation: DetectionExplanation, locale: str = DEFAULT_LOCALE) -> go.Figure | None:
+    """The deletion and insertion curves beside the random map's (None when not measured)."""
+    if explanation.curves is None:
+        return None
+    return faithfulness_figure(explanation.curves, locale, height=360)
 
 
 def encoder_view(run: DetectionRun, point_xy: tuple[float, float] | None, layer: int,

@@ -22,7 +22,7 @@ def faithfulness_markdown(table_path: str | Path, model: str, current: str | Non
     """Markdown for `model`'s entry of the table at `table_path` (a note when `current` is another model)."""
     entry = read_faithfulness_table(table_path).get(model)
     if entry is None:
-        return T.text("no_table", locale)
+        return T.text("no_table", locale, model=model)
     methods = entry["methods"]
 
     def name(method: str) -> str:

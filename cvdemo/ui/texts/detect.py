@@ -39,6 +39,41 @@ looks (**encoder self-attention**).""",
     "encoder_layer": ("Encoder layer", "编码器层"),
     "encoder_label": ("Encoder self-attention (click to move the point)", "编码器自注意力（点击以移动该点）"),
     "class_plot": ("Class distribution per query", "每个查询的类别分布"),
+    # the "Explain" section: a map of the selected detection and its faithfulness
+    "explain_heading": ("#### Explain the selected detection: which parts of the image its prediction depends on",
+                        "#### 解释所选检测结果：它的预测依赖图像的哪些部分"),
+    "explain_help": (
+        """**Cross-attention** (the decoder layer and head chosen above) is the weight with which the detection's
+query read each position of the encoder's output in that one layer. It is one layer of one path: it ignores the
+other decoder layers, the query's self-attention with the other queries and the encoder's mixing (after the
+encoder every position already carries information from the whole image), so it shows where the query *read*,
+not what the prediction depends on. **Relevance** (Chefer et al., ICCV 2021) starts from the detection's class
+logit (or one coordinate of its box), weights every attention map by its gradient and follows the relevance
+layer by layer through the encoder's self-attention and the decoder's self- and cross-attention: it is specific
+to this detection and this target, but still a gradient (first-order) estimate. **Faithfulness**: remove the
+map's most relevant cells first (blurred) and watch the detection's score fall (*deletion*: a lower AUC is
+better), or put them first into a blurred image (*insertion*: a higher AUC is better); the score is the best
+probability of the detection's class among the queries whose box still overlaps its box (IoU ≥ 0.5). A random
+order of cells is the baseline: a map whose deletion AUC is not below the random map's does not find what the
+detection depends on better than chance.""",
+        "**交叉注意力**（上方所选的解码器层和注意力头）是该检测结果的查询在这一层读取编码器输出各位置时所用的权重。"
+        "它只是一条路径中的一层：忽略了其他解码器层、该查询与其他查询之间的自注意力，以及编码器的混合"
+        "（经过编码器后，每个位置都已携带整幅图像的信息），所以它显示的是查询*读取*了哪里，而不是预测依赖什么。"
+        "**相关性**（Chefer 等，ICCV 2021）从该检测结果的类别 logit（或其框的一个坐标）出发，用梯度加权每个注意力图，"
+        "并逐层沿编码器自注意力、解码器自注意力和交叉注意力传播相关性：它针对这个检测结果和这个目标，"
+        "但仍是基于梯度的（一阶）估计。**可信度**：先去掉（模糊）图中最相关的格子，观察检测分数下降"
+        "（*删除*：AUC 越低越好）；或先把它们放回一幅模糊的图像（*插入*：AUC 越高越好）；"
+        "分数是框与该检测框仍重叠（IoU ≥ 0.5）的查询中该类别的最高概率。随机顺序的格子是基线："
+        "删除 AUC 不低于随机图的解释图，找出检测依赖之处的能力并不比随机更好。"),
+    "explain_help_title": ("What each method computes, and when it misleads", "各方法计算的是什么，何时会误导"),
+    "explain_method": ("Explain with", "解释方法"),
+    "explain_target": ("Relevance target", "相关性目标"),
+    "explain_target_info": ("what the relevance explains: the class logit or one coordinate of the box (the "
+                            "cross-attention does not depend on it)",
+                            "相关性所解释的量：类别 logit 或框的一个坐标（交叉注意力与它无关）"),
+    "measure_button": ("Measure faithfulness", "测量可信度"),
+    "explain_label": ("Explanation map", "解释图"),
+    "curve_plot": ("Deletion and insertion curves", "删除与插入曲线"),
     # the table's column headers ("#", "x0", ... are the same in both languages)
     "col_query": ("query", "查询"),
     "col_label": ("label", "类别"),
@@ -48,6 +83,34 @@ looks (**encoder self-attention**).""",
     "caption_on_picture": ("on picture", "在图上"),
     "caption_no_room": ("no room", "无处可放"),
     "captions_off": ("captions off", "标注已关闭"),
+    # run-time text: the "Explain" section
+    "method_cross": ("Cross-attention (decoder layer and head above)", "交叉注意力（上方的解码器层和注意力头）"),
+    "method_relevance": ("Relevance through the whole model (Chefer 2021)", "贯穿整个模型的相关性（Chefer 2021）"),
+    "target_class": ("class logit", "类别 logit"),
+    "target_cx": ("box centre x (cx)", "框中心 x（cx）"),
+    "target_cy": ("box centre y (cy)", "框中心 y（cy）"),
+    "target_w": ("box width (w)", "框宽度（w）"),
+    "target_h": ("box height (h)", "框高度（h）"),
+    "explained_cross": ("cross-attention of decoder layer {layer}, {head}", "解码器第 {layer} 层的交叉注意力，{head}"),
+    "explained_relevance": ("relevance for the {target}", "针对“{target}”的相关性"),
+    "explain_map_line": ("**{what}** of {detection} · map in {seconds:.2f} s",
+                         "{detection} 的**{what}** · 解释图用时 {seconds:.2f} 秒"),
+    "auc_line": ("deletion AUC **{deletion:.3f}** (random map {random_deletion:.3f}; lower is better) · "
+                 "insertion AUC **{insertion:.3f}** (random map {random_insertion:.3f}; higher is better) · "
+                 "{runs} model runs in {seconds:.1f} s",
+                 "删除 AUC **{deletion:.3f}**（随机图 {random_deletion:.3f}；越低越好）· "
+                 "插入 AUC **{insertion:.3f}**（随机图 {random_insertion:.3f}；越高越好）· "
+                 "模型运行 {runs} 次，用时 {seconds:.1f} 秒"),
+    "beats_random": ("Removing what this map marks first lowers the detection's score faster than a random order: "
+                     "here the map points at what the detection depends on.",
+                     "先去掉此图标出的区域，检测分数比随机顺序下降得更快：在这里，此图指出了检测所依赖的区域。"),
+    "not_faithful": ("⚠ This map's deletion AUC is not below the random map's: removing what it marks first hurts "
+                     "the detection no more than removing random cells, so do not trust it for this detection.",
+                     "⚠ 此图的删除 AUC 不低于随机图：先去掉它标出的区域，对检测的影响并不比随机去掉格子更大，"
+                     "所以对这个检测结果不要相信它。"),
+    "measure_pending": ("Measuring faithfulness takes **{runs} model runs** (about {seconds:.0f} s here): press "
+                        "**Measure faithfulness**.",
+                        "测量可信度需要**运行模型 {runs} 次**（这里约 {seconds:.0f} 秒）：请点击**测量可信度**。"),
     # run-time text
     "query_n": ("query {q}", "查询 {q}"),
     "summary_kept_one": (

@@ -29,6 +29,8 @@ T = Catalog("explain", {
     "other_model": ("These figures are for {model}; your model ({current}) has not been measured: use the "
                     "AUCs beside each map.",
                     "这些数字属于 {model}；你的模型（{current}）尚未测量：请看每张图旁边的 AUC。"),
-    "no_table": ("No shipped faithfulness table (run `python -m benchmarks.bench_explain_faithfulness`).",
-                 "没有随附的可信度表（请运行 `python -m benchmarks.bench_explain_faithfulness`）。"),
+    "no_table": ("No shipped faithfulness figures for {model} (`python -m benchmarks.bench_explain_faithfulness "
+                 "--model {model}` makes them).",
+                 "没有随附的 {model} 可信度数据（运行 `python -m benchmarks.bench_explain_faithfulness "
+                 "--model {model}` 即可生成）。"),
 })
