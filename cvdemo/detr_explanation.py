@@ -25,8 +25,6 @@ The model's input is rebuilt from `run.image` exactly as `cvdemo.detection_run.r
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import logging
 import threading
 import time
@@ -41,6 +39,7 @@ from cvdemo.attention import query_attention_map, upsample_heatmap
 from cvdemo.detection_run import DetectionRun
 from cvdemo.explain import faithfulness
 from cvdemo.explain.detr import BOX_COORDINATES, detr_relevance
+from cvdemo.explain.in_flight import EXPLANATIONS
 from cvdemo.models.image_processing import prepare_detr_inputs
 
 __all__ = ["BOX_COORDINATES", "CURVE_NAMES", "MEASURE_AT_ONCE_SECONDS", "METHODS", "RANDOM_SEEDS",
@@ -58,7 +57,6 @@ RANDOM_CACHE_SIZE = 64  # detections whose random-map curves are kept (a few kB 
 _RANDOM_CACHE: OrderedDict = OrderedDict()  # (model, run, row, grid, steps, seeds) -> (weakref to run, curves)
 _RANDOM_LOCK = threading.Lock()
 BATCH_PIXELS = 4 * 2**20  # input pixels per batch of perturbed images (16 images of 512x512, 4 of 800x1066)
-EXIT_WAIT_SECONDS = 30.0  # at interpreter exit, how long to wait for explanations still running in other threads
 
 
 @dataclass(frozen=True)
@@ -180,7 +178,8 @@ def measure_faithfulness(model: torch.nn.Module, run: DetectionRun, row: int, fe
         raise ValueError(f"detection {row} out of range: this run has {len(run.scores)}")
     steps, seeds = _steps_and_seeds(steps, seeds)
     image = model_pixels(model, run)[0]  # (3, H, W) normalised
-    score = _stoppable(faithfulness.detr_detection_score(model, detection_box_cxcywh(run, row), int(run.labels[row])))
+    score = EXPLANATIONS.stoppable(
+        faithfulness.detr_detection_score(model, detection_box_cxcywh(run, row), int(run.labels[row])))
     heat = torch.as_tensor(np.asarray(feature_map, dtype=np.float32))
     grid = tuple(int(v) for v in heat.shape)
     # a batch of 16 DETR-R50 inputs at 800x1066 would hold gigabytes of activations: fewer images per batch
@@ -225,45 +224,6 @@ def _remember_random_curves(key: tuple, run: DetectionRun, curves: dict) -> None
             _RANDOM_CACHE.popitem(last=False)
 
 
-# A process that exits while torch runs in another thread (a web server's worker) aborts in torch's thread pools
-# destructors ("terminate called without an active exception", exit status 134). Explanations run for seconds:
-# at exit, the ones in flight stop at their next batch of images and the exit waits for them.
-_EXITING = threading.Event()
-_IN_FLIGHT = threading.Condition()
-_running = 0
-
-
-@contextlib.contextmanager
-def _in_flight():
-    global _running
-    if _EXITING.is_set():
-        raise RuntimeError("the process is exiting: no new explanation")
-    with _IN_FLIGHT:
-        _running += 1
-    try:
-        yield
-    finally:
-        with _IN_FLIGHT:
-            _running -= 1
-            _IN_FLIGHT.notify_all()
-
-
-@atexit.register
-def _wait_for_explanations() -> None:
-    _EXITING.set()
-    with _IN_FLIGHT:
-        _IN_FLIGHT.wait_for(lambda: _running == 0, timeout=EXIT_WAIT_SECONDS)
-
-
-def _stoppable(score: faithfulness.ScoreFn) -> faithfulness.ScoreFn:
-    """``score`` that refuses new batches once the process is exiting."""
-    def score_unless_exiting(images: torch.Tensor) -> torch.Tensor:
-        if _EXITING.is_set():
-            raise RuntimeError("the process is exiting: faithfulness not measured")
-        return score(images)
-    return score_unless_exiting
-
-
 def explain_detection(model: torch.nn.Module | None, run: DetectionRun, row: int, method: str,
                       layer: int | None = None, head: int | None = None, target: str = "class",
                       box_coordinate: str | None = None, steps: int | None = None, measure: bool = True
@@ -272,7 +232,7 @@ def explain_detection(model: torch.nn.Module | None, run: DetectionRun, row: int
     its faithfulness curves (`measure_faithfulness` with ``steps``, None = `STEPS`; it needs the model for either
     method)."""
     _check(run, row, method, target, box_coordinate)
-    with _in_flight():
+    with EXPLANATIONS:
         return _explain(model, run, row, method, layer, head, target, box_coordinate, steps, measure)
 
 

@@ -26,7 +26,6 @@ No gradio and no text for people here: the tab words the method names, the targe
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import logging
 import threading
@@ -39,6 +38,7 @@ import numpy as np
 import torch
 
 from cvdemo.explain import faithfulness, gradient_rollout, mean_attention_distance, vit_relevance
+from cvdemo.explain.in_flight import EXPLANATIONS
 from cvdemo.models.vit import ViT
 from cvdemo.models.vit_transforms import vit_transform
 from cvdemo.vit_run import ClassificationRun, display_heatmap, layer_attention_heatmap, rollout_heatmap
@@ -158,49 +158,7 @@ def grid_map(model: ViT, run: ClassificationRun, method: str, target_class: int,
     return out[0].detach().float().cpu().numpy()
 
 
-class _Running:
-    """How many explanations are being computed, and a wait for none at interpreter exit: the app computes them
-    in server worker threads, and a process that exits while one of them is inside torch aborts ("terminate called
-    without an active exception", exit status 134) instead of exiting cleanly. At exit (`at_exit`) no new
-    explanation starts, the curves being measured stop at their next batch of images, and the exit waits for
-    the ones in flight (at most ``timeout_s``)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.changed = threading.Condition()
-        self.exiting = threading.Event()
-
-    def __enter__(self) -> None:
-        if self.exiting.is_set():
-            raise RuntimeError("the process is exiting: no new explanation")
-        with self.changed:
-            self.count += 1
-
-    def __exit__(self, *exc) -> None:
-        with self.changed:
-            self.count -= 1
-            self.changed.notify_all()
-
-    def wait(self, timeout_s: float = 60.0) -> bool:
-        """True once none is running (False after ``timeout_s``)."""
-        with self.changed:
-            return self.changed.wait_for(lambda: self.count == 0, timeout=timeout_s)
-
-    def at_exit(self) -> None:
-        self.exiting.set()
-        self.wait()
-
-    def stoppable(self, score: faithfulness.ScoreFn) -> faithfulness.ScoreFn:
-        """``score`` that refuses new batches once the process is exiting."""
-        def score_unless_exiting(images: torch.Tensor) -> torch.Tensor:
-            if self.exiting.is_set():
-                raise RuntimeError("the process is exiting: faithfulness not measured")
-            return score(images)
-        return score_unless_exiting
-
-
-RUNNING = _Running()
-atexit.register(RUNNING.at_exit)
+RUNNING = EXPLANATIONS  # the explanations in flight, waited for at exit (`cvdemo.explain.in_flight`)
 
 
 class RandomCurveCache:

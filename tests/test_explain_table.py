@@ -53,8 +53,8 @@ def test_markdown_names_the_best_methods_and_warns_about_one_no_better_than_rand
         assert "**gradient rollout** is not clearly more faithful than a random map" in text
         assert "your model (other) has not been measured" in text
     else:
-        assert "最可信的是 **注意力展开**" in text and "指向最准的是 **相关性（Chefer）**" in text
-        assert "**梯度展开** 在这里并不明显比随机图更可信" in text
+        assert "最忠实的是 **注意力展开**" in text and "指向最准的是 **相关性（Chefer）**" in text
+        assert "**梯度展开** 在这里并不明显比随机图更忠实" in text
     assert len(best) > 4 and text.count("\n| ") == 5  # header + four methods
     assert "No shipped faithfulness figures for m" in faithfulness_markdown(tmp_path / "none.json", "m")
 

@@ -12,6 +12,7 @@ import torch
 from cvdemo import vit_explanation as ve
 from cvdemo.explain import faithfulness, gradient_rollout, mean_attention_distance, vit_relevance
 from cvdemo.explain.faithfulness import PerturbationCurve
+from cvdemo.explain.in_flight import InFlight
 from cvdemo.models.vit import ViT, ViTConfig
 from cvdemo.models.vit_transforms import vit_transform
 from cvdemo.vit_run import layer_attention_heatmap, rollout_heatmap, run_vit
@@ -219,7 +220,7 @@ def test_the_interpreter_waits_at_exit_for_an_explanation_being_computed(monkeyp
 def test_at_exit_no_explanation_starts_and_the_curves_stop(monkeypatch):
     model = tiny_vit()
     run = run_vit(model, image())
-    running = ve._Running()
+    running = InFlight()
     monkeypatch.setattr(ve, "RUNNING", running)
     running.at_exit()  # nothing in flight: returns at once
     with pytest.raises(RuntimeError, match="the process is exiting: no new explanation"):

@@ -61,7 +61,7 @@ detection depends on better than chance.""",
         "（经过编码器后，每个位置都已携带整幅图像的信息），所以它显示的是查询*读取*了哪里，而不是预测依赖什么。"
         "**相关性**（Chefer 等，ICCV 2021）从该检测结果的类别 logit（或其框的一个坐标）出发，用梯度加权每个注意力图，"
         "并逐层沿编码器自注意力、解码器自注意力和交叉注意力传播相关性：它针对这个检测结果和这个目标，"
-        "但仍是基于梯度的（一阶）估计。**可信度**：先去掉（模糊）图中最相关的格子，观察检测分数下降"
+        "但仍是基于梯度的（一阶）估计。**忠实度**：先去掉（模糊）图中最相关的格子，观察检测分数下降"
         "（*删除*：AUC 越低越好）；或先把它们放回一幅模糊的图像（*插入*：AUC 越高越好）；"
         "分数是框与该检测框仍重叠（IoU ≥ 0.5）的查询中该类别的最高概率。随机顺序的格子是基线："
         "删除 AUC 不低于随机图的解释图，找出检测依赖之处的能力并不比随机更好。"),
@@ -71,7 +71,7 @@ detection depends on better than chance.""",
     "explain_target_info": ("what the relevance explains: the class logit or one coordinate of the box (the "
                             "cross-attention does not depend on it)",
                             "相关性所解释的量：类别 logit 或框的一个坐标（交叉注意力与它无关）"),
-    "measure_button": ("Measure faithfulness", "测量可信度"),
+    "measure_button": ("Measure faithfulness", "测量忠实度"),
     "explain_label": ("Explanation map", "解释图"),
     "curve_plot": ("Deletion and insertion curves", "删除与插入曲线"),
     # the table's column headers ("#", "x0", ... are the same in both languages)
@@ -110,7 +110,7 @@ detection depends on better than chance.""",
                      "所以对这个检测结果不要相信它。"),
     "measure_pending": ("Measuring faithfulness takes **{runs} model runs** (about {seconds:.0f} s here): press "
                         "**Measure faithfulness**.",
-                        "测量可信度需要**运行模型 {runs} 次**（这里约 {seconds:.0f} 秒）：请点击**测量可信度**。"),
+                        "测量忠实度需要**运行模型 {runs} 次**（这里约 {seconds:.0f} 秒）：请点击**测量忠实度**。"),
     # run-time text
     "query_n": ("query {q}", "查询 {q}"),
     "summary_kept_one": (

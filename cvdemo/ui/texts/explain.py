@@ -21,16 +21,16 @@ T = Catalog("explain", {
     "m_cross-attention": ("cross-attention (last layer)", "交叉注意力（最后一层）"),
     "m_random": ("random map (baseline)", "随机图（基线）"),
     "best": ("Here the most faithful map by deletion AUC is **{deletion}**; the best pointer is **{pointing}**.",
-             "在这里，按删除 AUC 最可信的是 **{deletion}**；指向最准的是 **{pointing}**。"),
+             "在这里，按删除 AUC 最忠实的是 **{deletion}**；指向最准的是 **{pointing}**。"),
     "not_better": ("**{method}** is not clearly more faithful than a random map here (its deletion AUC minus the "
                    "random map's has an interval reaching 0 or above): do not read much into it.",
-                   "**{method}** 在这里并不明显比随机图更可信（其删除 AUC 减去随机图的差值区间达到或超过 0）："
+                   "**{method}** 在这里并不明显比随机图更忠实（其删除 AUC 减去随机图的差值区间达到或超过 0）："
                    "不要过度解读它。"),
     "other_model": ("These figures are for {model}; your model ({current}) has not been measured: use the "
                     "AUCs beside each map.",
                     "这些数字属于 {model}；你的模型（{current}）尚未测量：请看每张图旁边的 AUC。"),
     "no_table": ("No shipped faithfulness figures for {model} (`python -m benchmarks.bench_explain_faithfulness "
                  "--model {model}` makes them).",
-                 "没有随附的 {model} 可信度数据（运行 `python -m benchmarks.bench_explain_faithfulness "
+                 "没有随附的 {model} 忠实度数据（运行 `python -m benchmarks.bench_explain_faithfulness "
                  "--model {model}` 即可生成）。"),
 })
