@@ -278,3 +278,45 @@ def test_mean_attention_distance_on_a_model_and_its_batch_mean():
     assert both.shape == (3, 2) and (both >= 0).all()
     with pytest.raises(ValueError, match="T = 1"):
         mean_attention_distance(atts, (4, 4), 8, 1)
+
+
+def _two_region_vit() -> ViT:
+    """A hand-set ViT whose class 0 reads the left half of the image and class 1 the right half.
+
+    1 block, 1 head, width 8, 4 px patches on an 8x16 input (a 2x4 grid). The class token attends to every
+    patch alike (q = k = 0); a patch's value is its position embedding, 3 * e0 on the left two columns and
+    3 * e1 on the right two (patch pixels are ignored: zero patch projection); the MLP is off; the head reads
+    channel 0 for class 0 and channel 1 for class 1. So logit c grows with the attention to region c's patches.
+    """
+    model = ViT(ViTConfig(image_size=(8, 16), patch_size=4, num_classes=2, embed_dim=8, depth=1, num_heads=1)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        for norm in (model.blocks[0].norm1, model.blocks[0].norm2, model.norm):
+            norm.weight.fill_(1.0)
+        v = model.blocks[0].attn.qkv.weight[16:24]  # rows of v (q, k stay 0: uniform attention)
+        v.copy_(torch.eye(8))
+        model.blocks[0].attn.proj.weight.copy_(torch.eye(8))
+        grid = model.pos_embed[0, 1:].view(2, 4, 8)
+        grid[:, :2, 0] = 3.0  # left columns
+        grid[:, 2:, 1] = 3.0  # right columns
+        model.head.weight[0, 0] = 1.0
+        model.head.weight[1, 1] = 1.0
+    return model
+
+
+def test_relevance_concentrates_on_each_class_region_where_rollout_cannot_tell():
+    model = _two_region_vit()
+    x = torch.randn(1, 3, 8, 16, generator=torch.Generator().manual_seed(0))
+    out = model(x, return_attention=True)
+    torch.testing.assert_close(out["attentions"][0][0, 0, 0], torch.full((9,), 1 / 9))  # uniform from the CLS
+    for cls, region in ((0, slice(0, 2)), (1, slice(2, 4))):
+        r = vit_relevance(model, x, cls)[0]  # (2, 4)
+        assert r.min() >= 0
+        share = float(r[:, region].sum() / r.sum())
+        assert share > 0.99, (cls, r)
+    rollouts = [read_patch_map(attention_rollout(attention_gradients(model, x, c)["attentions"]), (2, 4), 1, "token")
+                for c in (0, 1)]
+    torch.testing.assert_close(rollouts[0], rollouts[1], atol=0, rtol=0)
+    flat = rollouts[0][0]
+    assert float(flat.max() - flat.min()) < 1e-6  # rollout: the same weight on every patch, whatever the class
