@@ -12,7 +12,7 @@ from cvdemo.datasets.shapes import CATEGORIES, SHARED_SHAPES, ShapesConfig, gene
 
 HERE = Path(__file__).resolve().parent
 DETECT = SHARED_SHAPES  # the shipped detectors' distribution (detr-shapes')
-CLASSIFY = ShapesConfig(image_size=64, task="classify", min_size=0.3, max_size=0.8)
+CLASSIFY = ShapesConfig(image_size=64, task="classify", min_size=0.35, max_size=0.85)  # vit-shapes' training sizes
 
 
 def main() -> None:
