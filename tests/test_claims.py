@@ -175,7 +175,8 @@ def test_every_claim_is_complete_and_runnable_ones_build_every_variant():
         assert len(spec.seeds) >= MIN_SEEDS and spec.why_may_differ_en and spec.why_may_differ_zh
     runnable = runnable_claims()
     assert {"vit-pos-embed-sincos-vs-learned", "vit-pos-embed-1d-vs-2d", "vit-class-token-vs-gap", "vit-gelu-vs-relu",
-            "vit-layernorm-vs-batchnorm", "vit-heads", "detr-aux-loss", "detr-position-encoding"} <= set(runnable)
+            "vit-layernorm-vs-batchnorm", "vit-heads", "detr-aux-loss", "detr-position-encoding",
+            "cnn-vs-vit-small-data", "hybrid-vs-vit"} <= set(runnable)
     assert all(spec.needs for name, spec in CLAIMS.items() if name not in runnable)
     for spec in runnable.values():
         weights = set()

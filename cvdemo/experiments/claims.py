@@ -18,6 +18,7 @@ from another. Every DETR claim starts its backbone from detr-shapes' (the preset
 
 from __future__ import annotations
 
+from cvdemo.experiments.architecture_claims import ARCHITECTURE_CLAIMS
 from cvdemo.experiments.spec import ClaimSpec, Overrides
 
 __all__ = ["CLAIMS", "runnable_claims"]
@@ -139,21 +140,7 @@ _CLAIM_LIST = [
          "12 dimensions per head, which may be too few.",
          "Michel 等人（2019）发现训练后很多头可以剪掉；宽 96 时 8 个头每头只有 12 维，可能太少。",
          comparisons=[("2 heads", "1 head"), ("4 heads", "1 head"), ("8 heads", "1 head")]),
-    _vit("vit-cnn-vs-hybrid-vs-vit", "3.5.5",
-         "With its inductive bias a CNN (ResNet) does better on small data sets; a CNN + Transformer hybrid is "
-         "slightly better than ViT when the models are small.",
-         "由于传统的CNN网络有归纳偏置，在较小的数据集上表现更优。……CNN+transformer混合模型在模型较小时的表现略优于vit"
-         "网络。",
-         "architecture (matched weights)",
-         {"ResNet": _model(architecture="resnet"), "hybrid": _model(architecture="hybrid"),
-          "ViT": _model(architecture="vit")},
-         "better", "The ViT paper's comparison is at equal pre-training compute on JFT-300M; here the data set is "
-         "small on purpose (2,000 images) and the weights are matched.",
-         "ViT 论文是在 JFT-300M 上以相同的预训练计算量比较的；这里特意用小数据集（2,000 张图像），并让参数量相当。",
-         comparisons=[("ResNet", "ViT"), ("hybrid", "ViT")], num_train_images=2000,
-         needs=["a ResNet classifier of the tiny ViT's size (a model kind the runner can build from a spec)",
-                "a hybrid ViT: a CNN stem (ResNet stages) whose feature map gives the tokens (ViTConfig option)",
-                "Overrides that can choose the model class ('architecture'), with matched parameter counts"]),
+    *ARCHITECTURE_CLAIMS.values(),  # ResNet vs ViT and hybrid vs ViT at matched weights (§3.1, §3.5.5)
     _detr("detr-aux-loss", "4.2.2",
           "The outputs of all 6 decoder layers go through the shared FFN to predict classes and boxes, and all take "
           "part in the loss: this is deep supervision (auxiliary losses), which helps DETR train.",

@@ -8,8 +8,10 @@ One run (`prepare_run`) is built as ``python -m training.train_vit|train_detr`` 
 the preset of the claim's kind, its generated data (the preset's data seed: the same images for every variant and
 seed), the preset's `TrainConfig` with the spec's steps, seed and evaluation interval (no snapshots, no
 checkpoints), then the spec's ``base`` and the variant's overrides of the model config, the TrainConfig and the
-task. Python's, NumPy's and torch's random generators are seeded with the run's seed before the model is built,
-so a variant's seed-s run differs from another variant's seed-s run only by the variant's overrides.
+task. A classify claim's variant builds the model its ``architecture`` names (`build_classifier`: the preset's ViT,
+or a ResNet / hybrid ViT of the ViT's parameter count). Python's, NumPy's and torch's random generators are seeded
+with the run's seed before the model is built, so a variant's seed-s run differs from another variant's seed-s run
+only by the variant's overrides.
 
 Order: seed by seed, every variant within a seed, so that an interrupted experiment has as many runs of each
 variant as possible. A progress line per run goes to `logging` (the CLI shows it).
@@ -35,7 +37,10 @@ import torch
 from torch import nn
 
 from cvdemo.experiments.run_records import RunRecord, append_record, normalized, read_records, runs_path
-from cvdemo.experiments.spec import ClaimSpec
+from cvdemo.experiments.spec import ARCHITECTURES, ClaimSpec
+from cvdemo.models.hybrid_vit import HybridViT, matched_hybrid_config
+from cvdemo.models.resnet_classifier import ResNetClassifier, matched_resnet_config
+from cvdemo.models.vit import ViT, ViTConfig
 from cvdemo.training.classification import ClassificationTask
 from cvdemo.training.detection import DetectionTask
 from cvdemo.training.divergence import NonFiniteLossError
@@ -44,7 +49,8 @@ from cvdemo.training.events import EvalEvent, RunFinished, RunStarted, StepEvent
 from cvdemo.training.kinds import KINDS
 from cvdemo.training.presets import build_vit_task
 
-__all__ = ["PreparedRun", "finished_records", "hardware", "prepare_run", "run_claim", "run_settings", "train_one"]
+__all__ = ["PreparedRun", "build_classifier", "finished_records", "hardware", "prepare_run", "run_claim",
+           "run_settings", "train_one"]
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +111,9 @@ def prepare_run(spec: ClaimSpec, variant: str, seed: int, *, steps: int | None =
         raise KeyError(f"claim {spec.name!r}: no {spec.kind} preset {spec.preset!r}; known: {sorted(kind.presets)}")
     over = spec.overrides_of(variant)
     base = kind.presets[spec.preset]
-    preset = dataclasses.replace(base, model={**base.model, **over.model}, shapes={**base.shapes, **over.shapes})
+    fields = {**base.model, **over.model}
+    architecture = fields.pop("architecture", "vit")
+    preset = dataclasses.replace(base, model=fields, shapes={**base.shapes, **over.shapes})
     train, val = preset.datasets(spec.num_train_images, spec.num_val_images)
     id2label = {k: c.name for k, c in enumerate(train.categories)}
     config = preset.train_config(**{**dict(over.train), "total_steps": steps or spec.steps, "seed": seed,
@@ -113,7 +121,7 @@ def prepare_run(spec: ClaimSpec, variant: str, seed: int, *, steps: int | None =
                                     "checkpoint_every": 0, "checkpoint_dir": None})
     _seed_everything(seed)
     if spec.kind == "vit":
-        model = kind.build_model(preset, id2label)
+        model = build_classifier(architecture, preset.model, id2label)
         teacher = (preset.feature_hint or {}).get("teacher") if spec.hint else None
         task = build_vit_task(preset, model, teacher)
         if over.task:
@@ -122,6 +130,31 @@ def prepare_run(spec: ClaimSpec, variant: str, seed: int, *, steps: int | None =
         model = kind.build_model(preset, id2label, backbone_init=preset.backbone_init if spec.backbone_init else None)
         task = DetectionTask(model.config, **over.task) if over.task else kind.build_task(preset, model)
     return PreparedRun(model, task, train, val, config)
+
+
+def build_classifier(architecture: str, fields: dict[str, Any], id2label: dict[int, str]) -> nn.Module:
+    """A fresh classifier for a classify claim: the ViT of ``fields`` (ViTConfig fields, e.g. a preset's
+    ``model``), or a ResNet / hybrid ViT of about that ViT's parameter count (`matched_resnet_config`,
+    `matched_hybrid_config`: same input size, classes and normalisation; the hybrid keeps the ViT's transformer).
+    Keys of ``fields`` that are no ViTConfig field are the matching's options (resnet: ``depths``,
+    ``stem_stride``; hybrid: ``stem_depth``). Raises ValueError for an unknown architecture or option."""
+    known = {f.name for f in dataclasses.fields(ViTConfig)}
+    options = {k: v for k, v in fields.items() if k not in known}
+    vit_config = ViTConfig(**{k: v for k, v in fields.items() if k in known}, num_classes=len(id2label),
+                           id2label=id2label)
+    matchers = {"resnet": (matched_resnet_config, ResNetClassifier), "hybrid": (matched_hybrid_config, HybridViT)}
+    if architecture == "vit":
+        if options:
+            raise ValueError(f"{sorted(options)} are no ViTConfig fields (known: {sorted(known)})")
+        return ViT(vit_config)
+    if architecture not in matchers:
+        raise ValueError(f"unknown architecture {architecture!r}: one of {ARCHITECTURES}")
+    match, model_class = matchers[architecture]
+    try:
+        config = match(vit_config, **options)
+    except TypeError as e:
+        raise ValueError(f"{sorted(options)}: not options of the {architecture} matching ({e})") from e
+    return model_class(config)
 
 
 def _final_and_curve(metric: str, evals: list[EvalEvent], losses: list[tuple[int, float]],

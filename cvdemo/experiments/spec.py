@@ -9,6 +9,12 @@ seeds and the budget (``steps``). Everything else is the same for every variant:
 data seed), the seeds, the steps, the evaluation set. A spec whose variants need a model option that does not exist
 yet lists it in ``needs``; the runner refuses such a spec with `ClaimNeedsOptionError`.
 
+Architecture claims: a classify variant may choose its model class with ``Overrides.model["architecture"]``
+("vit", the default; "resnet"; "hybrid"): the runner then builds a ResNet or a hybrid ViT of the ViT's parameter
+count (`cvdemo.experiments.runner.build_classifier`), with the same data, seeds and TrainConfig. The ViT feature hint
+(``hint``) goes to every variant or to none: a spec with a ResNet variant must set ``hint=False``
+(`ClaimSpec.hint_problem`; the runner refuses it otherwise).
+
 Metrics: any key of the last `EvalEvent.metrics` of a run ("accuracy" for classification, "AP", "AP50", ... for
 detection, "loss" for both: the validation loss), or ``"train_loss"``: the mean training loss of the last
 ``eval_every`` updates.
@@ -24,14 +30,18 @@ from typing import Any
 from cvdemo.messages import UserError
 from cvdemo.metrics.coco_eval import STAT_NAMES
 
-__all__ = ["DIRECTIONS", "METRICS", "MIN_SEEDS", "RELATIONS", "TASKS", "ClaimNeedsOptionError", "ClaimSpec",
-           "Overrides"]
+__all__ = ["ARCHITECTURES", "DIRECTIONS", "HINTABLE_ARCHITECTURES", "METRICS", "MIN_SEEDS", "RELATIONS", "TASKS",
+           "ClaimNeedsOptionError", "ClaimSpec", "Overrides"]
 
 TASKS = {"classify": "vit", "detect": "detr"}  # a claim's task -> the training kind (`cvdemo.training.kinds`)
 RELATIONS = ("equal", "better")  # equal: within +/- margin; better: comparison a beats b
 DIRECTIONS = ("higher", "lower")  # which way the metric is better
 # what each task's runs can report: its EvalEvent metrics, and the training loss
 METRICS = {"classify": ("accuracy", "loss", "train_loss"), "detect": (*STAT_NAMES, "loss", "train_loss")}
+# a classify claim's model classes (``Overrides.model["architecture"]``, default "vit"): the preset's ViT, a ResNet
+# (`cvdemo.models.resnet_classifier`) or a hybrid ViT (`cvdemo.models.hybrid_vit`) of the ViT's parameter count
+ARCHITECTURES = ("vit", "resnet", "hybrid")
+HINTABLE_ARCHITECTURES = ("vit", "hybrid")  # token models: the feature hint can train their blocks' tokens
 MIN_SEEDS = 3  # the least number of seeds a shipped claim runs (tests/test_claims.py checks the catalogue)
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -52,10 +62,14 @@ class ClaimNeedsOptionError(UserError):
 class Overrides:
     """What one variant (or every variant: `ClaimSpec.base`) changes in the preset's recipe.
 
-    model: ViTConfig / DETRConfig fields; train: TrainConfig fields (never ``total_steps`` or ``seed``: the spec's
-    steps and seeds); task: keyword arguments of the task (`DetectionTask(aux_loss=...)`,
-    `ClassificationTask(label_smoothing=...)`); shapes: ShapesConfig fields of the generated data (`ClaimSpec.base`
-    only, so that every variant sees the same images).
+    model: ViTConfig / DETRConfig fields, and for a classify claim ``"architecture"`` (`ARCHITECTURES`, default
+    "vit"): "resnet" / "hybrid" build a model of the ViT's parameter count from the ViTConfig these fields give
+    (`cvdemo.experiments.runner.build_classifier`); keys that are no ViTConfig field go to that matching
+    (resnet: ``depths``, ``stem_stride``; hybrid: ``stem_depth``);
+    train: TrainConfig fields (never ``total_steps`` or ``seed``: the spec's steps and seeds);
+    task: keyword arguments of the task (`DetectionTask(aux_loss=...)`, `ClassificationTask(label_smoothing=...)`);
+    shapes: ShapesConfig fields of the generated data (`ClaimSpec.base` only, so that every variant sees the same
+    images).
     """
 
     model: Mapping[str, Any] = field(default_factory=dict)
@@ -131,6 +145,12 @@ class ClaimSpec:
         unknown = sorted({n for pair in self.comparisons for n in pair} - set(self.variants))
         if unknown:
             problems.append(f"comparisons name unknown variants {unknown}")
+        unknown_arch = {v.model.get("architecture", "vit") for v in (self.base, *self.variants.values())}
+        unknown_arch -= set(ARCHITECTURES)
+        if self.task == "classify" and unknown_arch:
+            problems.append(f"architecture must be one of {ARCHITECTURES}, got {sorted(unknown_arch)}")
+        if self.task != "classify" and any("architecture" in v.model for v in (self.base, *self.variants.values())):
+            problems.append("only a classify claim may choose the architecture")
         if self.relation == "equal" and self.margin <= 0:
             problems.append('relation "equal" needs a margin > 0')
         if len(set(self.seeds)) != len(self.seeds) or len(self.seeds) < 2 or min(self.seeds) < 0:
@@ -163,7 +183,31 @@ class ClaimSpec:
             raise KeyError(f"claim {self.name!r} has no variant {variant!r}; it has {list(self.variants)}")
         return self.base.merged(self.variants[variant])
 
+    def architecture_of(self, variant: str) -> str:
+        """The variant's model class: "vit", "resnet" or "hybrid" (a detect claim's: "detr")."""
+        if self.task != "classify":
+            return self.kind
+        return str(self.overrides_of(variant).model.get("architecture", "vit"))
+
     def require_runnable(self) -> None:
-        """Raise `ClaimNeedsOptionError` when the claim needs model options that do not exist yet."""
+        """Raise `ClaimNeedsOptionError` when the claim needs model options that do not exist yet, ValueError when
+        the feature hint could not be given to every variant alike (see `hint_problem`)."""
         if self.needs:
             raise ClaimNeedsOptionError(self.name, tuple(self.needs))
+        problem = self.hint_problem()
+        if problem:
+            raise ValueError(problem)
+
+    def hint_problem(self) -> str:
+        """Why this spec's feature hint would spoil the comparison ("" when it does not).
+
+        The hint (`cvdemo.training.feature_hint`) trains a token model's block output to predict a trained CNN's
+        features: it is given to every variant or to none. A ResNet has no tokens to hint, so a claim with a
+        "resnet" variant must set ``hint=False`` (then no variant gets it)."""
+        if self.task != "classify" or not self.hint:
+            return ""
+        unhintable = sorted(v for v in self.variants if self.architecture_of(v) not in HINTABLE_ARCHITECTURES)
+        if not unhintable:
+            return ""
+        return (f"claim {self.name!r}: the feature hint cannot be given to {unhintable} (no tokens), and giving it "
+                "to the other variants only would favour them; set hint=False so that no variant gets it")

@@ -3,8 +3,9 @@
 `source` may be
 - a directory with `config.json` + `model.safetensors` (or a sharded `model.safetensors.index.json`) in any
   of these formats, detected from `config.json`:
-    cvdemo's own (`"model_type": "cvdemo-detr" | "cvdemo-vit"`, and the detector families of `FAMILY_MODULES`:
-    "cvdemo-faster-rcnn", "cvdemo-ssd", "cvdemo-retinanet", "cvdemo-yolo", "cvdemo-rcnn"), transformers DETR
+    cvdemo's own (`"model_type": "cvdemo-detr" | "cvdemo-vit"`, the detector families of `FAMILY_MODULES`:
+    "cvdemo-faster-rcnn", "cvdemo-ssd", "cvdemo-retinanet", "cvdemo-yolo", "cvdemo-rcnn", and the classifiers of
+    `CLASSIFIER_MODULES`: "cvdemo-resnet-classifier", "cvdemo-hybrid-vit"), transformers DETR
     (`"model_type": "detr"`), transformers ViT (`"model_type": "vit"`), timm ViT/DeiT (timm's `save_for_hf` layout,
     `"architecture"`);
 - a `.pth`/`.pt` file of the original facebookresearch/detr (its pickled `argparse.Namespace` is allowed by
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED_FORMATS = (
     "cvdemo (config.json with model_type cvdemo-detr/cvdemo-vit/cvdemo-faster-rcnn/cvdemo-ssd/cvdemo-retinanet/"
-    "cvdemo-yolo/cvdemo-rcnn + model.safetensors)",
+    "cvdemo-yolo/cvdemo-rcnn/cvdemo-resnet-classifier/cvdemo-hybrid-vit + model.safetensors)",
     "transformers DetrForObjectDetection (model_type detr)",
     "transformers ViTForImageClassification (model_type vit)",
     "timm ViT/DeiT saved with save_for_hf (config.json with 'architecture')",
@@ -174,6 +175,8 @@ def _load_directory(directory: Path) -> nn.Module:
             model, state = ViT(cfg), convert_vit.convert_timm_vit_state_dict(state, cfg)
         elif (family := family_modules().get(model_type)) is not None:
             model = family.from_config_dict(config)
+        elif (classifier := classifier_modules().get(model_type)) is not None:
+            model = classifier.from_config_dict(config)
         elif isinstance(config.get("architecture"), str):
             raise CheckpointError(f"timm architecture {config['architecture']!r} is not a ViT or DeiT; cvdemo "
                                   f"loads these timm models: {', '.join(sorted(VIT_PRESETS))}")
@@ -195,12 +198,26 @@ FAMILY_MODULES = ("cvdemo.models.faster_rcnn", "cvdemo.models.ssd", "cvdemo.mode
 whose ``config.to_dict()`` gives that dict back); a module that does not exist yet is skipped."""
 
 
+CLASSIFIER_MODULES = ("cvdemo.models.resnet_classifier", "cvdemo.models.hybrid_vit")
+"""The image classifiers beside the ViT (issue 16's architecture claims), with the families' protocol
+(``MODEL_TYPE``, ``from_config_dict``): "cvdemo-resnet-classifier", "cvdemo-hybrid-vit"."""
+
+
 def family_modules() -> dict[str, object]:
     """model_type -> the family module that builds it (imported on first use)."""
+    return _modules_by_type(FAMILY_MODULES)
+
+
+def classifier_modules() -> dict[str, object]:
+    """model_type -> the classifier module (`CLASSIFIER_MODULES`) that builds it (imported on first use)."""
+    return _modules_by_type(CLASSIFIER_MODULES)
+
+
+def _modules_by_type(names: tuple[str, ...]) -> dict[str, object]:
     import importlib
 
     found = {}
-    for name in FAMILY_MODULES:
+    for name in names:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
