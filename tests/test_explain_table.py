@@ -52,9 +52,11 @@ def test_markdown_names_the_best_methods_and_warns_about_one_no_better_than_rand
         assert "best pointer is **relevance (Chefer)**" in text
         assert "**gradient rollout** is not clearly more faithful than a random map" in text
         assert "your model (other) has not been measured" in text
+        assert "This disagrees with Chefer et al. (2021)" in text and "**rollout** does better" in text
     else:
         assert "最忠实的是 **注意力展开**" in text and "指向最准的是 **相关性（Chefer）**" in text
         assert "**梯度展开** 在这里并不明显比随机图更忠实" in text
+        assert "与 Chefer 等人（2021）的结论不同" in text
     assert len(best) > 4 and text.count("\n| ") == 5  # header + four methods
     assert "No shipped faithfulness figures for m" in faithfulness_markdown(tmp_path / "none.json", "m")
 

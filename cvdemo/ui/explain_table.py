@@ -41,6 +41,8 @@ def faithfulness_markdown(table_path: str | Path, model: str, current: str | Non
     best_deletion = min(real, key=lambda m: real[m]["deletion_auc"]["mean"])
     best_pointing = max(real, key=lambda m: real[m]["pointing"]["mean"])
     lines += ["", T.text("best", locale, deletion=name(best_deletion), pointing=name(best_pointing))]
+    if "relevance" in real and best_deletion != "relevance":
+        lines.append("\n" + T.text("paper_disagrees", locale, best=name(best_deletion)))
     for method, row in real.items():
         if row.get("deletion_minus_random", {}).get("high", -1.0) >= 0:
             lines.append("\n" + T.text("not_better", locale, method=name(method)))

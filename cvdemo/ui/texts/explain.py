@@ -22,6 +22,12 @@ T = Catalog("explain", {
     "m_random": ("random map (baseline)", "随机图（基线）"),
     "best": ("Here the most faithful map by deletion AUC is **{deletion}**; the best pointer is **{pointing}**.",
              "在这里，按删除 AUC 最忠实的是 **{deletion}**；指向最准的是 **{pointing}**。"),
+    "paper_disagrees": (
+        "This disagrees with Chefer et al. (2021), who report their relevance beating raw attention and rollout "
+        "(perturbation tests on ImageNet ViTs, segmentation tests on COCO's DETR); here, on a small model and "
+        "simple images, **{best}** does better by the deletion test.",
+        "这与 Chefer 等人（2021）的结论不同：他们报告相关性优于原始注意力和注意力展开（ImageNet 上 ViT 的扰动测试、"
+        "COCO 上 DETR 的分割测试）；而在这里（小模型、简单图像），按删除测试是 **{best}** 更好。"),
     "not_better": ("**{method}** is not clearly more faithful than a random map here (its deletion AUC minus the "
                    "random map's has an interval reaching 0 or above): do not read much into it.",
                    "**{method}** 在这里并不明显比随机图更忠实（其删除 AUC 减去随机图的差值区间达到或超过 0）："
