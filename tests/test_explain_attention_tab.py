@@ -198,11 +198,11 @@ def test_every_method_through_the_api(app_url, accept_language, words):
     locale = "zh-CN" if accept_language == ZH else "en"
     for method in METHODS:
         picture, text, curves = client.predict(method, 3, 2, "mean of heads", "mean", 0.0, 1,
-                                                       api_name="/explain")
+                                                       api_name="/explain_class")
         assert Path(picture).exists() and curves is not None
         assert T.text(f"method_{method}", locale) in text and all(w in text for w in words)
     picture, text, curves = client.predict("relevance", "predicted", 2, "head 1", "mean", 0.0, 1,
-                                           api_name="/measure_faithfulness")  # (the button is not an API output)
+                                           api_name="/measure_class_faithfulness")  # (the button is not an API output)
     assert T.text("predicted_mark", locale) in text
 
 

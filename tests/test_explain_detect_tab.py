@@ -80,7 +80,8 @@ def expected(registry, row: int, method: str, **kwargs) -> detr_explanation.Dete
 def test_both_methods_through_the_api_in_english_with_the_librarys_numbers(app_url, registry):
     client = Client(app_url, verbose=False)
     client.predict(handle_file(SHAPES_IMAGE), MODEL, 0.0, api_name="/detect")
-    image, text, plot, table = client.predict(0, "relevance", 2, "mean of heads", "class", api_name="/explain")
+    image, text, plot, table = client.predict(0, "relevance", 2, "mean of heads", "class",
+                                              api_name="/explain_detection")
     assert Path(image).is_file() and plot is not None, text
     assert table == faithfulness_markdown(ROOT / "examples" / detect_tab.FAITHFULNESS_TABLE, "detr-shapes", MODEL)
     want = expected(registry, 0, "relevance")
@@ -89,23 +90,23 @@ def test_both_methods_through_the_api_in_english_with_the_librarys_numbers(app_u
         in text and f"insertion AUC **{want.curves['insertion'].auc:.3f}**" in text
     verdict = "faster than a random order" if want.beats_random else "is not below the random map's"
     assert verdict in text and "20 model runs" in text
-    _, text, _, _ = client.predict(0, "relevance", 2, "mean of heads", "w", api_name="/explain")
+    _, text, _, _ = client.predict(0, "relevance", 2, "mean of heads", "w", api_name="/explain_detection")
     assert "relevance for the box width (w)" in text
-    _, text, plot, _ = client.predict(1, "cross_attention", 1, "head 2", "class", api_name="/explain")
+    _, text, plot, _ = client.predict(1, "cross_attention", 1, "head 2", "class", api_name="/explain_detection")
     assert "**cross-attention of decoder layer 1, head 2** of #2 square" in text and plot is not None
     assert "deletion AUC" in text
     with pytest.raises(AppError, match="rollout"):  # Gradio refuses a value that is not among the choices
-        client.predict(0, "rollout", 2, "mean of heads", "class", api_name="/explain")
+        client.predict(0, "rollout", 2, "mean of heads", "class", api_name="/explain_detection")
 
 
 def test_both_methods_through_the_api_in_chinese(app_url):
     client = Client(app_url, verbose=False, headers=ZH_HEADERS)
     client.predict(handle_file(SHAPES_IMAGE), MODEL, 0.0, api_name="/detect")
-    _, text, _, table = client.predict(0, "relevance", 2, "mean of heads", "class", api_name="/explain")
+    _, text, _, table = client.predict(0, "relevance", 2, "mean of heads", "class", api_name="/explain_detection")
     assert table == faithfulness_markdown(ROOT / "examples" / detect_tab.FAITHFULNESS_TABLE, "detr-shapes", MODEL,
                                           "zh-CN")
     assert "针对“类别 logit”的相关性" in text and "删除 AUC" in text and "插入 AUC" in text and "随机图" in text
-    _, text, _, _ = client.predict(0, "cross_attention", 2, "mean of heads", "class", api_name="/explain")
+    _, text, _, _ = client.predict(0, "cross_attention", 2, "mean of heads", "class", api_name="/explain_detection")
     assert "解码器第 2 层的交叉注意力，各头平均" in text
     assert "模型运行 10 次" in text  # the random map's curves of this detection are known: only the map's two
 
@@ -114,10 +115,11 @@ def test_a_costly_model_measures_only_on_the_button(app_url, monkeypatch):
     monkeypatch.setattr(detr_explanation, "MEASURE_AT_ONCE_SECONDS", 0.0)
     client = Client(app_url, verbose=False)
     client.predict(handle_file(SHAPES_IMAGE), MODEL, 0.5, api_name="/detect")
-    image, text, plot, _ = client.predict(0, "relevance", 2, "mean of heads", "class", api_name="/explain")
+    image, text, plot, _ = client.predict(0, "relevance", 2, "mean of heads", "class", api_name="/explain_detection")
     assert Path(image).is_file() and plot is None
     assert "Measuring faithfulness takes **20 model runs**" in text and "deletion AUC" not in text
-    _, text, plot, _ = client.predict(0, "relevance", 2, "mean of heads", "class", api_name="/measure")
+    _, text, plot, _ = client.predict(0, "relevance", 2, "mean of heads", "class",
+                                      api_name="/measure_detection_faithfulness")
     assert "deletion AUC" in text and plot is not None
 
 

@@ -236,12 +236,19 @@ def test_gradio_keeps_a_bounded_number_of_sessions():
     assert app.launch_settings()["state_session_capacity"] == app.MAX_SESSIONS <= 1000
 
 
+EXPLAIN_CLASS = ["method", "target", "layer", "head", "fusion", "discard", "start_layer"]
+EXPLAIN_DETECTION = ["row", "method", "dec_layer", "dec_head", "target"]
 # the public API as it was before issue 12 (names, order): clients that call it by keyword keep working
 PUBLIC_API = {
     "/detect": ["image_payload", "model_name", "thr"],
     "/detectors": ["image_payload", "model_names", "nms_iou", "score"],
     "/compare": ["dataset_payload", "preds_a_payload", "model_a", "preds_b_payload", "model_b", "iou_v", "score_v"],
     "/evaluate": ["dataset_payload", "preds_payload", "iou_v", "score_v", "model_name"],
+    # issue 15's explanations: the Attention tab's class explanation, the Detect tab's detection explanation
+    "/explain_class": EXPLAIN_CLASS,
+    "/measure_class_faithfulness": EXPLAIN_CLASS,
+    "/explain_detection": EXPLAIN_DETECTION,
+    "/measure_detection_faithfulness": EXPLAIN_DETECTION,
     "/match": ["src", "index", "image_payload", "gt", "model_name", "wc", "wl", "wg"],
     "/push_to_hub": ["repo", "token_v", "private_v"],
     "/rollout": ["image_payload", "model_name", "fusion_v", "discard_v", "start_v"],

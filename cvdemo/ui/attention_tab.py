@@ -8,10 +8,10 @@ the rollout settings, layer or head only recomputes from it, through the tab's v
 The Explain section (issue 15) puts one method's map (raw attention, rollout, gradient rollout, Chefer relevance)
 for the predicted class or any class beside its deletion / insertion AUCs and the random order's, with the verdict
 of the deletion test and the curves, and plots every head's mean attention distance (`cvdemo.vit_explanation`).
-`/explain` (method, class, and the raw attention's and rollout's settings above) computes from the kept run (the
+`/explain_class` (method, class, and the raw attention's and rollout's settings above) computes from the kept run (the
 gradient methods run the model again); the curves cost 136 model runs (34 when another map of the same class has
 measured the random order's), measured at once when that is estimated at most `MEASURE_AT_ONCE_SECONDS` from the
-run's own forward time, else on `/measure_faithfulness` (a button that says how many runs).
+run's own forward time, else on `/measure_class_faithfulness` (a button that says how many runs).
 
 Read apart: `layout()` creates the components; the handlers are module-level functions (the registry and the model
 runner given by `cvdemo.ui.binding.bind`), each wrapped with `answers` when `wire()` connects them. Values only
@@ -238,7 +238,7 @@ def _explain_settings(run: ClassificationRun, layer, head, fusion, discard, star
 def explain(token, method, target, layer, head, fusion, discard, start_layer, request: gr.Request, *,
             explainer: Callable[..., ViTExplanation], measure: bool = False,
             only_for: tuple[str, ...] = METHODS):
-    """/explain: the map of ``method`` for the class ``target`` over the image, its AUC table and verdict, its
+    """/explain_class: the map of ``method`` for the class ``target`` over the image, its AUC table and verdict, its
     curves, and the "Measure faithfulness" button (shown when the curves were left for it). The curves are
     measured at once when estimated at most `MEASURE_AT_ONCE_SECONDS`, or with ``measure`` (the button).
     only_for: the methods a changed setting affects (another method's map stays: every output skipped)."""
@@ -370,8 +370,8 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str], table_p
 
 def wire_explain(ui: SimpleNamespace, registry: ModelRegistry, shown: list, table_path: Path | None) -> None:
     """Connect the Explain section: a new run (each of ``shown``, the events that show a run's views) explains its
-    predicted class; a method or class change is /explain; a changed layer, head or rollout setting redraws the
-    methods it affects; the button measures the faithfulness that was left for it (/measure_faithfulness)."""
+    predicted class; a method or class change is /explain_class; a changed layer, head or rollout setting redraws the
+    methods it affects; the button measures the faithfulness that was left for it (/measure_class_faithfulness)."""
     explainer = explanation_runner(registry)
     inputs = [ui.run_state, ui.method, ui.target, ui.layer, ui.head, ui.fusion, ui.discard, ui.start_layer]
     outputs = [ui.explain_img, ui.explain_text, ui.curve_plot, ui.measure_btn]
@@ -382,11 +382,11 @@ def wire_explain(ui: SimpleNamespace, registry: ModelRegistry, shown: list, tabl
                            [ui.run_state, ui.method, ui.layer, ui.head, ui.fusion, ui.discard, ui.start_layer],
                            [ui.target, *outputs, ui.distance_plot, ui.table_text], api_visibility="private", **gpu)
     gr.on([ui.method.input, ui.target.select], answers(bind(explain, explainer=explainer)), inputs, outputs,
-          api_name="explain", **gpu)
+          api_name="explain_class", **gpu)
     gr.on([ui.layer.input, ui.head.input], answers(bind(explain, explainer=explainer, only_for=("attention",))),
           inputs, outputs, api_visibility="private", **gpu)
     gr.on([ui.fusion.input, ui.discard.input, ui.start_layer.input],
           answers(bind(explain, explainer=explainer, only_for=("rollout", "gradient_rollout"))),
           inputs, outputs, api_visibility="private", **gpu)
     ui.measure_btn.click(answers(bind(explain, explainer=explainer, measure=True)), inputs, outputs,
-                         api_name="measure_faithfulness", **gpu)
+                         api_name="measure_class_faithfulness", **gpu)

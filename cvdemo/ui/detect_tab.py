@@ -16,7 +16,7 @@ or by the relevance through the whole model (Chefer 2021; target its class logit
 map's deletion and insertion AUCs beside the random map's, its curves and the shipped model's measured table
 (`cvdemo.detr_explanation`, one GPU task). It follows every event that may change the selected detection, skipping a
 repeat of the shown explanation (`explained_state`); the curves are measured at once when the run's own forward
-says they are cheap, else on "Measure faithfulness" (/measure), whose cost the text states.
+says they are cheap, else on "Measure faithfulness" (/measure_detection_faithfulness), whose cost the text states.
 
 Read apart: `layout()` creates the components; the handlers are module-level functions (the registry and the model
 runner given by `cvdemo.ui.binding.bind`), each wrapped with `answers` when `wire()` connects them. Values only
@@ -303,11 +303,12 @@ def explain(token, row, method, dec_layer, dec_head, target, explained, request:
             progress=gr.Progress(), *,  # noqa: B008 - how Gradio asks for a progress tracker
             registry: ModelRegistry, explainer: Callable[..., DetectionExplanation], measure: bool = False,
             table_path: Path | None = None):
-    """/explain: the selected detection's map by the chosen method, over the image, with its faithfulness (measured
-    at once when cheap, `cvdemo.detr_explanation.measures_at_once`; else the cost and the "Measure faithfulness"
-    button). ``explained`` (`explained_state`) skips a repeat of the shown explanation; /measure (``measure``)
-    always measures. Returns the map, its text, its curves, the shipped model's measured table (``table_path``;
-    with a note when the run's model is another) and the new `explained_state`."""
+    """/explain_detection: the selected detection's map by the chosen method, over the image, with its faithfulness
+    (measured at once when cheap, `cvdemo.detr_explanation.measures_at_once`; else the cost and the "Measure
+    faithfulness" button). ``explained`` (`explained_state`) skips a repeat of the shown explanation;
+    /measure_detection_faithfulness (``measure``) always measures. Returns the map, its text, its curves, the
+    shipped model's measured table (``table_path``; with a note when the run's model is another) and the new
+    `explained_state`."""
     if token is None or row is None:
         return None, "", None, "", None
     locale, owner = locale_of(request), sessions.session_of(request)
@@ -449,7 +450,8 @@ def explain_outputs(ui: SimpleNamespace) -> list:
 def wire_explain(ui: SimpleNamespace, registry: ModelRegistry, after: list, loaded,
                  table_path: Path | None = None) -> None:
     """The "Explain" section: redrawn after every event that may change the selected detection (a repeat of the
-    shown explanation is skipped), on a new method or target (/explain), and measured on the button (/measure)."""
+    shown explanation is skipped), on a new method or target (/explain_detection), and measured on the button
+    (/measure_detection_faithfulness)."""
     inputs = [ui.run_state, ui.detection, ui.explain_method, ui.dec_layer, ui.dec_head, ui.explain_target,
               ui.explained_state]
     run_on = {"concurrency_id": "gpu", "concurrency_limit": 1, "show_progress_on": [ui.explain_img]}
@@ -457,11 +459,11 @@ def wire_explain(ui: SimpleNamespace, registry: ModelRegistry, after: list, load
     explain_fn = answers(bind(explain, registry=registry, explainer=model_explains, measure=False,
                               table_path=table_path))
     gr.on([ui.explain_method.input, ui.explain_target.input], explain_fn, inputs, explain_outputs(ui),
-          api_name="explain", trigger_mode="always_last", **run_on)  # first: the API's name is "explain"
+          api_name="explain_detection", trigger_mode="always_last", **run_on)  # first: this event owns the name
     for event in after:
         event.success(explain_fn, inputs, explain_outputs(ui), api_visibility="private", **run_on)
     measure_fn = answers(bind(explain, registry=registry, explainer=model_explains, measure=True,
                               table_path=table_path))
-    ui.measure_btn.click(measure_fn, inputs, explain_outputs(ui), api_name="measure", **run_on)
+    ui.measure_btn.click(measure_fn, inputs, explain_outputs(ui), api_name="measure_detection_faithfulness", **run_on)
     loaded.then(answers(localize_explain), None, [ui.explain_method, ui.explain_target], api_visibility="private",
                 show_progress="hidden", queue=False)
