@@ -4,8 +4,9 @@ Layout and wiring only: each tab lives in `cvdemo/ui/<name>_tab.py`, the models 
 loading `ModelRegistry`, and everything the tabs show is computed by the `cvdemo` library. Honours
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. API endpoints: `/detect` (DETR), `/detectors` (every detector side by
 side), `/match` (Hungarian matching and
-the loss), `/rollout` (ViT), `/evaluate` (predictions against ground truth) and `/train` (live training, with
-`/stop_training`, `/save_model`, `/push_to_hub`). All text is in English and Simplified Chinese
+the loss), `/rollout` (ViT), `/evaluate` (predictions against ground truth), `/train` (live training, with
+`/stop_training`, `/save_model`, `/push_to_hub`) and `/claims` (a claim of the study notes with its shipped
+results). All text is in English and Simplified Chinese
 (`cvdemo/ui/texts/`, chosen by the browser's language).
 """
 
@@ -22,6 +23,7 @@ import gradio as gr
 from cvdemo.models.registry import ModelRegistry, ModelSpec
 from cvdemo.ui import gradio_cache, sessions
 from cvdemo.ui.attention_tab import build_attention_tab
+from cvdemo.ui.claims_tab import build_claims_tab
 from cvdemo.ui.concepts_tab import build_concepts_tab
 from cvdemo.ui.detect_tab import build_detect_tab
 from cvdemo.ui.detectors_tab import build_detectors_tab
@@ -71,6 +73,8 @@ def build_demo(models: Sequence[ModelSpec] | None = None, device: str | None = N
             # Train comes after the tabs whose model lists it refreshes
             with gr.Tab(T("tab_train"), id="train", elem_id="tab-train"):
                 build_train_tab(registry, EXAMPLES)
+            with gr.Tab(T("tab_claims"), id="claims", elem_id="tab-claims"):
+                build_claims_tab()
             with gr.Tab(T("tab_concepts"), id="concepts", elem_id="tab-concepts"):
                 build_concepts_tab()
         demo.unload(answers(sessions.end_session))  # a closed browser tab frees its results, folders and saved models

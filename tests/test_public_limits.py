@@ -240,6 +240,7 @@ EXPLAIN_CLASS = ["method", "target", "layer", "head", "fusion", "discard", "star
 EXPLAIN_DETECTION = ["row", "method", "dec_layer", "dec_head", "target"]
 # the public API as it was before issue 12 (names, order): clients that call it by keyword keep working
 PUBLIC_API = {
+    "/claims": ["claim"],
     "/detect": ["image_payload", "model_name", "thr"],
     "/detectors": ["image_payload", "model_names", "nms_iou", "score"],
     "/compare": ["dataset_payload", "preds_a_payload", "model_a", "preds_b_payload", "model_b", "iou_v", "score_v"],

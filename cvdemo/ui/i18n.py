@@ -25,7 +25,7 @@ LOCALES = ("en", "zh-CN")
 DEFAULT_LOCALE = "en"
 # every catalog module, imported by `catalogs()`; one per part of the UI
 CATALOG_MODULES = ("app", "common", "detect", "attention", "match", "evaluate", "train", "concepts", "detectors",
-                   "explain")
+                   "explain", "claims")
 # browser languages served the Simplified Chinese text: Gradio's front end looks up the exact tag, then its
 # language ("zh-TW" -> "zh"), so "zh" catches every Chinese variant
 _GRADIO_LOCALES = {"en": "en", "zh-CN": "zh-CN", "zh": "zh-CN", "zh-Hans": "zh-CN"}

@@ -22,5 +22,6 @@ under **Concepts**.""",
     "tab_attention": ("Attention (ViT)", "注意力（ViT）"),
     "tab_evaluate": ("Evaluate", "评估"),
     "tab_train": ("Train", "训练"),
+    "tab_claims": ("Claims", "论断检验"),
     "tab_concepts": ("Concepts", "概念"),
 })
