@@ -26,10 +26,7 @@ The model's input is rebuilt from `run.image` exactly as `cvdemo.detection_run.r
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +35,7 @@ import torch
 from cvdemo.attention import query_attention_map, upsample_heatmap
 from cvdemo.detection_run import DetectionRun
 from cvdemo.explain import faithfulness
+from cvdemo.explain.curve_cache import RandomCurveCache
 from cvdemo.explain.detr import BOX_COORDINATES, detr_relevance
 from cvdemo.explain.in_flight import EXPLANATIONS
 from cvdemo.models.image_processing import prepare_detr_inputs
@@ -54,8 +52,7 @@ STEPS = 16  # points of each curve after the unperturbed image (the default of e
 RANDOM_SEEDS = (0, 1, 2)  # random cell orders averaged into the random map's curves
 MEASURE_AT_ONCE_SECONDS = 5.0  # estimated time of the curves above which the UI asks before measuring
 RANDOM_CACHE_SIZE = 64  # detections whose random-map curves are kept (a few kB each)
-_RANDOM_CACHE: OrderedDict = OrderedDict()  # (model, run, row, grid, steps, seeds) -> (weakref to run, curves)
-_RANDOM_LOCK = threading.Lock()
+RANDOM_CURVES = RandomCurveCache(RANDOM_CACHE_SIZE)  # (model, run, row, grid, steps, seeds) for that run
 BATCH_PIXELS = 4 * 2**20  # input pixels per batch of perturbed images (16 images of 512x512, 4 of 800x1066)
 
 
@@ -192,11 +189,11 @@ def measure_faithfulness(model: torch.nn.Module, run: DetectionRun, row: int, fe
             curves = {"deletion": faithfulness.deletion_curve(score, image, heat, **common),
                       "insertion": faithfulness.insertion_curve(score, image, heat, **common)}
             key = _random_key(model, run, row, grid, steps, seeds)
-            random = _cached_random_curves(key, run)
+            random = RANDOM_CURVES.get(run, key)
             if random is None:
                 random = {f"random_{kind}": faithfulness.random_curve(score, image, grid, kind=kind, seeds=seeds,
                                                                       **common) for kind in ("deletion", "insertion")}
-                _remember_random_curves(key, run, random)
+                RANDOM_CURVES.put(run, key, random)
             return curves | random
     finally:
         model.train(was_training)
@@ -204,24 +201,6 @@ def measure_faithfulness(model: torch.nn.Module, run: DetectionRun, row: int, fe
 
 def _random_key(model: torch.nn.Module, run: DetectionRun, row: int, grid: tuple, steps: int, seeds: tuple) -> tuple:
     return id(model), id(run), int(row), tuple(grid), int(steps), tuple(seeds)
-
-
-def _cached_random_curves(key: tuple, run: DetectionRun) -> dict | None:
-    """The random map's curves already measured for this model, run and detection (they do not depend on the
-    map: switching methods costs only the map's own curves)."""
-    with _RANDOM_LOCK:
-        hit = _RANDOM_CACHE.get(key)
-        if hit is None or hit[0]() is not run:  # an id reused by another run
-            return None
-        _RANDOM_CACHE.move_to_end(key)
-        return hit[1]
-
-
-def _remember_random_curves(key: tuple, run: DetectionRun, curves: dict) -> None:
-    with _RANDOM_LOCK:
-        _RANDOM_CACHE[key] = (weakref.ref(run), curves)
-        while len(_RANDOM_CACHE) > RANDOM_CACHE_SIZE:
-            _RANDOM_CACHE.popitem(last=False)
 
 
 def explain_detection(model: torch.nn.Module | None, run: DetectionRun, row: int, method: str,
@@ -248,8 +227,7 @@ def _explain(model: torch.nn.Module | None, run: DetectionRun, row: int, method:
         if model is None:
             raise ValueError("measuring faithfulness needs the model")
         steps, seeds = _steps_and_seeds(steps, None)
-        random_known = _cached_random_curves(_random_key(model, run, row, feature_map.shape, steps, seeds),
-                                             run) is not None
+        random_known = RANDOM_CURVES.get(run, _random_key(model, run, row, feature_map.shape, steps, seeds)) is not None
         start = time.perf_counter()
         curves = measure_faithfulness(model, run, row, feature_map, steps, seeds)
         curve_seconds = time.perf_counter() - start

@@ -28,16 +28,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from cvdemo.explain import faithfulness, gradient_rollout, mean_attention_distance, vit_relevance
+from cvdemo.explain.curve_cache import RandomCurveCache
 from cvdemo.explain.in_flight import EXPLANATIONS
 from cvdemo.models.vit import ViT
 from cvdemo.models.vit_transforms import vit_transform
@@ -161,47 +159,11 @@ def grid_map(model: ViT, run: ClassificationRun, method: str, target_class: int,
 RUNNING = EXPLANATIONS  # the explanations in flight, waited for at exit (`cvdemo.explain.in_flight`)
 
 
-class RandomCurveCache:
-    """The random order's curves of (model, input, class, steps, seeds), kept for reuse: they do not depend on the
-    map, so every method explained for the same class of the same run shares them (3/4 of the curves' model runs).
-
-    Bounded (least recently used dropped first) and thread-safe. An entry holds a weak reference to its model and
-    counts only for that very object (a model reloaded under the same name is another model); the input is keyed
-    by a digest of its bytes."""
-
-    def __init__(self, max_entries: int = 256) -> None:
-        self.max_entries = int(max_entries)
-        self._entries: OrderedDict[tuple, tuple[weakref.ref, dict]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def key(model: torch.nn.Module, run: ClassificationRun, target_class: int, steps: int,
-            seeds: tuple[int, ...]) -> tuple:
-        digest = hashlib.blake2b(np.ascontiguousarray(run.model_input).tobytes(), digest_size=16).hexdigest()
-        return id(model), digest, run.model_input.shape, int(target_class), int(steps), tuple(seeds)
-
-    def get(self, model: torch.nn.Module, key: tuple) -> dict | None:
-        """{"random_deletion", "random_insertion"} -> PerturbationCurve, or None when not kept."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0]() is not model:
-                return None
-            self._entries.move_to_end(key)
-            return dict(entry[1])
-
-    def put(self, model: torch.nn.Module, key: tuple, curves: dict) -> None:
-        with self._lock:
-            self._entries[key] = (weakref.ref(model), {k: curves[k] for k in RANDOM_CURVE_NAMES})
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
+def _random_key(model: torch.nn.Module, run: ClassificationRun, target_class: int, steps: int,
+                seeds: tuple[int, ...]) -> tuple:
+    """What the random curves depend on: the model, the input (a digest of its bytes), class, steps and seeds."""
+    digest = hashlib.blake2b(np.ascontiguousarray(run.model_input).tobytes(), digest_size=16).hexdigest()
+    return id(model), digest, run.model_input.shape, int(target_class), int(steps), tuple(seeds)
 
 
 RANDOM_CURVES = RandomCurveCache()  # the app's: every session's runs share it (entries are tiny: 4 x 17 floats)
@@ -256,7 +218,7 @@ def explain_vit(model: ViT, run: ClassificationRun, method: str, target_class: i
         grid = grid_map(model, run, method, target, layer=layer, head=head, head_fusion=head_fusion,
                         discard_ratio=discard_ratio, start_layer=start_layer)
         map_seconds = time.perf_counter() - start
-        key = None if cache is None else cache.key(model, run, target, steps, seeds)
+        key = None if cache is None else _random_key(model, run, target, steps, seeds)
         random = None if cache is None else cache.get(model, key)
         predicted = target == int(np.argmax(run.probs))
         explanation = ViTExplanation(method=method, target_class=target, predicted=predicted, grid_map=grid,
@@ -266,7 +228,7 @@ def explain_vit(model: ViT, run: ClassificationRun, method: str, target_class: i
         if measure or (measure is None and explanation.estimated_seconds <= budget_seconds):
             measure_faithfulness(model, run, explanation, steps=steps, seeds=seeds, random=random)
             if cache is not None and random is None:
-                cache.put(model, key, explanation.curves)
+                cache.put(model, key, {name: explanation.curves[name] for name in RANDOM_CURVE_NAMES})
         return explanation
 
 

@@ -176,18 +176,23 @@ def matched_detections(pred_logits: torch.Tensor, pred_boxes: torch.Tensor, gt_b
 
 
 def detr_method_maps(model: torch.nn.Module, pixel_values: torch.Tensor, query: int, target_class: int,
-                     seed: int = 0, methods: tuple[str, ...] = DETR_METHODS) -> dict:
-    """The DETR methods' maps for one detection: {method: [h, w]}."""
+                     seed: int = 0, methods: tuple[str, ...] = DETR_METHODS, outputs: dict | None = None) -> dict:
+    """The DETR methods' maps for one detection: {method: [h, w]}. ``outputs``: the model's output on
+    ``pixel_values`` with ``return_attention=True`` when the caller has it (one forward serves every detection
+    of an image); else it is computed here."""
+    methods = _check_methods(methods, DETR_METHODS)
+    if outputs is None and any(m != "relevance" for m in methods):
+        with torch.no_grad():
+            outputs = model(pixel_values, return_attention=True)
     maps = {}
-    for m in _check_methods(methods, DETR_METHODS):
+    for m in methods:
         if m == "relevance":
             maps[m] = detr_relevance(model, pixel_values, query, target_class=target_class)["image"][0]
+        elif m == "cross-attention":
+            grid = tuple(outputs["feature_size"])
+            maps[m] = query_attention_map(outputs["cross_attentions"][-1], grid, query)[0]
         else:
-            with torch.no_grad():
-                out = model(pixel_values, return_attention=(m == "cross-attention"))
-            grid = tuple(out["feature_size"])
-            maps[m] = (query_attention_map(out["cross_attentions"][-1], grid, query)[0] if m == "cross-attention"
-                       else _random_map(grid, seed))
+            maps[m] = _random_map(tuple(outputs["feature_size"]), seed)
     return maps
 
 
@@ -202,14 +207,14 @@ def evaluate_detr(model: torch.nn.Module, samples: Iterable[tuple[torch.Tensor, 
     for index, (x, gt_boxes, gt_labels) in enumerate(samples):
         size = tuple(x.shape[-2:])
         with torch.no_grad():
-            out = model(x)
+            out = model(x, return_attention=True)  # one forward for the detections, their cross-attention, grid
         matched, unmatched = matched_detections(out["pred_logits"][0], out["pred_boxes"][0], gt_boxes, gt_labels,
                                                 size, score_threshold)
         counts["images"] += 1
         counts["detections"] += len(matched) + unmatched
         counts["unmatched"] += unmatched
         for k, (q, cls, gt) in enumerate(matched):
-            maps = detr_method_maps(model, x, q, cls, seed=index * 1000 + k, methods=methods)
+            maps = detr_method_maps(model, x, q, cls, seed=index * 1000 + k, methods=methods, outputs=out)
             score = detr_detection_score(model, out["pred_boxes"][0, q], cls)
             for name, heat in maps.items():
                 hit = pointing_game_hit(heat, size, gt_boxes[gt:gt + 1])
