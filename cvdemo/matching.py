@@ -1,4 +1,5 @@
-"""DETR's one-to-one Hungarian matching, and a CNN-style one-to-many IoU assignment to compare with.
+"""DETR's one-to-one Hungarian matching, and a CNN-style one-to-many IoU assignment to compare with
+(`max_iou_assignment`; `OneToManyMatcher` trains a DETR with it).
 
 Contracts (as in facebookresearch/detr ``models/matcher.py``):
 
@@ -41,7 +42,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from cvdemo.boxes import box_cxcywh_to_xyxy, box_iou_xyxy, generalized_box_iou_xyxy
 
-__all__ = ["HungarianMatcher", "IoUAssignment", "MatchCosts", "max_iou_assignment", "nms_xyxy"]
+__all__ = ["HungarianMatcher", "IoUAssignment", "MatchCosts", "OneToManyMatcher", "max_iou_assignment", "nms_xyxy"]
 
 logger = logging.getLogger(__name__)
 
@@ -358,3 +359,51 @@ def nms_xyxy(boxes_xyxy, scores, iou_threshold: float = 0.5):
     boxes = torch.as_tensor(boxes_xyxy).float().reshape(-1, 4)
     keep = torchvision.ops.nms(boxes, torch.as_tensor(scores, device=boxes.device).float(), iou_threshold)
     return keep if is_torch else keep.cpu().numpy()
+
+
+class OneToManyMatcher(nn.Module):
+    """A one-to-many matcher for training DETR as a CNN detector is trained: many queries per object.
+
+    Each image's Hungarian pairs are kept (so every object has at least one query, what Faster R-CNN's
+    "low-quality matches" guarantee), and every other query whose predicted box overlaps a ground-truth box
+    with IoU >= ``iou_threshold`` is also assigned to its best-IoU box (`max_iou_assignment` on the detached
+    predictions). This is DETA's recipe (Ouyang-Zhang et al., 2022, "NMS Strikes Back"), with DETR's own
+    predictions as the anchors. The assigned queries learn the same object, so the model predicts duplicates
+    that only non-maximum suppression removes.
+
+    Args:
+        hungarian: the `HungarianMatcher` whose pairs are kept.
+        iou_threshold: IoU at or above which an unmatched query becomes a positive of its best box.
+
+    Same contract as `HungarianMatcher.forward`, except that a target index may appear more than once.
+    """
+
+    def __init__(self, hungarian: HungarianMatcher, iou_threshold: float = 0.5):
+        super().__init__()
+        if not 0 < iou_threshold <= 1:
+            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+        self.hungarian = hungarian
+        self.iou_threshold = iou_threshold
+
+    def extra_repr(self) -> str:
+        return f"iou_threshold={self.iou_threshold}"
+
+    @torch.no_grad()
+    def forward(self, outputs: dict, targets: list[dict]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """A list of ``B`` pairs ``(pred_idx, tgt_idx)`` (``LongTensor[K_i]``, CPU, ``pred_idx`` increasing and
+        unique): the Hungarian pairs plus the queries above the IoU threshold."""
+        one_to_one = self.hungarian(outputs, targets)
+        pred_xyxy = box_cxcywh_to_xyxy(outputs["pred_boxes"].detach().float()).cpu()
+        indices = []
+        for i, ((rows, cols), target) in enumerate(zip(one_to_one, targets)):
+            gt_index = np.full(pred_xyxy.shape[1], -1, np.int64)
+            if len(target["boxes"]):
+                gt_xyxy = box_cxcywh_to_xyxy(target["boxes"].detach().float()).cpu()
+                assignment = max_iou_assignment(pred_xyxy[i], gt_xyxy, self.iou_threshold,
+                                                allow_low_quality_matches=False)
+                gt_index = np.where(assignment.gt_index >= 0, assignment.gt_index, -1)
+            gt_index[rows.numpy()] = cols.numpy()  # the Hungarian pair wins over the IoU's best box
+            queries = np.flatnonzero(gt_index >= 0)
+            indices.append((torch.as_tensor(queries, dtype=torch.int64),
+                            torch.as_tensor(gt_index[queries], dtype=torch.int64)))
+        return indices

@@ -10,7 +10,15 @@ from scipy.optimize import linear_sum_assignment
 from torchvision.models.detection._utils import Matcher as TorchvisionMatcher
 from transformers.loss.loss_for_object_detection import HungarianMatcher as HFMatcher
 
-from cvdemo.matching import HungarianMatcher, IoUAssignment, MatchCosts, max_iou_assignment, nms_xyxy
+from cvdemo.boxes import box_cxcywh_to_xyxy, box_iou_xyxy
+from cvdemo.matching import (
+    HungarianMatcher,
+    IoUAssignment,
+    MatchCosts,
+    OneToManyMatcher,
+    max_iou_assignment,
+    nms_xyxy,
+)
 
 
 def make_batch(sizes, num_queries=20, num_classes=7, seed=0, dtype=torch.float32):
@@ -234,3 +242,45 @@ def test_max_iou_assignment_edge_cases():
     assert low.gt_index.tolist() == [0, -1]
     with pytest.raises(ValueError, match="low_threshold"):
         max_iou_assignment(preds, preds, iou_threshold=0.3, low_threshold=0.5)
+
+
+# --- one-to-many matching for training (DETA's assignment) -------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5])
+def test_one_to_many_matcher_keeps_the_hungarian_pairs_and_adds_every_query_above_the_iou(threshold):
+    outputs, targets = make_batch([3, 0, 5, 1], num_queries=30, seed=4)
+    hungarian = HungarianMatcher()
+    one_to_one = hungarian(outputs, targets)
+    many = OneToManyMatcher(hungarian, iou_threshold=threshold)(outputs, targets)
+    extra_total = 0
+    for b, ((rows, cols), (queries, assigned), target) in enumerate(zip(one_to_one, many, targets)):
+        assert queries.tolist() == sorted(set(queries.tolist())), "each query at most once, increasing"
+        pairs = dict(zip(queries.tolist(), assigned.tolist()))
+        assert all(pairs[q] == t for q, t in zip(rows.tolist(), cols.tolist())), "a Hungarian pair was lost"
+        if len(target["boxes"]) == 0:
+            assert len(queries) == 0
+            continue
+        iou = box_iou_xyxy(box_cxcywh_to_xyxy(outputs["pred_boxes"][b]).numpy(),
+                           box_cxcywh_to_xyxy(target["boxes"]).numpy())  # [Q, n]
+        for q in range(iou.shape[0]):  # naive loop: the rule, query by query
+            if q in rows.tolist():
+                continue
+            if iou[q].max() >= threshold:
+                assert pairs[q] == int(iou[q].argmax())
+                extra_total += 1
+            else:
+                assert q not in pairs
+    assert extra_total > 0, "the batch should have queries above the threshold besides the Hungarian ones"
+
+
+def test_one_to_many_matcher_gives_duplicates_of_one_object():
+    box = torch.tensor([0.5, 0.5, 0.4, 0.4])
+    boxes = torch.stack([box, box + torch.tensor([0.01, 0.0, 0.0, 0.0]), torch.tensor([0.1, 0.1, 0.05, 0.05])])
+    outputs = {"pred_logits": torch.zeros(1, 3, 3), "pred_boxes": boxes[None]}
+    targets = [{"labels": torch.tensor([1]), "boxes": box[None]}]
+    (queries, assigned), = OneToManyMatcher(HungarianMatcher())(outputs, targets)
+    assert queries.tolist() == [0, 1] and assigned.tolist() == [0, 0]
+    assert HungarianMatcher()(outputs, targets)[0][0].tolist() == [0], "one-to-one keeps one of the two"
+    with pytest.raises(ValueError, match="iou_threshold"):
+        OneToManyMatcher(HungarianMatcher(), iou_threshold=0)

@@ -366,8 +366,9 @@ def test_checkpoint_is_plain_data_and_refuses_another_model(tmp_path):
 class OracleDETR(nn.Module):
     """Predicts the ground truth of each evaluated image (in dataset order), optionally shifted."""
 
-    def __init__(self, dataset, num_queries=8, shift=0.0):
+    def __init__(self, dataset, num_queries=8, shift=0.0, duplicates=False):
         super().__init__()
+        self.duplicates = duplicates
         self.dummy = nn.Parameter(torch.zeros(()))
         self.targets = [dataset[i][1] for i in range(len(dataset))]
         self.num_queries, self.shift, self.calls = num_queries, shift, 0
@@ -386,6 +387,14 @@ class OracleDETR(nn.Module):
             logits[b, torch.arange(n), target["labels"]] = 10.0
             boxes[b, :n] = torch.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
                                         xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]], dim=1)
+            if self.duplicates:  # object i scored about 1 - i/10, its copy just below it and above object i + 1
+                assert 2 * n <= self.num_queries and n < 10
+                confidence = 1 - torch.arange(n) / 10
+                logits[b, :n, 6] = 0.0
+                logits[b, torch.arange(n), target["labels"]] = torch.log(confidence / (1 - confidence).clamp_min(1e-3))
+                logits[b, n:2 * n] = logits[b, :n]
+                logits[b, n + torch.arange(n), target["labels"]] -= 0.2
+                boxes[b, n:2 * n] = boxes[b, :n]
         return {"pred_logits": logits, "pred_boxes": boxes, "aux_outputs": []}
 
 
@@ -397,6 +406,36 @@ def test_detection_evaluation_scores_a_perfect_detector_one():
     assert set(per_class) <= set(ID2LABEL.values())
     shifted, _ = task.evaluate(OracleDETR(val, shift=0.05), val, torch.device("cpu"), batch_size=5)
     assert shifted["AP"] < 0.9 and shifted["AP50"] > shifted["AP75"]
+
+
+def test_class_wise_nms_before_evaluation_removes_duplicates_that_cost_ap():
+    val = ShapesDataset(12, 9, DETECT_64)
+    assert max(len(val[i][1]["labels"]) for i in range(len(val))) > 1
+    config = tiny_detr().config
+    plain, _ = DetectionTask(config).evaluate(OracleDETR(val, num_queries=16, duplicates=True), val,
+                                               torch.device("cpu"), batch_size=5)
+    nms, _ = DetectionTask(config, nms_iou=0.5).evaluate(OracleDETR(val, num_queries=16, duplicates=True), val,
+                                                          torch.device("cpu"), batch_size=5)
+    assert plain["AP"] < 0.95, "a duplicate ranked above another object's detection is a false positive"
+    assert nms["AP"] == pytest.approx(1.0)
+    for bad in ({"assignment": "many"}, {"nms_iou": 0.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            DetectionTask(config, **bad)
+
+
+def test_detr_trains_with_the_one_to_many_assignment():
+    model = tiny_detr()
+    task = DetectionTask(model.config, assignment="one-to-many", assignment_iou=0.3)
+    trainer = Trainer(model, task, ShapesDataset(16, 3, DETECT_32),
+                      config=TrainConfig(total_steps=3, batch_size=4, lr=2e-4, backbone_lr=None))
+    steps = steps_of(trainer.run())
+    assert len(steps) == 3 and all(math.isfinite(s.loss) for s in steps)
+    batch = task.collate([ShapesDataset(16, 3, DETECT_32)[i] for i in range(4)])
+    with torch.no_grad():
+        outputs = model(**batch.inputs)
+    many = task.matcher(outputs, batch.targets)
+    one = task.matcher.hungarian(outputs, batch.targets)
+    assert sum(len(q) for q, _ in many) >= sum(len(q) for q, _ in one)
 
 
 def test_classification_evaluation_counts_hits():

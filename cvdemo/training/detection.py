@@ -7,6 +7,10 @@ relative to the unpadded resized image (resizing keeps normalised boxes unchange
 Evaluation follows DETR's official protocol: softmax, drop the no-object column, every query kept with
 its best class and score (no threshold), COCO AP by `cvdemo.metrics.evaluate_coco`. Images are batched
 only with images of the same size, so no padding changes a prediction (DETR evaluates at batch 1).
+
+For the claims lab the task can also train with a one-to-many assignment (`cvdemo.matching.OneToManyMatcher`)
+and apply class-wise non-maximum suppression to the predictions before evaluation (``nms_iou``); the defaults
+are DETR's (Hungarian matching, no NMS).
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import torchvision
 from torch import nn
 
 from cvdemo.boxes import box_xyxy_to_cxcywh, box_xyxy_to_xywh, normalize_boxes
 from cvdemo.datasets.structure import Detections
 from cvdemo.losses import SetCriterion
-from cvdemo.matching import HungarianMatcher
+from cvdemo.matching import HungarianMatcher, OneToManyMatcher
 from cvdemo.metrics import evaluate_coco
 from cvdemo.models.detr import DETRConfig
 from cvdemo.models.image_processing import prepare_detr_inputs
@@ -33,7 +38,9 @@ from cvdemo.training.divergence import check_finite_outputs
 from cvdemo.training.events import ImagePrediction
 from cvdemo.training.task import Batch
 
-__all__ = ["DetectionTask"]
+__all__ = ["ASSIGNMENTS", "DetectionTask"]
+
+ASSIGNMENTS = ("hungarian", "one-to-many")
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,17 @@ def _float_outputs(outputs: dict) -> dict:
     if "aux_outputs" in outputs:
         out["aux_outputs"] = [{k: v.float() for k, v in aux.items()} for aux in outputs["aux_outputs"]]
     return out
+
+
+def _class_wise_nms(result: dict, iou_threshold: float | None) -> dict:
+    """One image's post-processed predictions (``scores [Q]``, ``labels [Q]``, ``boxes [Q, 4]`` pixel xyxy,
+    ``query_index [Q]``) after class-wise NMS (`torchvision.ops.batched_nms`), best first; unchanged if None."""
+    if iou_threshold is None:
+        return result
+    keep = torchvision.ops.batched_nms(result["boxes"].float(), result["scores"].float(), result["labels"],
+                                       iou_threshold)
+    return {k: v[keep] if isinstance(v, torch.Tensor) and len(v) == len(result["scores"]) else v
+            for k, v in result.items()}
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -60,16 +78,30 @@ class DetectionTask:
         loss_ce, loss_bbox, loss_giou: loss weights (DETR: 1, 5, 2), also applied to each aux layer.
         eos_coef: weight of the no-object class in the CE (DETR: 0.1).
         aux_loss: add the losses of the earlier decoder layers (DETR: on).
+        assignment: "hungarian" (DETR's one-to-one matching) or "one-to-many" (`OneToManyMatcher`: the Hungarian
+            pairs plus every query whose box has IoU >= ``assignment_iou`` with an object), in the loss only.
+        assignment_iou: the one-to-many IoU threshold.
+        nms_iou: class-wise NMS at this IoU on the predictions before evaluation and in snapshots
+            (None: none, as DETR).
     """
 
     name = "detection"
 
     def __init__(self, config: DETRConfig, *, cost_class: float = 1.0, cost_bbox: float = 5.0,
                  cost_giou: float = 2.0, loss_ce: float = 1.0, loss_bbox: float = 5.0, loss_giou: float = 2.0,
-                 eos_coef: float = 0.1, aux_loss: bool = True) -> None:
+                 eos_coef: float = 0.1, aux_loss: bool = True, assignment: str = "hungarian",
+                 assignment_iou: float = 0.5, nms_iou: float | None = None) -> None:
+        if assignment not in ASSIGNMENTS:
+            raise ValueError(f"assignment must be one of {ASSIGNMENTS}, got {assignment!r}")
+        if nms_iou is not None and not 0 < nms_iou <= 1:
+            raise ValueError(f"nms_iou must be None or in (0, 1], got {nms_iou}")
         self.config = config
         self.aux_loss = aux_loss
+        self.assignment = assignment
+        self.nms_iou = nms_iou
         self.matcher = HungarianMatcher(cost_class=cost_class, cost_bbox=cost_bbox, cost_giou=cost_giou)
+        if assignment == "one-to-many":
+            self.matcher = OneToManyMatcher(self.matcher, iou_threshold=assignment_iou)
         weights = {"loss_ce": loss_ce, "loss_bbox": loss_bbox, "loss_giou": loss_giou}
         self.criterion = SetCriterion(config.num_classes, self.matcher, weights, eos_coef=eos_coef)
         self._ground_truth: dict[int, Any] = {}
@@ -128,8 +160,8 @@ class DetectionTask:
                  autocast: Callable[[], Any] = contextlib.nullcontext,
                  should_stop: Callable[[], bool] = lambda: False
                  ) -> tuple[dict[str, float], dict[str, float]] | None:
-        """COCO AP of ``model`` on ``dataset`` (all queries kept) and the mean weighted validation ``loss``
-        (left out under torch.distributed, where the criterion would wait for the other processes).
+        """COCO AP of ``model`` on ``dataset`` (all queries kept, or those NMS keeps) and the mean weighted
+        validation ``loss`` (left out under torch.distributed, where the criterion would wait for the other processes).
 
         Returns (metrics: the 12 COCO stats + "loss", per class name: AP), or None if stopped."""
         key = id(dataset)
@@ -163,6 +195,7 @@ class DetectionTask:
                     loss_count += batch.size
                 sizes_hw = torch.stack([target["size"] for _, target in samples])
                 for (_, target), result in zip(samples, post_process_object_detection(outputs, sizes_hw)):
+                    result = _class_wise_nms(result, self.nms_iou)
                     n = len(result["scores"])
                     det_images.append(np.full(n, int(target["image_id"]), np.int64))
                     det_cats.append(cat_ids[result["labels"].cpu().numpy()])
@@ -196,7 +229,7 @@ class DetectionTask:
                 with autocast():
                     raw = model(**batch.inputs)
                 outputs = _float_outputs(raw)
-                result = post_process_object_detection(outputs, target["size"][None])[0]
+                result = _class_wise_nms(post_process_object_detection(outputs, target["size"][None])[0], self.nms_iou)
                 src, tgt = self.matcher({"pred_logits": outputs["pred_logits"],
                                          "pred_boxes": outputs["pred_boxes"]}, batch.targets)[0]
                 matched = np.full(outputs["pred_logits"].shape[1], -1, np.int64)

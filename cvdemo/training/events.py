@@ -119,8 +119,9 @@ class ImagePrediction:
     """A detector's output on one fixed validation image, as plain data (numpy). Q queries, n objects.
 
     image: ``uint8[H, W, 3]`` RGB (not written to logs). Boxes are pixel ``xyxy`` of this image.
-    scores/labels/boxes_xyxy/query_index: every query, best first (as `post_process_object_detection`).
-    matched_gt: ``int64[Q]`` per query *index*: the ground-truth object the Hungarian matcher assigned to it
+    scores/labels/boxes_xyxy/query_index: every query (those NMS keeps, when the task applies NMS), best first
+    (as `post_process_object_detection`).
+    matched_gt: ``int64[Q]`` per query *index*: the ground-truth object the task's matcher assigned to it
     at this step (-1: none), so a viewer sees the matching settle.
     """
 
