@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from cvdemo.models.config_dict import config_from_dict, config_to_dict
+from cvdemo.models.image_input import ImageInput
 from cvdemo.models.resnet_classifier import init_conv_weights, make_basic_stage
 from cvdemo.models.vit import ViT, ViTConfig
 
@@ -43,7 +44,7 @@ _OWN_FIELDS = ("image_size", "patch_size", "in_chans", "num_classes", "image_mea
 
 
 @dataclass
-class HybridViTConfig:
+class HybridViTConfig(ImageInput):
     """Sizes of a `HybridViT` (module docstring). Defaults: a stride-8 stem (16, 32, 64) and the tiny training
     preset's transformer (2 blocks of width 96, 3 heads, average pooling) for 64 px images."""
 
@@ -61,12 +62,8 @@ class HybridViTConfig:
     id2label: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.image_size, (list, tuple)):
-            self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+        self.normalise_image_fields()
         self.stem_widths = tuple(int(w) for w in self.stem_widths)
-        self.image_mean = tuple(float(v) for v in self.image_mean)
-        self.image_std = tuple(float(v) for v in self.image_std)
-        self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
         self.transformer = dict(self.transformer)
         problems = []
         if not self.stem_widths or min(self.stem_widths) < 1 or self.stem_depth < 1:
@@ -74,11 +71,7 @@ class HybridViTConfig:
         own = sorted(set(_OWN_FIELDS) & set(self.transformer))
         if own:
             problems.append(f"transformer may not set {own}: the hybrid sets them (give them as its own fields)")
-        if len(self.image_mean) != self.in_chans or len(self.image_std) != self.in_chans:
-            problems.append(f"image_mean/image_std need {self.in_chans} values (one per input channel)")
-        h, w = self.image_hw
-        if h % self.patch_size or w % self.patch_size:
-            problems.append(f"image_size {self.image_size} is not a multiple of the stem's stride {self.patch_size}")
+        problems += self.image_problems(stride_name="the stem's stride")
         if problems:
             raise ValueError("invalid HybridViTConfig: " + "; ".join(problems))
         self.token_config()  # the transformer's own checks (unknown keys, heads dividing the width, ...)
@@ -87,17 +80,6 @@ class HybridViTConfig:
     def patch_size(self) -> int:
         """The stem's stride: each token covers patch_size x patch_size pixels, as a ViT patch."""
         return 2 ** len(self.stem_widths)
-
-    @property
-    def image_hw(self) -> tuple[int, int]:
-        s = self.image_size
-        return (s, s) if isinstance(s, int) else (s[0], s[1])
-
-    @property
-    def grid_size(self) -> tuple[int, int]:
-        """Trained token grid (gh, gw)."""
-        h, w = self.image_hw
-        return h // self.patch_size, w // self.patch_size
 
     def token_config(self) -> ViTConfig:
         """The token transformer's `ViTConfig`: 1x1 patches over the stem's map (its normalisation is the

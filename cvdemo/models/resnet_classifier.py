@@ -27,13 +27,14 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, conv1x1
 
 from cvdemo.models.config_dict import config_from_dict, config_to_dict
+from cvdemo.models.image_input import ImageInput
 
 __all__ = ["MODEL_TYPE", "ResNetClassifier", "ResNetClassifierConfig", "from_config_dict", "init_conv_weights",
            "make_basic_stage", "matched_resnet_config", "resnet_parameter_count"]
 
 
 @dataclass
-class ResNetClassifierConfig:
+class ResNetClassifierConfig(ImageInput):
     """Sizes of a `ResNetClassifier` (see the module docstring). Defaults: a ResNet-18 of base width 16 for
     64 px images."""
 
@@ -50,29 +51,19 @@ class ResNetClassifierConfig:
     id2label: dict[int, str] = field(default_factory=dict)  # class index -> name
 
     def __post_init__(self) -> None:
-        if isinstance(self.image_size, (list, tuple)):
-            self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+        self.normalise_image_fields()
         self.widths = tuple(int(w) for w in self.widths)
         self.depths = tuple(int(d) for d in self.depths)
-        self.image_mean = tuple(float(v) for v in self.image_mean)
-        self.image_std = tuple(float(v) for v in self.image_std)
-        self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
         problems = []
         if not self.widths or len(self.widths) != len(self.depths):
             problems.append(f"widths {self.widths} and depths {self.depths} need one entry per stage each")
         if min((*self.widths, *self.depths, self.stem_stride, self.in_chans, *self.image_hw), default=0) < 1:
             problems.append("sizes must be positive")
-        if len(self.image_mean) != self.in_chans or len(self.image_std) != self.in_chans:
-            problems.append(f"image_mean/image_std need {self.in_chans} values (one per input channel)")
+        problems += self.image_problems()
         if self.num_classes < 0:
             problems.append(f"num_classes must be >= 0, got {self.num_classes}")
         if problems:
             raise ValueError("invalid ResNetClassifierConfig: " + "; ".join(problems))
-
-    @property
-    def image_hw(self) -> tuple[int, int]:
-        s = self.image_size
-        return (s, s) if isinstance(s, int) else (s[0], s[1])
 
     @property
     def patch_size(self) -> int:

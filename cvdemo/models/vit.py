@@ -51,6 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cvdemo.models.image_input import ImageInput
 from cvdemo.models.image_processing import IMAGENET_MEAN, IMAGENET_STD
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ NORM_LAYERS = ("layernorm", "batchnorm")
 
 
 @dataclass
-class ViTConfig:
+class ViTConfig(ImageInput):
     """Sizes and conventions of a ViT. Defaults are ViT-B/16 at 224 (timm `vit_base_patch16_224`)."""
 
     image_size: int | tuple[int, int] = 224  # trained input side (or (H, W)); fixes the pos_embed grid
@@ -95,17 +96,12 @@ class ViTConfig:
     id2label: dict[int, str] = field(default_factory=dict)  # class index -> name
 
     def __post_init__(self) -> None:
-        if isinstance(self.image_size, (list, tuple)):
-            self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
-        self.image_mean = tuple(float(v) for v in self.image_mean)
-        self.image_std = tuple(float(v) for v in self.image_std)
-        self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        self.normalise_image_fields()
         h, w = self.image_hw
         if min(h, w, self.patch_size, self.in_chans, self.embed_dim, self.depth, self.num_heads) <= 0:
             raise ValueError(f"ViTConfig sizes must be positive: {self}")
-        if h % self.patch_size or w % self.patch_size:
-            raise ValueError(f"image_size {self.image_size} is not a multiple of "
-                             f"patch_size {self.patch_size}")
+        if problems := self.image_problems():
+            raise ValueError("; ".join(problems))
         if self.embed_dim % self.num_heads:
             raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
         if self.global_pool not in GLOBAL_POOLS:
@@ -128,22 +124,8 @@ class ViTConfig:
             raise ValueError(f"act_layer must be one of {ACT_LAYERS}, got {self.act_layer!r}")
         if self.norm_layer not in NORM_LAYERS:
             raise ValueError(f"norm_layer must be one of {NORM_LAYERS}, got {self.norm_layer!r}")
-        if len(self.image_mean) != self.in_chans or len(self.image_std) != self.in_chans:
-            raise ValueError(f"image_mean/image_std need {self.in_chans} values (one per input channel)")
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
-
-    @property
-    def image_hw(self) -> tuple[int, int]:
-        """Trained input size as (H, W)."""
-        s = self.image_size
-        return (s, s) if isinstance(s, int) else (s[0], s[1])
-
-    @property
-    def grid_size(self) -> tuple[int, int]:
-        """Trained patch grid (gh, gw): the grid the learned pos_embed was made for."""
-        h, w = self.image_hw
-        return h // self.patch_size, w // self.patch_size
 
     @property
     def num_prefix_tokens(self) -> int:
