@@ -416,7 +416,7 @@ def test_vit_session_text_in_both_languages():
 
 
 @pytest.mark.parametrize("namespace, sources", [
-    ("detect", ["detect_tab.py", "detect_views.py"]),
+    ("detect", ["detect_tab.py", "detect_explain.py", "detect_checks.py", "detect_views.py"]),
     ("attention", ["attention_tab.py", "attention_views.py"])])
 def test_every_text_of_the_tab_catalogs_is_used(namespace, sources):
     catalog = importlib.import_module(f"cvdemo.ui.texts.{namespace}").T

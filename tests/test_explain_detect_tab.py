@@ -20,7 +20,7 @@ from cvdemo.detection_run import run_detr
 from cvdemo.images import load_image_rgb
 from cvdemo.models import DETR, DETRConfig
 from cvdemo.models.registry import ModelRegistry, ModelSpec
-from cvdemo.ui import detect_tab
+from cvdemo.ui import detect_explain, detect_tab
 from cvdemo.ui.binding import bind
 from cvdemo.ui.errors import answers
 from cvdemo.ui.explain_table import faithfulness_markdown
@@ -83,7 +83,7 @@ def test_both_methods_through_the_api_in_english_with_the_librarys_numbers(app_u
     image, text, plot, table = client.predict(0, "relevance", 2, "mean of heads", "class",
                                               api_name="/explain_detection")
     assert Path(image).is_file() and plot is not None, text
-    assert table == faithfulness_markdown(ROOT / "examples" / detect_tab.FAITHFULNESS_TABLE, "detr-shapes", MODEL)
+    assert table == faithfulness_markdown(ROOT / "examples" / detect_explain.FAITHFULNESS_TABLE, "detr-shapes", MODEL)
     want = expected(registry, 0, "relevance")
     assert "**relevance for the class logit** of #1 square" in text
     assert f"deletion AUC **{want.curves['deletion'].auc:.3f}** (random map {want.curves['random_deletion'].auc:.3f}" \
@@ -103,7 +103,7 @@ def test_both_methods_through_the_api_in_chinese(app_url):
     client = Client(app_url, verbose=False, headers=ZH_HEADERS)
     client.predict(handle_file(SHAPES_IMAGE), MODEL, 0.0, api_name="/detect")
     _, text, _, table = client.predict(0, "relevance", 2, "mean of heads", "class", api_name="/explain_detection")
-    assert table == faithfulness_markdown(ROOT / "examples" / detect_tab.FAITHFULNESS_TABLE, "detr-shapes", MODEL,
+    assert table == faithfulness_markdown(ROOT / "examples" / detect_explain.FAITHFULNESS_TABLE, "detr-shapes", MODEL,
                                           "zh-CN")
     assert "针对“类别 logit”的相关性" in text and "删除 AUC" in text and "插入 AUC" in text and "随机图" in text
     _, text, _, _ = client.predict(0, "cross_attention", 2, "mean of heads", "class", api_name="/explain_detection")
@@ -126,7 +126,7 @@ def test_a_costly_model_measures_only_on_the_button(app_url, monkeypatch):
 def test_a_repeat_of_the_shown_explanation_is_skipped_and_a_layer_matters_only_to_cross_attention(registry):
     run = run_detr(registry.get(MODEL), load_image_rgb(SHAPES_IMAGE), MODEL)
     token = detect_tab.DETECTION_RUNS.put("explain-session", run)
-    handler = answers(bind(detect_tab.explain, registry=registry, explainer=detect_tab.explainer(registry)))
+    handler = answers(bind(detect_explain.explain, registry=registry, explainer=detect_explain.explainer(registry)))
     *_, key = handler(token, 0, "relevance", 2, "mean of heads", "class", None, FakeRequest(), lambda *a, **k: None)
     again = handler(token, 0, "relevance", 1, "head 1", "class", key, FakeRequest(), lambda *a, **k: None)
     assert all(isinstance(v, type(gr.skip())) for v in again)  # the relevance does not depend on the layer

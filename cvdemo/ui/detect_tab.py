@@ -11,12 +11,8 @@ The "Captions" checkbox redraws only the boxes (a private event). Its value is m
 API, so /detect and /filter keep their parameters, and a new run, the threshold or a selection redraws with the
 user's choice. The table's caption column says whether each detection's caption is on the picture.
 
-The "Explain" section explains the selected detection by its decoder cross-attention (the layer and head above)
-or by the relevance through the whole model (Chefer 2021; target its class logit or a box coordinate), with the
-map's deletion and insertion AUCs beside the random map's, its curves and the shipped model's measured table
-(`cvdemo.detr_explanation`, one GPU task). It follows every event that may change the selected detection, skipping a
-repeat of the shown explanation (`explained_state`); the curves are measured at once when the run's own forward
-says they are cheap, else on "Measure faithfulness" (/measure_detection_faithfulness), whose cost the text states.
+The "Explain" section (`cvdemo.ui.detect_explain`) explains the selected detection and measures how faithful its map
+is; the run store and the checks of the handlers' values are `cvdemo.ui.detect_checks`.
 
 Read apart: `layout()` creates the components; the handlers are module-level functions (the registry and the model
 runner given by `cvdemo.ui.binding.bind`), each wrapped with `answers` when `wire()` connects them. Values only
@@ -32,16 +28,21 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from cvdemo import detection_run, detr_explanation
+from cvdemo import detection_run
 from cvdemo.detection_run import DetectionRun
-from cvdemo.detr_explanation import DetectionExplanation
 from cvdemo.models.registry import ModelRegistry
+from cvdemo.ui import detect_explain, sessions
 from cvdemo.ui import detect_views as views
-from cvdemo.ui import sessions, validate
 from cvdemo.ui.binding import bind
-from cvdemo.ui.choices import MEAN, head_choices, head_index, layer_choices, layer_index
+from cvdemo.ui.choices import MEAN, head_choices, layer_choices
+from cvdemo.ui.detect_checks import (
+    DETECTION_RUNS,
+    checked_row,
+    checked_threshold,
+    decoder_view_args,
+    encoder_view_args,
+)
 from cvdemo.ui.errors import answers
-from cvdemo.ui.explain_table import faithfulness_markdown
 from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
 from cvdemo.ui.models import call_model, model_note, require_task
 from cvdemo.ui.texts import common
@@ -50,17 +51,12 @@ from cvdemo.ui.uploads import first_example, image_examples, load_upload, offere
 from cvdemo.ui.zerogpu import gpu_task
 
 TABLE_COLUMNS = views.TABLE_COLUMNS
-# a run holds the image (3.8 MB of the 4.4 MB that detr-shapes keeps for a 1333x1000 upload), the probabilities and
-# the attention maps (at most ENCODER_BUDGET of encoder maps; ~20 MB in all for DETR-R50 on a photo)
-DETECTION_RUNS = sessions.store("detect", max_runs=64, max_bytes=64 * 2**20, per_session=2)
-FAITHFULNESS_TABLE = "explain-faithfulness.json"  # in the examples folder: the shipped models' measured table
-SHIPPED_MODEL = "detr-shapes"  # the entry of that table the "Explain" section shows
 
 
 def build_detect_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     """Lay out the tab inside the current gr.Blocks / gr.Tab context and wire its events."""
     names = registry.names("detect")
-    wire(layout(names, examples_dir), registry, names, table_path=examples_dir / FAITHFULNESS_TABLE)
+    wire(layout(names, examples_dir), registry, names, table_path=examples_dir / detect_explain.FAITHFULNESS_TABLE)
 
 
 # ---------------------------------------------------------------- layout
@@ -114,54 +110,9 @@ def layout(names: list[str], examples_dir: Path) -> SimpleNamespace:
                 ui.enc_head = gr.Dropdown(head_choices(8), value=MEAN, label=T("head"), scale=2)
             ui.enc_img = gr.Image(label=T("encoder_label"), interactive=False, format="jpeg", show_label=False,
                                   elem_id="detect-encoder")
-    explain_layout(ui)
+    detect_explain.layout(ui)
     ui.class_plot = gr.Plot(label=T("class_plot"))
     return ui
-
-
-def explain_layout(ui: SimpleNamespace) -> None:
-    """The "Explain" section of the selected detection: method, relevance target, map, AUCs and curves."""
-    gr.Markdown(T("explain_heading"))
-    ui.explained_state = gr.State(None)  # what the shown explanation is of (`_explanation_key`), to skip repeats
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=260):
-            ui.explain_method = gr.Radio(views.explain_method_choices(), value="relevance",
-                                         label=T("explain_method"), elem_id="detect-explain-method")
-            ui.explain_target = gr.Dropdown(views.explain_target_choices(), value="class", label=T("explain_target"),
-                                            info=T("explain_target_info"), elem_id="detect-explain-target")
-            ui.measure_btn = gr.Button(T("measure_button"), elem_id="detect-measure")
-        with gr.Column(scale=3, min_width=300):
-            ui.explain_img = gr.Image(label=T("explain_label"), interactive=False, format="jpeg",
-                                      elem_id="detect-explain", buttons=["fullscreen"])
-        with gr.Column(scale=3, min_width=300):  # the map's AUCs and curves beside it
-            ui.explain_text = gr.Markdown(elem_id="detect-explain-text")
-            ui.explain_plot = gr.Plot(label=T("curve_plot"), elem_id="detect-explain-curve")
-    ui.explain_table = gr.Markdown(elem_id="detect-explain-table")  # the shipped model's measured table
-    with gr.Accordion(T("explain_help_title"), open=False):
-        gr.Markdown(T("explain_help"))
-
-
-# ---------------------------------------------------------------- checks of the values a handler gets
-
-def _threshold(value, locale: str) -> float:
-    return validate.number(value, name=T.text("threshold", locale), low=0.0, high=1.0, locale=locale)
-
-
-def _decoder_view_args(run: DetectionRun, layer, head, locale: str) -> tuple[int, int | None]:
-    """(0-based decoder layer, head index or None) from the dropdowns' values, checked against the run."""
-    return (layer_index(layer, run.num_decoder_layers, name=T.text("decoder_layer", locale), locale=locale),
-            head_index(head, run.num_heads, name=T.text("head", locale), locale=locale))
-
-
-def _encoder_view_args(run: DetectionRun, layer, head, locale: str) -> tuple[int, int | None]:
-    heads = run.num_heads if run.encoder_per_head else 0  # only the mean of heads is kept for large maps
-    return (layer_index(layer, run.num_encoder_layers, name=T.text("encoder_layer", locale), locale=locale),
-            head_index(head, heads, name=T.text("head", locale), locale=locale))
-
-
-def _row(value, run: DetectionRun, locale: str) -> int:
-    return validate.number(value, name=T.text("detection", locale), low=0, high=len(run.scores) - 1,
-                           integer=True, locale=locale)
 
 
 # ---------------------------------------------------------------- handlers
@@ -174,7 +125,7 @@ def detect(image_payload, model_name, thr, request: gr.Request,
     map's starting point."""
     start = time.perf_counter()
     locale, owner = locale_of(request), sessions.session_of(request)
-    threshold = _threshold(thr, locale)  # `thr`: the API's name of this parameter since /detect exists
+    threshold = checked_threshold(thr, locale)  # `thr`: the API's name of this parameter since /detect exists
     model_name = require_task(registry, model_name, "detect", locale, owner)
     if image_payload is None:
         return _blank_outputs(locale)
@@ -201,7 +152,7 @@ def attention_views(token, point, threshold, request: gr.Request):
     """/attention_views, after /detect: the attention maps at the defaults it set (best detection, last layers,
     mean of heads) and the class-distribution figure."""
     locale = locale_of(request)
-    threshold = _threshold(threshold, locale)
+    threshold = checked_threshold(threshold, locale)
     if token is None:
         return None, None, None
     run = DETECTION_RUNS.get(token)
@@ -215,11 +166,11 @@ def attention_views(token, point, threshold, request: gr.Request):
 def refilter(token, threshold, dec_layer, dec_head, request: gr.Request, captions=True):
     """/filter: the views at another threshold, without running the model (captions: `captions_state`)."""
     locale = locale_of(request)
-    threshold = _threshold(threshold, locale)
+    threshold = checked_threshold(threshold, locale)
     if token is None:
         return (gr.skip(),) * 6
     run = DETECTION_RUNS.get(token)
-    layer, head = _decoder_view_args(run, dec_layer, dec_head, locale)
+    layer, head = decoder_view_args(run, dec_layer, dec_head, locale)
     choices = views.detection_choices(run, threshold, locale)
     row = choices[0][1] if choices else None
     annotated, table = views.boxes_and_table(run, threshold, 0 if len(run.kept(threshold)) else None,
@@ -235,10 +186,10 @@ def select_detection(token, threshold, row, dec_layer, dec_head, request: gr.Req
     if token is None or row is None:
         return (gr.skip(),) * 4
     locale = locale_of(request)
-    threshold = _threshold(threshold, locale)
+    threshold = checked_threshold(threshold, locale)
     run = DETECTION_RUNS.get(token)
-    row = _row(row, run, locale)
-    layer, head = _decoder_view_args(run, dec_layer, dec_head, locale)
+    row = checked_row(row, run, locale)
+    layer, head = decoder_view_args(run, dec_layer, dec_head, locale)
     annotated, table = views.boxes_and_table(run, threshold, views.selected_rank(run, threshold, row),
                                              bool(captions), locale)
     return (views.cross_view(run, row, layer, head, locale), annotated, table,
@@ -249,7 +200,7 @@ def table_select(token, threshold, dec_layer, dec_head, evt: gr.SelectData, requ
     """A click on a table row selects that detection (the row's "#" is its rank, whatever the shown order)."""
     if token is None or not evt.row_value:
         return (gr.skip(),) * 5
-    threshold = _threshold(threshold, locale_of(request))
+    threshold = checked_threshold(threshold, locale_of(request))
     keep = DETECTION_RUNS.get(token).kept(threshold)
     rank = int(evt.row_value[0]) - 1
     if not 0 <= rank < len(keep):
@@ -266,9 +217,9 @@ def toggle_captions(token, threshold, row, captions, request: gr.Request):
     if token is None:
         return gr.skip(), gr.skip(), captions
     locale = locale_of(request)
-    threshold = _threshold(threshold, locale)
+    threshold = checked_threshold(threshold, locale)
     run = DETECTION_RUNS.get(token)
-    selected = None if row is None else views.selected_rank(run, threshold, _row(row, run, locale))
+    selected = None if row is None else views.selected_rank(run, threshold, checked_row(row, run, locale))
     return (*views.boxes_and_table(run, threshold, selected, captions, locale), captions)
 
 
@@ -277,7 +228,7 @@ def click_point(token, enc_layer, enc_head, evt: gr.SelectData, request: gr.Requ
     if token is None or evt.index is None:
         return gr.skip(), gr.skip()
     run = DETECTION_RUNS.get(token)
-    layer, head = _encoder_view_args(run, enc_layer, enc_head, locale_of(request))
+    layer, head = encoder_view_args(run, enc_layer, enc_head, locale_of(request))
     point = (evt.index[0] / run.display_scale, evt.index[1] / run.display_scale)
     return views.encoder_view(run, point, layer, head), point
 
@@ -287,55 +238,8 @@ def redraw_encoder(token, point, enc_layer, enc_head, request: gr.Request):
     if token is None:
         return gr.skip()
     run = DETECTION_RUNS.get(token)
-    layer, head = _encoder_view_args(run, enc_layer, enc_head, locale_of(request))
+    layer, head = encoder_view_args(run, enc_layer, enc_head, locale_of(request))
     return views.encoder_view(run, point, layer, head)
-
-
-def _explanation_key(token, row: int, method: str, layer: int, head: int | None, target: str) -> tuple:
-    """What an explanation depends on (the decoder layer and head only for cross-attention, the target only for
-    the relevance)."""
-    if method == "cross_attention":
-        return token, row, method, layer, head
-    return token, row, method, target
-
-
-def explain(token, row, method, dec_layer, dec_head, target, explained, request: gr.Request,
-            progress=gr.Progress(), *,  # noqa: B008 - how Gradio asks for a progress tracker
-            registry: ModelRegistry, explainer: Callable[..., DetectionExplanation], measure: bool = False,
-            table_path: Path | None = None):
-    """/explain_detection: the selected detection's map by the chosen method, over the image, with its faithfulness
-    (measured at once when cheap, `cvdemo.detr_explanation.measures_at_once`; else the cost and the "Measure
-    faithfulness" button). ``explained`` (`explained_state`) skips a repeat of the shown explanation;
-    /measure_detection_faithfulness (``measure``) always measures. Returns the map, its text, its curves, the
-    shipped model's measured table (``table_path``; with a note when the run's model is another) and the new
-    `explained_state`."""
-    if token is None or row is None:
-        return None, "", None, "", None
-    locale, owner = locale_of(request), sessions.session_of(request)
-    run = DETECTION_RUNS.get(token)
-    row = _row(row, run, locale)
-    method = validate.choice(method, list(views.EXPLAIN_METHODS), name=T.text("explain_method", locale),
-                             locale=locale)
-    target = validate.choice(target, list(views.EXPLAIN_TARGETS), name=T.text("explain_target", locale),
-                             locale=locale)
-    layer, head = _decoder_view_args(run, dec_layer, dec_head, locale)
-    key = _explanation_key(token, row, method, layer, head, target)
-    if not measure and explained == key:
-        return (gr.skip(),) * 5
-    measure = measure or detr_explanation.measures_at_once(run)
-    explanation = call_model(
-        registry, lambda name, _: explainer(name, run, row, method, layer, head, target, measure, owner),
-        run.model_name, None, progress, locale, owner)
-    return (views.explanation_view(run, explanation, locale), views.explanation_text(run, explanation, locale),
-            views.explanation_figure(explanation, locale),
-            "" if table_path is None else faithfulness_markdown(table_path, SHIPPED_MODEL, run.model_name, locale), key)
-
-
-def localize_explain(request: gr.Request):
-    """On page load: the "Explain" section's choices in the user's language."""
-    locale = locale_of(request)
-    return (gr.Radio(choices=views.explain_method_choices(locale)),
-            gr.Dropdown(choices=views.explain_target_choices(locale)))
 
 
 def show_note(name, request: gr.Request, *, registry: ModelRegistry) -> str:
@@ -373,19 +277,6 @@ def model_runner(registry: ModelRegistry) -> Callable[..., DetectionRun]:
     return infer
 
 
-def explainer(registry: ModelRegistry) -> Callable[..., DetectionExplanation]:
-    """``explain(name, run, row, method, layer, head, target, measure, owner)``: the registry's model explains
-    detection ``row`` of the run (`cvdemo.detr_explanation.explain_detection`; target "class" or a box
-    coordinate), as one GPU task."""
-    @gpu_task
-    def explain_run(name: str, run: DetectionRun, row: int, method: str, layer: int, head: int | None, target: str,
-                    measure: bool, owner: str | None = None) -> DetectionExplanation:
-        box = None if target == "class" else target
-        return detr_explanation.explain_detection(registry.get(name, owner), run, row, method, layer, head,
-                                                  "class" if box is None else "box", box, measure=measure)
-    return explain_run
-
-
 # ---------------------------------------------------------------- wiring
 
 def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str], table_path: Path | None = None) -> None:
@@ -405,7 +296,7 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str], table_p
                               api_name="attention_views", api_visibility="undocumented")
     # a failed run (a bad file, a model that cannot load) leaves nothing of the previous run on the screen
     run.failure(answers(cleared), None, [*detect_outputs, ui.cross_img, ui.enc_img, ui.class_plot,
-                                         *explain_outputs(ui)], **hidden)
+                                         *detect_explain.outputs(ui)], **hidden)
     ui.model.change(answers(bind(show_note, registry=registry)), ui.model, ui.note, queue=False,
                     api_visibility="private")
     refiltered = ui.threshold.input(
@@ -438,32 +329,5 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, names: list[str], table_p
                             show_progress_on=[ui.annotated], api_visibility="private")
         first_views = first.success(answers(attention_views), [ui.run_state, ui.point_state, ui.threshold],
                                     [ui.cross_img, ui.enc_img, ui.class_plot], **hidden)
-    wire_explain(ui, registry, [views_event, refiltered, selected, clicked]
+    detect_explain.wire(ui, registry, [views_event, refiltered, selected, clicked]
                  + ([first_views] if ui.first_example else []), loaded, table_path)
-
-
-def explain_outputs(ui: SimpleNamespace) -> list:
-    """What an explanation redraws: its map, its text, its curves, the measured table and `explained_state`."""
-    return [ui.explain_img, ui.explain_text, ui.explain_plot, ui.explain_table, ui.explained_state]
-
-
-def wire_explain(ui: SimpleNamespace, registry: ModelRegistry, after: list, loaded,
-                 table_path: Path | None = None) -> None:
-    """The "Explain" section: redrawn after every event that may change the selected detection (a repeat of the
-    shown explanation is skipped), on a new method or target (/explain_detection), and measured on the button
-    (/measure_detection_faithfulness)."""
-    inputs = [ui.run_state, ui.detection, ui.explain_method, ui.dec_layer, ui.dec_head, ui.explain_target,
-              ui.explained_state]
-    run_on = {"concurrency_id": "gpu", "concurrency_limit": 1, "show_progress_on": [ui.explain_img]}
-    model_explains = explainer(registry)
-    explain_fn = answers(bind(explain, registry=registry, explainer=model_explains, measure=False,
-                              table_path=table_path))
-    gr.on([ui.explain_method.input, ui.explain_target.input], explain_fn, inputs, explain_outputs(ui),
-          api_name="explain_detection", trigger_mode="always_last", **run_on)  # first: this event owns the name
-    for event in after:
-        event.success(explain_fn, inputs, explain_outputs(ui), api_visibility="private", **run_on)
-    measure_fn = answers(bind(explain, registry=registry, explainer=model_explains, measure=True,
-                              table_path=table_path))
-    ui.measure_btn.click(measure_fn, inputs, explain_outputs(ui), api_name="measure_detection_faithfulness", **run_on)
-    loaded.then(answers(localize_explain), None, [ui.explain_method, ui.explain_target], api_visibility="private",
-                show_progress="hidden", queue=False)
