@@ -11,7 +11,8 @@ composed by `cvdemo.ui.claims_views`; text is in the browser's language (`cvdemo
 "Rerun live" runs a short version of the chosen claim (its first seed, ``live_steps`` updates per variant, default
 two evaluation points) on this server through the Train tab's job manager (`cvdemo.ui.train_tab.default_manager`:
 one run per device at a time, one per session), variant after variant; the figure streams each variant's live
-curve, dashed, beside the shipped bands. "Stop" stops the session's run (the Train tab's too: one run per
+curve, dashed, beside the shipped bands (redrawn when a point comes; the status line says the step every
+half second). "Stop" stops the session's run (the Train tab's too: one run per
 session). Read apart: `layout()`, the handlers, `wire()`.
 """
 
@@ -103,6 +104,7 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
     spec.require_runnable()
     steps, seed, started = source.live_steps or 2 * spec.eval_every, spec.seeds[0], time.monotonic()
     live: dict[str, list[tuple[int, float]]] = {}
+    drawn = -1  # live points in the figure last sent: it is redrawn only when a point comes (the status every poll)
     for i, variant in enumerate(spec.variants, 1):
         run = prepare_run(spec, variant, seed, steps=steps, device="cpu")
         job = source.manager.submit(owner, TrainingSetup(run.model, run.task, run.train, run.val, run.config,
@@ -111,7 +113,10 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
         live[variant] = []
         try:
             for _ in _follow(job, spec.metric, live[variant]):
-                yield views.figure(report, locale, live, seed), views.live_status(
+                points = sum(len(p) for p in live.values())
+                figure = views.figure(report, locale, live, seed) if points != drawn else gr.skip()
+                drawn = points
+                yield figure, views.live_status(
                     "running", locale, seed=seed, variant=variant, i=i, n=len(spec.variants), step=job.steps_done,
                     steps=steps)
         finally:  # the page went away (the generator is closed): the run stops too
