@@ -14,7 +14,8 @@
    sequential variants, the last variant's first evaluation) and to the end. The issue's goal: a first
    comparison within 3 minutes on this CPU.
 
-Options: ``--claim NAME`` (repeatable), ``--threads N`` (torch threads for both ways, default 1), ``--skip-live``.
+Options: ``--claim NAME`` (repeatable), ``--threads N`` (torch threads for both ways, default 1), ``--skip-live``,
+``--app-only`` (the live rerun through the tab only).
 This machine is shared and noisy: compare the two ways within one run only.
 """
 
@@ -123,6 +124,7 @@ def main() -> None:
     parser.add_argument("--claim", action="append", help="a claim to rerun live (repeatable)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-live", action="store_true")
+    parser.add_argument("--app-only", action="store_true", help="rerun live through the tab only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"# full experiments (from {RESULTS_DIR})")
@@ -132,12 +134,12 @@ def main() -> None:
     print(f"\n# live rerun: first seed, 2 x eval_every updates per variant, {args.threads} torch thread(s)")
     print(f"{'claim':26s} {'way':7s} {'first comparison':>17s} {'end':>8s}  app / runner")
     for name in args.claim or DEFAULT_CLAIMS:
-        by_runner = live_by_runner(name)
+        by_runner = None if args.app_only else live_by_runner(name)
         by_app = live_by_app(name)
-        for way, (first, total) in (("runner", by_runner), ("app", by_app)):
-            ratio = f"{by_app[0] / by_runner[0]:.2f} / {by_app[1] / by_runner[1]:.2f}" if way == "app" else ""
-            print(f"{name:26s} {way:7s} {first:15.0f} s {total:6.0f} s  {ratio}", flush=True)
-
+        if by_runner is not None:
+            print(f"{name:26s} {'runner':7s} {by_runner[0]:15.0f} s {by_runner[1]:6.0f} s", flush=True)
+        ratio = "" if by_runner is None else f"{by_app[0] / by_runner[0]:.2f} / {by_app[1] / by_runner[1]:.2f}"
+        print(f"{name:26s} {'app':7s} {by_app[0]:15.0f} s {by_app[1]:6.0f} s  {ratio}", flush=True)
 
 if __name__ == "__main__":
     main()
