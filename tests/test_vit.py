@@ -219,8 +219,10 @@ def test_conversion_errors_name_the_problem(deit_tiny):
         vit_config_from_timm({"architecture": "deit_tiny_distilled_patch16_224", "model_args": {"reg_tokens": 4}})
     with pytest.raises(ValueError, match="vit_base_patch16_224"):  # the message lists the supported names
         vit_config_from_timm({"architecture": "vit_gigantic_patch14_224", "num_classes": 1000})
+    with pytest.raises(ValueError, match="qk_norm"):
+        vit_config_from_timm({"architecture": "vit_tiny_patch16_224", "model_args": {"qk_norm": True}})
     with pytest.raises(ValueError, match="init_values"):
-        vit_config_from_timm({"architecture": "vit_tiny_patch16_224", "model_args": {"init_values": 1e-5}})
+        ViTConfig(init_values=0.0)
 
 
 def test_timm_labels_travel(tmp_path):
@@ -244,7 +246,7 @@ def test_presets_match_timm():
         assert cfg.image_mean == tuple(ref.pretrained_cfg["mean"]), name
         assert cfg.image_std == tuple(ref.pretrained_cfg["std"]), name
         with torch.device("meta"):
-            ours = ViT(ViTConfig(**preset, num_classes=ref.num_classes))
+            ours = ViT(ViTConfig(**{**preset, "num_classes": ref.num_classes}))
         ref_shapes = {k: v.shape for k, v in ref.state_dict().items()}
         assert {k: v.shape for k, v in ours.state_dict().items()} == ref_shapes, name
 
@@ -428,6 +430,23 @@ def test_timm_register_tokens_parity(tmp_path, kwargs, prefix):
     _check_parity(ref, ours, x, prefix=prefix, heads=3)
     x = torch.randn(2, 3, 32, 96, generator=torch.Generator().manual_seed(26))  # non-square, resampled
     _check_parity(ref, ours, x, prefix=prefix, heads=3)
+
+
+def test_timm_layerscale_register_model_parity(tmp_path):
+    """vit_small_patch14_reg4_dinov2's architecture (LayerScale, CLS + 4 registers, no head), small and perturbed
+    off its init: logits (the pooled features) and every attention map as timm's, square and resampled."""
+    ref, ours = _timm_dir(tmp_path, "vit_small_patch14_reg4_dinov2", 27, img_size=56, depth=2, num_classes=5,
+                          dynamic_img_size=True)
+    cfg = ours.config
+    assert cfg.init_values == 1e-5 and cfg.reg_tokens == 4 and cfg.no_embed_class and cfg.patch_size == 14
+    assert {"blocks.0.ls1.gamma", "blocks.1.ls2.gamma"} <= set(ours.state_dict())
+    torch.testing.assert_close(ours.blocks[1].ls2.gamma, ref.blocks[1].ls2.gamma)
+    assert not any(".ls" in k for k in ViT(ViTConfig(image_size=32, patch_size=8, embed_dim=32, depth=1,
+                                                     num_heads=2)).state_dict()), "no LayerScale by default"
+    x = torch.randn(2, 3, 56, 56, generator=torch.Generator().manual_seed(28))
+    _check_parity(ref, ours, x, prefix=5, heads=6)
+    x = torch.randn(2, 3, 42, 70, generator=torch.Generator().manual_seed(29))
+    _check_parity(ref, ours, x, prefix=5, heads=6)
 
 
 def test_distilled_and_register_config_validation_and_round_trip():

@@ -29,13 +29,13 @@ _TIMM_ARGS = {"img_size": "image_size", "patch_size": "patch_size", "in_chans": 
               "num_classes": "num_classes", "embed_dim": "embed_dim", "depth": "depth",
               "num_heads": "num_heads", "mlp_ratio": "mlp_ratio", "qkv_bias": "qkv_bias",
               "class_token": "class_token", "global_pool": "global_pool", "reg_tokens": "reg_tokens",
-              "no_embed_class": "no_embed_class"}
+              "no_embed_class": "no_embed_class", "init_values": "init_values"}
 # timm model_args that change nothing at inference (dropout, init, input-size policy): accepted, unused.
 _TIMM_ARGS_IGNORED = {"drop_rate", "pos_drop_rate", "patch_drop_rate", "proj_drop_rate", "attn_drop_rate",
                       "drop_path_rate", "weight_init", "fix_init", "dynamic_img_size", "strict_img_size"}
 # timm model_args that cvdemo's ViT supports only at timm's default value.
 _TIMM_ARGS_DEFAULT_ONLY = {"qk_norm": False, "scale_attn_norm": False, "scale_mlp_norm": False,
-                           "proj_bias": True, "init_values": None,
+                           "proj_bias": True,
                            "pre_norm": False, "final_norm": True, "fc_norm": None,
                            "pool_include_prefix": False, "dynamic_img_pad": False, "pos_embed": "learn"}
 

@@ -92,6 +92,8 @@ class ViTConfig(ImageInput):
     layer_norm_eps: float = 1e-6  # timm 1e-6; transformers' ViT 1e-12 (also BatchNorm's eps with "batchnorm")
     act_layer: str = "gelu"  # MLP activation: "gelu" (exact erf, timm's) or "relu"
     norm_layer: str = "layernorm"  # every norm: "layernorm" (timm's) or "batchnorm" (TokenBatchNorm)
+    init_values: float | None = None  # LayerScale (CaiT, DINOv2, timm's register models): a learned per-channel
+    #                                   scale on each residual branch, initialised to this; None: no LayerScale
     image_mean: tuple[float, ...] = IMAGENET_MEAN  # per-channel normalisation of [0, 1] pixels
     image_std: tuple[float, ...] = IMAGENET_STD
     id2label: dict[int, str] = field(default_factory=dict)  # class index -> name
@@ -127,6 +129,8 @@ class ViTConfig(ImageInput):
             raise ValueError(f"norm_layer must be one of {NORM_LAYERS}, got {self.norm_layer!r}")
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
+        if self.init_values is not None and not self.init_values > 0:
+            raise ValueError(f"init_values (LayerScale) must be None or > 0, got {self.init_values}")
 
     @property
     def num_prefix_tokens(self) -> int:
@@ -182,6 +186,10 @@ _SMALL = {"embed_dim": 384, "depth": 12, "num_heads": 6}
 _BASE = {"embed_dim": 768, "depth": 12, "num_heads": 12}
 _LARGE = {"embed_dim": 1024, "depth": 24, "num_heads": 16}
 _HUGE = {"embed_dim": 1280, "depth": 32, "num_heads": 16}
+_MEDIUM = {"embed_dim": 512, "depth": 12, "num_heads": 8}
+_BETWIXT = {"embed_dim": 640, "depth": 12, "num_heads": 10}
+_DINOV2_REG = {"init_values": 1e-5, "reg_tokens": 4, "no_embed_class": True, "num_classes": 0}
+_GAP_REG = {"reg_tokens": 4, "no_embed_class": True, "class_token": False, "global_pool": "avg"}
 
 
 def _preset(size: dict, patch: int, image: int, norm: dict) -> dict:
@@ -214,9 +222,14 @@ VIT_PRESETS: dict[str, dict] = {
     "deit_small_distilled_patch16_224": {**_preset(_SMALL, 16, 224, _DEIT), "distilled": True},
     "deit_base_distilled_patch16_224": {**_preset(_BASE, 16, 224, _DEIT), "distilled": True},
     "deit_base_distilled_patch16_384": {**_preset(_BASE, 16, 384, _DEIT), "distilled": True},
+    # register models (Darcet et al. 2024): DINOv2's (LayerScale, CLS + 4 registers, no head) and timm's GAP ones
+    **{f"vit_{size}_patch14_reg4_dinov2": {**_preset(dims, 14, 518, _DEIT), **_DINOV2_REG}
+       for size, dims in (("small", _SMALL), ("base", _BASE), ("large", _LARGE))},
+    "vit_medium_patch16_reg4_gap_256": {**_preset(_MEDIUM, 16, 256, _AUGREG), **_GAP_REG, "init_values": 1e-5},
+    "vit_betwixt_patch16_reg4_gap_256": {**_preset(_BETWIXT, 16, 256, _AUGREG), **_GAP_REG, "init_values": 1e-5},
+    "vit_base_patch16_reg4_gap_256": {**_preset(_BASE, 16, 256, _AUGREG), **_GAP_REG},
 }
-# No `vit_*_reg*` preset: every timm register model also uses LayerScale (init_values) or SwiGLU, which
-# cvdemo's ViT does not implement; register tokens themselves load from any timm model without them.
+# Not here: timm models with SwiGLU MLPs (the giant DINOv2), MAP pooling, or differential / parallel blocks.
 
 
 class TokenBatchNorm(nn.BatchNorm1d):
@@ -297,22 +310,36 @@ class Attention(nn.Module):
         return self.proj(x), attn
 
 
+class LayerScale(nn.Module):
+    """A learned per-channel scale ``gamma`` [D] of a residual branch (CaiT), timm's ``ls1`` / ``ls2``."""
+
+    def __init__(self, dim: int, init_values: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((dim,), float(init_values)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+
+
 class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x))."""
+    """Pre-norm transformer block: x + ls1(attn(norm1(x))), then x + ls2(mlp(norm2(x))); ls1/ls2 are `LayerScale`
+    with ``init_values``, else the identity (no parameters)."""
 
     def __init__(self, dim: int, num_heads: int, hidden_dim: int, qkv_bias: bool, eps: float,
-                 act_layer: str = "gelu", norm_layer: str = "layernorm") -> None:
+                 act_layer: str = "gelu", norm_layer: str = "layernorm", init_values: float | None = None) -> None:
         super().__init__()
         self.norm1 = make_norm(norm_layer, dim, eps)
         self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias)
+        self.ls1 = LayerScale(dim, init_values) if init_values is not None else nn.Identity()
         self.norm2 = make_norm(norm_layer, dim, eps)
         self.mlp = Mlp(dim, hidden_dim, act_layer)
+        self.ls2 = LayerScale(dim, init_values) if init_values is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor,
                 return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         y, attn = self.attn(self.norm1(x), return_attention)
-        x = x + y
-        x = x + self.mlp(self.norm2(x))
+        x = x + self.ls1(y)
+        x = x + self.ls2(self.mlp(self.norm2(x)))
         return x, attn
 
 
@@ -347,7 +374,7 @@ class ViT(nn.Module):
             self.pos_embed_col = nn.Parameter(torch.zeros(gw, D // 2))  # column c -> the last D/2 channels
         self.blocks = nn.ModuleList(
             Block(D, config.num_heads, config.hidden_dim, config.qkv_bias, config.layer_norm_eps,
-                  config.act_layer, config.norm_layer)
+                  config.act_layer, config.norm_layer, config.init_values)
             for _ in range(config.depth)
         )
         avg = config.global_pool == "avg"  # as timm: with avg pooling the final norm moves after the pool
