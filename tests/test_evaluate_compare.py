@@ -28,7 +28,7 @@ from cvdemo.models.registry import ModelRegistry, ModelSpec
 from cvdemo.models.yolo import YOLO, YOLOConfig
 from cvdemo.predict import predict_coco
 from cvdemo.session_store import RunStore
-from cvdemo.ui import evaluate_compare, evaluate_tab, sessions
+from cvdemo.ui import evaluate_compare, evaluate_inputs, sessions
 from cvdemo.ui.evaluate_compare_views import compare_coco_rows, set_error_text
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
 from cvdemo.ui.i18n import gradio_i18n
@@ -152,7 +152,7 @@ def test_comparisons_are_kept_one_per_session_in_its_folder_until_the_session_en
     with its folder; the session's end deletes the rest."""
     store = RunStore("comparison-test", max_runs=4, max_bytes=2**30, per_session=1, on_evict=LoadedComparison.close)
     monkeypatch.setattr(evaluate_compare, "COMPARISONS", store)
-    monkeypatch.setattr(evaluate_tab, "WORK_ROOT", tmp_path / "work")
+    monkeypatch.setattr(evaluate_inputs, "WORK_ROOT", tmp_path / "work")
     gt, a, b = _hand_made()
     gt.write_coco_json(tmp_path / "gt.json")
     a.write_coco_results_json(tmp_path / "a.json")
@@ -179,7 +179,7 @@ def test_comparisons_are_kept_one_per_session_in_its_folder_until_the_session_en
     with pytest.raises(gr.Error, match="prediction set B: upload the predictions"):
         compare("s1", b_files=())
     assert len(list((tmp_path / "work").glob("s1-*"))) == 1  # the refused upload left nothing
-    sessions.on_session_end(evaluate_tab.remove_session_folders)
+    sessions.on_session_end(evaluate_inputs.remove_session_folders)
     sessions.end("s1")
     store.drop_session("s1")  # what ending a session does for the app's own store
     assert list((tmp_path / "work").glob("s1-*")) == [] and store.stats()["runs"] == 0
@@ -225,7 +225,7 @@ def shapes(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, registry, serve):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(evaluate_tab, "WORK_ROOT", tmp_path_factory.mktemp("cmp-work"))
+        mp.setattr(evaluate_inputs, "WORK_ROOT", tmp_path_factory.mktemp("cmp-work"))
         with gr.Blocks() as demo:  # no examples folder: no first-view evaluation on each page load
             build_evaluate_tab(registry, tmp_path_factory.mktemp("no-examples"))
         demo.queue()

@@ -26,7 +26,7 @@ from cvdemo.evaluate import main as cli_main
 from cvdemo.metrics.browse import EvaluationBrowser, load_evaluation
 from cvdemo.models.registry import ModelRegistry, ModelSpec
 from cvdemo.session_store import RunStore, nbytes
-from cvdemo.ui import evaluate_tab, sessions
+from cvdemo.ui import evaluate_inputs, evaluate_tab, sessions
 from cvdemo.ui.evaluation_viewer import render_image
 
 FIXTURE = Path(__file__).parent / "data" / "coco-val2014-100"
@@ -60,12 +60,12 @@ def store(monkeypatch, tmp_path):
     small = RunStore("evaluation-test", max_runs=10, max_bytes=int(2.5 * size), per_session=1,
                      on_evict=EvaluationBrowser.close)
     monkeypatch.setattr(evaluate_tab, "EVALUATIONS", small)
-    monkeypatch.setattr(evaluate_tab, "WORK_ROOT", tmp_path / "work")
+    monkeypatch.setattr(evaluate_inputs, "WORK_ROOT", tmp_path / "work")
     return small
 
 
 def folders(session: str) -> list[Path]:
-    return sorted(evaluate_tab.WORK_ROOT.glob(f"{session}-*"))
+    return sorted(evaluate_inputs.WORK_ROOT.glob(f"{session}-*"))
 
 
 def test_one_evaluation_per_session_and_a_global_byte_cap(store):
@@ -87,8 +87,8 @@ def test_one_evaluation_per_session_and_a_global_byte_cap(store):
 
 def test_the_end_of_a_session_drops_its_evaluation_and_folders(store):
     token = evaluate("gone")[8]
-    (evaluate_tab.WORK_ROOT / "gone-stale").mkdir()  # e.g. an upload still being staged when the tab closed
-    sessions.on_session_end(evaluate_tab.remove_session_folders)
+    (evaluate_inputs.WORK_ROOT / "gone-stale").mkdir()  # e.g. an upload still being staged when the tab closed
+    sessions.on_session_end(evaluate_inputs.remove_session_folders)
     sessions.end_session(request("gone"))
     store.drop_session("gone")  # what end_session does for the app's own store
     assert folders("gone") == [] and store.stats()["runs"] == 0
@@ -292,7 +292,7 @@ def test_an_own_evaluation_or_the_sessions_end_drops_its_example(store, example_
     with pytest.raises(gr.Error, match="no longer kept"):
         refresh(token, session="o")
     first_view("e")
-    sessions.on_session_end(evaluate_tab.remove_session_folders)
+    sessions.on_session_end(evaluate_inputs.remove_session_folders)
     sessions.end_session(request("e"))
     example_store.drop_session("e")  # what end_session does for the app's own store
     assert example_store.stats()["runs"] == 0 and folders("e") == []

@@ -38,7 +38,7 @@ from cvdemo.models import DETR
 from cvdemo.models.detr import DETRConfig
 from cvdemo.models.registry import ModelRegistry, ModelSpec
 from cvdemo.predict import predict_coco
-from cvdemo.ui import evaluate_tab
+from cvdemo.ui import evaluate_inputs
 from cvdemo.ui.evaluate_tab import build_evaluate_tab
 from cvdemo.ui.evaluation_viewer import COLORS, object_at, render_image
 from cvdemo.ui.i18n import gradio_i18n
@@ -301,7 +301,7 @@ def registry(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, monkeypatch_module, registry, serve):
-    monkeypatch_module.setattr(evaluate_tab, "WORK_ROOT", tmp_path_factory.mktemp("work"))
+    monkeypatch_module.setattr(evaluate_inputs, "WORK_ROOT", tmp_path_factory.mktemp("work"))
     with gr.Blocks() as demo:
         build_evaluate_tab(registry, Path("examples"))
     demo.queue()
@@ -329,13 +329,13 @@ def test_evaluate_endpoint_matches_the_cli_and_survives_a_bad_upload(app_url, tm
     assert [f"{row[1]:.3f}" for row in coco["data"]] == [line[-5:] for line in cli_lines]
     assert json.loads(Path(metrics_file).read_text()) == _cli_json("--per-class", "--voc")
     assert "VOC2010+" in voc_md
-    folders = sorted(evaluate_tab.WORK_ROOT.iterdir())
+    folders = sorted(evaluate_inputs.WORK_ROOT.iterdir())
 
     fake = tmp_path / "data.zip"
     fake.write_text("not a zip")
     with pytest.raises(Exception, match="not a zip archive"):
         evaluate([fake])
-    assert sorted(evaluate_tab.WORK_ROOT.iterdir()) == folders  # nothing left behind by the refused upload
+    assert sorted(evaluate_inputs.WORK_ROOT.iterdir()) == folders  # nothing left behind by the refused upload
     status, coco, *_ = evaluate([GT])
     assert [f"{row[1]:.3f}" for row in coco["data"]] == [line[-5:] for line in cli_lines]
 
@@ -364,7 +364,7 @@ def test_evaluate_runs_a_model_on_the_data_sets_images(app_url, registry, tmp_pa
     with pytest.raises(AppError, match="unknown model 'nope'"):
         client.predict([handle_file(str(p)) for p in files], [], 0.5, 0.3, "nope", api_name="/evaluate")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(evaluate_tab, "MAX_MODEL_IMAGES", 5)
+        mp.setattr(evaluate_inputs, "MAX_MODEL_IMAGES", 5)
         with pytest.raises(AppError, match="6 images; running a model here is limited to 5"):
             client.predict([handle_file(str(p)) for p in files], [], 0.5, 0.3, "tiny-detr", api_name="/evaluate")
 
@@ -390,7 +390,7 @@ def test_a_broken_image_stops_a_model_run_with_its_name(app_url, tmp_path):
     with pytest.raises(AppError, match=rf"images/{images[1].name}: .*truncated or corrupted") as err:
         Client(app_url, verbose=False).predict([handle_file(str(p)) for p in files], [], 0.5, 0.3, "tiny-detr",
                                                api_name="/evaluate")
-    assert str(evaluate_tab.WORK_ROOT) not in str(err.value) and "/tmp" not in str(err.value)
+    assert str(evaluate_inputs.WORK_ROOT) not in str(err.value) and "/tmp" not in str(err.value)
 
 
 def _cli_text() -> str:

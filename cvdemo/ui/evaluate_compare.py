@@ -7,10 +7,11 @@ page-load event shows of it in the user's language, and `wire` connects the hand
 calls the three. What the section shows is composed by `cvdemo.ui.evaluate_compare_views`.
 
 Each set is uploaded predictions or a detection model of any family run on the images (the tab's cap,
-`evaluate_tab.MAX_MODEL_IMAGES`); both are evaluated as `/evaluate` would, with the tab's helpers (thresholds, model
-checks, staging of uploads). The comparison is kept in `COMPARISONS` (one per session, bounded for all sessions
-together, dropped with the session); its folder is under `evaluate_tab.WORK_ROOT` like an evaluation's (read at each
-call), deleted when the comparison is evicted and by the tab's `remove_session_folders` when the session ends. The
+`evaluate_inputs.MAX_MODEL_IMAGES`); both are evaluated as `/evaluate` would, with the tab's inputs
+(`cvdemo.ui.evaluate_inputs`: thresholds, model checks, staging of uploads). The comparison is kept in `COMPARISONS`
+(one per session, bounded for all sessions together, dropped with the session); its folder is made by
+`evaluate_inputs.new_workdir` like an evaluation's, deleted when the comparison is evicted and by
+`evaluate_inputs.remove_session_folders` when the session ends. The
 section's sliders and row clicks then answer from the kept comparison without loading again.
 """
 
@@ -18,9 +19,7 @@ from __future__ import annotations
 
 import html
 import shutil
-import tempfile
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -29,7 +28,6 @@ from cvdemo.datasets.structure import DatasetError
 from cvdemo.metrics.browse import MIN_IOU
 from cvdemo.metrics.comparison import SIDES, LoadedComparison, PredictionSetError, load_comparison
 from cvdemo.models.registry import ModelRegistry
-from cvdemo.ui import evaluate_tab as tab  # the tab's helpers; the tab imports this module (read at call time)
 from cvdemo.ui import sessions
 from cvdemo.ui.binding import bind
 from cvdemo.ui.errors import answers, translate
@@ -41,6 +39,18 @@ from cvdemo.ui.evaluate_compare_views import (
     compare_status_markdown,
     disagreement_table,
     set_error_text,
+)
+from cvdemo.ui.evaluate_inputs import (
+    MAX_IOU,
+    UPLOADED,
+    checked_thresholds,
+    detectors,
+    files_of,
+    keep,
+    model_choices,
+    model_predictions,
+    model_to_run,
+    new_workdir,
 )
 from cvdemo.ui.evaluation_viewer import HEADERS, legend_html, table
 from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
@@ -70,11 +80,11 @@ def layout(model_names: list[str]) -> SimpleNamespace:
                 with gr.Column(min_width=260):
                     setattr(cmp, f"preds_{side}", gr.File(file_count="multiple", label=T(preds_label), height=120,
                                                           elem_id=f"cmp-preds-{side}"))
-                    setattr(cmp, f"model_{side}", gr.Dropdown(tab._model_choices(model_names, DEFAULT_LOCALE),
-                                                              value=tab.UPLOADED, label=T(model_label),
+                    setattr(cmp, f"model_{side}", gr.Dropdown(model_choices(model_names, DEFAULT_LOCALE),
+                                                              value=UPLOADED, label=T(model_label),
                                                               elem_id=f"cmp-model-{side}"))
         with gr.Row():
-            cmp.iou = gr.Slider(MIN_IOU, tab.MAX_IOU, value=0.5, step=0.05, label=T("iou_label"), elem_id="cmp-iou",
+            cmp.iou = gr.Slider(MIN_IOU, MAX_IOU, value=0.5, step=0.05, label=T("iou_label"), elem_id="cmp-iou",
                                 info=T("iou_info"))
             cmp.score = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label=T("score_label"), elem_id="cmp-score",
                                   info=T("score_info"))
@@ -101,7 +111,7 @@ def layout(model_names: list[str]) -> SimpleNamespace:
 def localized(registry: ModelRegistry, session: str, locale: str) -> tuple:
     """The comparison's two model dropdowns, its empty tables' headers and its legend, in ``locale`` (what the
     tab's page-load event `evaluate_tab.localize` shows after its own)."""
-    choices = tab._model_choices(tab._detectors(registry, session), locale)
+    choices = model_choices(detectors(registry, session), locale)
     return (gr.Dropdown(choices=choices), gr.Dropdown(choices=choices),
             *(table(t, [], locale) for t in COMPARE_TABLES), legend_html(locale))
 
@@ -110,10 +120,9 @@ def localized(registry: ModelRegistry, session: str, locale: str) -> tuple:
 
 def _load_comparison(session: str, dataset_payload, payloads: list, predicts: list, locale: str) -> LoadedComparison:
     """`load_comparison` in a new folder of the session; a refused upload leaves nothing behind."""
-    tab.WORK_ROOT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=tab._folder_prefix(session), dir=tab.WORK_ROOT))
+    workdir = new_workdir(session)
     try:
-        return load_comparison(workdir, tab._files(dataset_payload), *(tab._files(p) for p in payloads),
+        return load_comparison(workdir, files_of(dataset_payload), *(files_of(p) for p in payloads),
                                predict_a=predicts[0], predict_b=predicts[1])
     except DatasetError as e:  # the library's text (English) inside the user's language, a title in it too
         shutil.rmtree(workdir, ignore_errors=True)
@@ -142,15 +151,15 @@ def compare(dataset_payload, preds_a_payload, model_a, preds_b_payload, model_b,
     and compare them; keep the comparison in `COMPARISONS`."""
     locale, session = locale_of(request), sessions.session_of(request)
     start = time.perf_counter()
-    iou, score = tab._thresholds(iou_v, score_v, locale)
-    detectors = tab._detectors(registry, session)
-    names = [tab._model_to_run(registry, m, locale, session, detectors) for m in (model_a, model_b)]
+    iou, score = checked_thresholds(iou_v, score_v, locale)
+    allowed = detectors(registry, session)
+    names = [model_to_run(registry, m, locale, session, allowed) for m in (model_a, model_b)]
     progress(0.05, desc=T.text("compare_progress", locale))
     timings: list[list[float]] = [[], []]
-    predicts = [tab._model_predictions(registry, name, session, locale, progress, timing)
-                if name != tab.UPLOADED else None for name, timing in zip(names, timings)]
+    predicts = [model_predictions(registry, name, session, locale, progress, timing)
+                if name != UPLOADED else None for name, timing in zip(names, timings)]
     sets = _load_comparison(session, dataset_payload, [preds_a_payload, preds_b_payload], predicts, locale)
-    token = tab._keep(COMPARISONS, session, sets)  # evicts the session's previous comparison
+    token = keep(COMPARISONS, session, sets)  # evicts the session's previous comparison
     runs = {side: (name, timing[0], registry.device.type.upper())
             for side, name, timing in zip(SIDES, names, timings) if timing}
     shown = _compared(sets, iou, score, locale)
@@ -163,7 +172,7 @@ def recompare(token, iou_v, score_v, request: gr.Request):
     if token is None:
         return (gr.skip(),) * 7
     locale = locale_of(request)
-    iou, score = tab._thresholds(iou_v, score_v, locale)
+    iou, score = checked_thresholds(iou_v, score_v, locale)
     return _compared(COMPARISONS.get(token), iou, score, locale)
 
 
@@ -175,7 +184,7 @@ def compare_row(token, iou_v, score_v, evt: gr.SelectData, request: gr.Request):
         return (gr.skip(),) * 3
     locale = locale_of(request)
     sets = COMPARISONS.get(token)
-    iou, score = tab._thresholds(iou_v, score_v, locale)
+    iou, score = checked_thresholds(iou_v, score_v, locale)
     c = sets.compare(iou, score)
     image_id = int(evt.row_value[1])
     return compare_images(sets, c, next((im for im in c.images if im.image_id == image_id), None), locale)

@@ -6,17 +6,17 @@ the two. What the tab shows is composed by `cvdemo.ui.evaluation_viewer`; the wo
 (`cvdemo.metrics.browse`).
 
 `/evaluate` (data set files, prediction files, IoU and score thresholds, and optionally a detection model of the
-registry to run on the data set's images instead of uploaded predictions) stages the uploads in a folder of the
-session under `WORK_ROOT`, loads (runs the model: at most `MAX_MODEL_IMAGES` images) and evaluates once, and
-keeps the `EvaluationBrowser` in the `EVALUATIONS` store (one per session, `EVALUATIONS_MAX_BYTES` for all
-sessions together, least recently used evicted first); the session's `gr.State` holds only its token. The
-sliders, filters, paging and clicks then only re-assign and redraw. An evaluation's folder is deleted when it
-is evicted or replaced, and every folder of a session when the session ends.
+registry to run on the data set's images instead of uploaded predictions) stages the uploads in a new folder of the
+session (`evaluate_inputs.new_workdir`), loads (runs the model: at most `evaluate_inputs.MAX_MODEL_IMAGES` images)
+and evaluates once, and keeps the `EvaluationBrowser` in the `EVALUATIONS` store (one per session,
+`EVALUATIONS_MAX_BYTES` for all sessions together, least recently used evicted first); the session's `gr.State`
+holds only its token. The sliders, filters, paging and clicks then only re-assign and redraw. An evaluation's
+folder is deleted when it is evicted or replaced, and every folder of a session when the session ends.
 
 The "compare two prediction sets" section at the foot of the tab (`/compare`, its store `COMPARISONS`) is
-`cvdemo.ui.evaluate_compare`: `layout` and `wire` call its own, `localize` adds its localised components, and its
-handlers use this module's helpers (thresholds, model checks, staging under `WORK_ROOT`, the model run and its cap);
-`remove_session_folders` deletes its folders with the evaluations'.
+`cvdemo.ui.evaluate_compare`: `layout` and `wire` call its own, `localize` adds its localised components. Both use
+`cvdemo.ui.evaluate_inputs` (the model dropdown and the checked model, the thresholds, staging under its
+`WORK_ROOT`, the model run and its cap), whose `remove_session_folders` deletes a session's folders when it ends.
 
 The first view: when the page loads, the built-in shapes example (its images and the shipped detr-shapes'
 predictions, `examples_dir/shapes-detr-eval`) is evaluated from its files the same way (~0.1 s: no cache needed)
@@ -32,10 +32,7 @@ answers in English; the metrics JSON and the CSV export are machine-readable and
 from __future__ import annotations
 
 import html
-import os
-import re
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -43,18 +40,25 @@ from typing import Any
 
 import gradio as gr
 
-from cvdemo.datasets.coco import load_coco_detections
-from cvdemo.datasets.folder import LoadedDataset
 from cvdemo.datasets.structure import DatasetError
-from cvdemo.images import ImageLoadError
 from cvdemo.metrics.browse import ERROR_FILTERS, MIN_IOU, SORTS, EvaluationBrowser, load_evaluation
-from cvdemo.metrics.comparison import LoadedComparison
-from cvdemo.models.registry import ModelRegistry, ModelUnavailableError
-from cvdemo.predict import CategoryMismatchError, predict_coco
-from cvdemo.session_store import RunTooLargeError
+from cvdemo.models.registry import ModelRegistry
 from cvdemo.ui import evaluate_compare, sessions, validate
 from cvdemo.ui.binding import bind
 from cvdemo.ui.errors import answers, translate
+from cvdemo.ui.evaluate_inputs import (
+    MAX_IOU,
+    UPLOADED,
+    checked_thresholds,
+    detectors,
+    files_of,
+    keep,
+    model_choices,
+    model_predictions,
+    model_to_run,
+    new_workdir,
+    remove_session_folders,
+)
 from cvdemo.ui.evaluation_viewer import (
     HEADERS,
     class_rows,
@@ -77,18 +81,11 @@ from cvdemo.ui.evaluation_viewer import (
     voc_markdown,
 )
 from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
-from cvdemo.ui.models import require_task
 from cvdemo.ui.texts.evaluate import T
 from cvdemo.ui.uploads import answering
-from cvdemo.ui.zerogpu import gpu_task
 
-WORK_ROOT = Path(tempfile.gettempdir()) / "cvdemo-evaluate"  # one sub-folder per evaluation, nothing else
 ALL = -1  # the "all classes" entry of the class dropdown
-UPLOADED = ""  # the "uploaded predictions" entry of the model dropdown
-MAX_IOU = 0.95  # the IoU slider's range is [MIN_IOU, MAX_IOU]
 MAX_PAGE = 100_000  # pages of 20 images: 2 million images
-# images a model may be run on in one evaluation (a CPU runs DETR-R50 at ~1 image/s)
-MAX_MODEL_IMAGES = int(os.environ.get("CVDEMO_MAX_EVAL_MODEL_IMAGES", "500"))
 # evaluations kept in memory for all sessions together (a COCO-val-sized one holds ~300 MB); one per session
 EVALUATIONS_MAX_BYTES = 1024 * 2**20  # CVDEMO_EVALUATION_STORE_MB overrides it (`sessions.store`)
 EVALUATIONS = sessions.store("evaluation", max_runs=64, max_bytes=EVALUATIONS_MAX_BYTES, per_session=1,
@@ -106,7 +103,7 @@ def build_evaluate_tab(registry: ModelRegistry, examples_dir: Path) -> None:
     ``registry``'s detection models can be run on an uploaded data set's images instead of uploading
     predictions; ``examples_dir/shapes-detr-eval`` and ``examples_dir/coco-val2014-100`` hold the examples offered
     under the upload boxes; the first is evaluated when the page loads (the first view)."""
-    wire(layout(_detectors(registry, None), examples_dir, _detectors(registry, None)), registry,
+    wire(layout(detectors(registry, None), examples_dir, detectors(registry, None)), registry,
          _shapes_example(examples_dir))
 
 
@@ -156,7 +153,7 @@ def _upload_column(ui: SimpleNamespace, model_names: list[str], examples_dir: Pa
     ui.preds_in = gr.File(file_count="multiple", label=T("predictions_label"), elem_id="eval-predictions",
                           height=140)
     ui.upload_count = gr.Markdown(elem_id="eval-upload-count")  # the file lists show a few rows: say how many
-    ui.model_dd = gr.Dropdown(_model_choices(model_names, DEFAULT_LOCALE), value=UPLOADED, label=T("model_label"),
+    ui.model_dd = gr.Dropdown(model_choices(model_names, DEFAULT_LOCALE), value=UPLOADED, label=T("model_label"),
                               info=T("model_info"), elem_id="eval-model")
     ui.evaluate_btn = gr.Button(T("evaluate_button"), variant="primary", elem_id="eval-button")
     ui.example_table = _examples(ui.dataset_in, ui.preds_in, examples_dir)
@@ -192,11 +189,6 @@ def _browse_area(ui: SimpleNamespace) -> None:
             ui.click_info = gr.Markdown(elem_id="eval-click")
             ui.objects = gr.Dataframe(headers=OBJECT_COLUMNS, label=T("objects_label"), interactive=False,
                                       max_height=300, elem_id="eval-objects")
-
-
-def _model_choices(names: list[str], locale: str) -> list[tuple[str, str]]:
-    """The model dropdown: the uploaded predictions, then every detection model."""
-    return [(T.text("no_model", locale), UPLOADED)] + [(name, name) for name in names]
 
 
 def _class_choices(browser: EvaluationBrowser | None, locale: str) -> list[tuple[str, int]]:
@@ -240,13 +232,6 @@ def _examples(dataset_in: gr.File, preds_in: gr.File, examples_dir: Path) -> gr.
 
 # --- handlers: checks of the values only the API can send --------------------------------------------------------
 
-def _thresholds(iou_v: Any, score_v: Any, locale: str) -> tuple[float, float]:
-    """The IoU and score thresholds within the sliders' ranges (a gr.Error naming the control otherwise)."""
-    iou = validate.number(iou_v, name=T.text("iou_label", locale), low=MIN_IOU, high=MAX_IOU, locale=locale)
-    score = validate.number(score_v, name=T.text("score_label", locale), low=0.0, high=1.0, locale=locale)
-    return iou, score
-
-
 def _class_id(browser: EvaluationBrowser, class_v: Any, locale: str) -> int | None:
     """None for all classes, else one of the evaluation's category ids."""
     if class_v is None or class_v == ALL:
@@ -266,31 +251,10 @@ def _page(page_v: Any, locale: str) -> int:
                            locale=locale)
 
 
-def _detectors(registry: ModelRegistry, owner: str | None) -> list[str]:
-    """The detection models of every family ``owner`` may run: the DETRs, then the other families."""
-    return registry.names("detect", owner) + registry.names("family", owner)
-
-
-def _model_to_run(registry: ModelRegistry, name: Any, locale: str, owner: str,
-                  detectors: list[str] | None = None) -> str:
-    """UPLOADED, or the name of a detection model ``owner`` may run (one of ``detectors``, default every family's);
-    a ViT is refused as the wrong kind."""
-    if name is None or name == UPLOADED:
-        return UPLOADED
-    detectors = _detectors(registry, owner) if detectors is None else detectors
-    if isinstance(name, str) and name in detectors:
-        return name
-    if isinstance(name, str) and name in registry.names("classify", owner):
-        require_task(registry, name, "detect", locale, owner)  # raises: the wrong kind of model
-    shown = str(name) if len(str(name)) <= 80 else str(name)[:77] + "..."
-    raise gr.Error(T.text("unknown_model", locale, name=html.escape(shown), names=", ".join(detectors)),
-                   title=T.text("cannot_evaluate_title", locale), print_exception=False)
-
-
 @answers
 def upload_count(dataset_payload, preds_payload, request: gr.Request) -> str:
     """How many files each upload list holds (the lists show only their first rows); empty when both are empty."""
-    dataset, preds = len(_files(dataset_payload)), len(_files(preds_payload))
+    dataset, preds = len(files_of(dataset_payload)), len(files_of(preds_payload))
     if not dataset and not preds:
         return ""
     return T.text("upload_count", locale_of(request), dataset=dataset, predictions=preds)
@@ -303,8 +267,8 @@ def localize(request: gr.Request, *, registry: ModelRegistry, with_example: bool
     """On page load: the dropdowns' entries, the legend, the empty tables' headers (and the example table's) in
     the user's language (static text is translated in the browser; these are values)."""
     locale = locale_of(request)
-    names = _detectors(registry, sessions.session_of(request))
-    return (gr.Dropdown(choices=_model_choices(names, locale)),
+    names = detectors(registry, sessions.session_of(request))
+    return (gr.Dropdown(choices=model_choices(names, locale)),
             gr.Dropdown(choices=_class_choices(None, locale), value=ALL),
             gr.Dropdown(choices=error_filter_choices(locale), value=ERROR_FILTERS[0]),
             gr.Dropdown(choices=sort_choices(locale), value=SORTS[0]), legend_html(locale),
@@ -319,14 +283,14 @@ def evaluate(dataset_payload, preds_payload, iou_v, score_v, model_name, request
     """Stage, load and evaluate an upload (or run a model on its images); keep it in `EVALUATIONS`."""
     locale, session = locale_of(request), sessions.session_of(request)
     start = time.perf_counter()
-    _thresholds(iou_v, score_v, locale)
-    model_name = _model_to_run(registry, model_name, locale, session)
+    checked_thresholds(iou_v, score_v, locale)
+    model_name = model_to_run(registry, model_name, locale, session)
     progress(0.1, desc=T.text("progress", locale))
     timing: list[float] = []
-    predict = (_model_predictions(registry, model_name, session, locale, progress, timing)
+    predict = (model_predictions(registry, model_name, session, locale, progress, timing)
                if model_name != UPLOADED else None)
     browser = _load(session, dataset_payload, preds_payload, predict, locale)
-    token = _keep(EVALUATIONS, session, browser)  # evicts the session's previous evaluation
+    token = keep(EVALUATIONS, session, browser)  # evicts the session's previous evaluation
     EXAMPLE_EVALUATIONS.drop_session(session)  # its first view's example is no longer on show
     model_run = (model_name, timing[0], registry.device.type.upper()) if timing else None
     return _result(browser, token, status_markdown(browser, time.perf_counter() - start, locale, model_run), locale)
@@ -340,20 +304,10 @@ def first_view(request: gr.Request, *, example: list[list[str]]):
     start = time.perf_counter()
     dataset_files, prediction_files = example
     browser = _load(session, dataset_files, prediction_files, None, locale)  # paths: staged as an upload's files
-    token = _keep(EXAMPLE_EVALUATIONS, session, browser)
+    token = keep(EXAMPLE_EVALUATIONS, session, browser)
     intro = T.text("example_status", locale, images=len(browser.gt.images))
     return _result(browser, token, intro + "\n\n" + status_markdown(browser, time.perf_counter() - start, locale),
                    locale)
-
-
-def _keep(store, session: str, browser: EvaluationBrowser | LoadedComparison) -> str:
-    """``browser`` (an evaluation or a comparison) kept in ``store`` for ``session``: its token (a run too large for
-    the store is closed)."""
-    try:
-        return store.put(session, browser, size=browser.memory_bytes())
-    except RunTooLargeError:
-        browser.close()
-        raise
 
 
 def _result(browser: EvaluationBrowser, token: str, status: str, locale: str) -> tuple:
@@ -373,37 +327,11 @@ def _browser(token: str) -> EvaluationBrowser:
     return (EXAMPLE_EVALUATIONS if example else EVALUATIONS).get(token)
 
 
-def _files(payload: Any) -> list[tuple[str, str]]:
-    """[(original name, local path)] of a gr.File(file_count="multiple") payload (preprocess=False)."""
-    if not payload:
-        return []
-    out = []
-    for item in payload if isinstance(payload, list) else [payload]:
-        path = item.get("path") if isinstance(item, dict) else getattr(item, "path", item)
-        name = (item.get("orig_name") if isinstance(item, dict) else getattr(item, "orig_name", None)) or path
-        if isinstance(path, str) and path:
-            out.append((Path(str(name)).name, path))
-    return out
-
-
-def _folder_prefix(session: str) -> str:
-    """The prefix of a session's folders under WORK_ROOT (letters and digits of its id only)."""
-    return (re.sub(r"[^A-Za-z0-9]", "", session)[:40] or "anonymous") + "-"
-
-
-def remove_session_folders(session: str) -> None:
-    """Delete every folder of ``session`` under WORK_ROOT (registered with `sessions.on_session_end`)."""
-    if WORK_ROOT.is_dir():
-        for folder in WORK_ROOT.glob(f"{_folder_prefix(session)}*"):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 def _load(session: str, dataset_payload, preds_payload, predict, locale: str) -> EvaluationBrowser:
     """`load_evaluation` in a new folder of the session; a refused upload leaves nothing behind."""
-    WORK_ROOT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=_folder_prefix(session), dir=WORK_ROOT))
+    workdir = new_workdir(session)
     try:
-        return load_evaluation(workdir, _files(dataset_payload), _files(preds_payload), predict=predict)
+        return load_evaluation(workdir, files_of(dataset_payload), files_of(preds_payload), predict=predict)
     except DatasetError as e:  # its own text (the library's, English), a title in the user's language
         shutil.rmtree(workdir, ignore_errors=True)
         raise gr.Error(html.escape(translate(e, locale), quote=False), title=T.text("cannot_evaluate_title", locale),
@@ -411,34 +339,6 @@ def _load(session: str, dataset_payload, preds_payload, predict, locale: str) ->
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-
-
-@gpu_task
-def _run_model(registry: ModelRegistry, name: str, owner: str, dataset: LoadedDataset, on_image) -> list[dict]:
-    return predict_coco(registry.get(name, owner), dataset.image_files, dataset.ground_truth, registry.device,
-                        on_image=on_image)
-
-
-def _model_predictions(registry: ModelRegistry, name: str, owner: str, locale: str, progress: gr.Progress,
-                       timing: list[float]):
-    """``predict`` for `load_evaluation`: ``name`` run on the data set's images (its seconds -> ``timing``)."""
-    def predict(dataset: LoadedDataset):
-        images = len(dataset.ground_truth.images)
-        if images > MAX_MODEL_IMAGES:
-            raise DatasetError(T.text("too_many_images", "en", images=images, limit=MAX_MODEL_IMAGES),
-                               key="evaluate.too_many_images", images=images, limit=MAX_MODEL_IMAGES)
-        started = time.perf_counter()
-        try:
-            records = _run_model(registry, name, owner, dataset, lambda done, total: progress(
-                done / total, desc=T.text("model_progress", locale, model=name, done=done, total=total)))
-        except ImageLoadError as e:  # names the image file: a DatasetError, shown without the server's folders
-            raise DatasetError(str(e)) from None
-        except (CategoryMismatchError, ModelUnavailableError) as e:
-            raise gr.Error(html.escape(translate(e, locale), quote=False),
-                           title=T.text("cannot_run_model_title", locale), print_exception=False) from None
-        timing.append(time.perf_counter() - started)
-        return load_coco_detections(records, dataset.ground_truth)
-    return predict
 
 
 # --- handlers: browsing the evaluation ---------------------------------------------------------------------------
@@ -450,7 +350,7 @@ def refresh(token, iou_v, score_v, class_v, error_v, sort_v, page_v, view, reque
         return (gr.skip(),) * 8
     locale = locale_of(request)
     browser = _browser(token)
-    iou, score = _thresholds(iou_v, score_v, locale)
+    iou, score = checked_thresholds(iou_v, score_v, locale)
     class_id = _class_id(browser, class_v, locale)
     error, sort = _filters(error_v, sort_v, locale)
     v = browser.browse(iou, score, class_id, error, sort)
@@ -487,7 +387,7 @@ def view_row(token, iou_v, score_v, class_v, error_v, sort_v, evt: gr.SelectData
         return (gr.skip(),) * 4
     locale = locale_of(request)
     browser = _browser(token)
-    iou, score = _thresholds(iou_v, score_v, locale)
+    iou, score = checked_thresholds(iou_v, score_v, locale)
     class_id = _class_id(browser, class_v, locale)
     return _show(browser, browser.assignment(iou, score), int(evt.row_value[1]), class_id, None, locale)
 
@@ -499,7 +399,7 @@ def click(token, iou_v, score_v, class_v, view, evt: gr.SelectData, request: gr.
         return (gr.skip(),) * 4
     locale = locale_of(request)
     browser = _browser(token)
-    iou, score = _thresholds(iou_v, score_v, locale)
+    iou, score = checked_thresholds(iou_v, score_v, locale)
     class_id = _class_id(browser, class_v, locale)
     a = browser.assignment(iou, score)
     x, y = (float(v) for v in evt.index[:2])
@@ -511,7 +411,7 @@ def _error_views(token, iou_v, score_v, locale: str, delay: float):
     if token is None:
         return gr.skip(), gr.skip()
     browser = _browser(token)
-    iou, score = _thresholds(iou_v, score_v, locale)
+    iou, score = checked_thresholds(iou_v, score_v, locale)
     time.sleep(delay)  # after a slider move: let the counts and the image (same trigger) have the CPU first
     return confusion_figure(browser.confusion(iou, score), locale=locale), tide_markdown(browser, iou, score, locale)
 
@@ -546,7 +446,7 @@ def export(token, iou_v, score_v, request: gr.Request):
         raise gr.Error(T.text("nothing_to_export", locale), title=T.text("nothing_to_export_title", locale),
                        print_exception=False)
     browser = _browser(token)
-    iou, score = _thresholds(iou_v, score_v, locale)
+    iou, score = checked_thresholds(iou_v, score_v, locale)
     return [str(browser.write_objects_csv(iou, score)), str(browser.write_metrics_json(iou, score))]
 
 
