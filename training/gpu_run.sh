@@ -4,11 +4,15 @@
 #
 #   bash training/gpu_run.sh OUT                  # ViT only (the goal still open: top-1 >= 0.98)
 #   DETR_STEPS=20000 bash training/gpu_run.sh OUT # and continue detr-shapes for 20k steps
+#   CLAIMS="vit-heads detr-aux-loss" bash training/gpu_run.sh OUT  # and the claims lab's experiments, after them
 #
 # Then copy OUT/checkpoints/<name> over checkpoints/<name>, raise the floors in
-# tests/test_shipped_checkpoints.py and update the README's quality paragraph.
+# tests/test_shipped_checkpoints.py and update the README's quality paragraph. Claims (tiny models: a whole claim
+# takes minutes on a GPU) land in OUT/claims/<claim>.json and .runs.jsonl, resumable; copy the complete ones to
+# experiments/results/ and add their README rows (only 8 files come back from the device: name few claims).
 #
-# Knobs (environment): DEVICE (cuda), VIT_STEPS (30000), VIT_BATCH (256), VIT_LR (0.001), DETR_STEPS (0: skip),
+# Knobs (environment): CLAIMS (names for `python -m training.run_claims`, default none; CLAIMS_MINUTES, default 5),
+# DEVICE (cuda), VIT_STEPS (30000), VIT_BATCH (256), VIT_LR (0.001), DETR_STEPS (0: skip),
 # DETR_BATCH (32), WORKERS (data-generation processes, default: CPUs - 2), MINUTES (budget for both runs,
 # default 9: each CLI is stopped cleanly at its share and the card is written from what was trained).
 # Check it on a CPU first with tiny numbers:
@@ -52,4 +56,16 @@ if [ "$DETR_STEPS" -gt 0 ]; then
         --preset small --eval-images "$(( EVAL_IMAGES / 4 > 4 ? EVAL_IMAGES / 4 : 4 ))" \
         --command "python ${detr_cmd[*]/$OUT/runs}"
     grep -m1 -A3 "COCO evaluation" "$OUT/checkpoints/detr-shapes/README.md"
+fi
+
+if [ -n "${CLAIMS:-}" ]; then
+    claim_args=()
+    for claim in $CLAIMS; do claim_args+=(--claim "$claim"); done
+    echo "== claims: python -m training.run_claims ${claim_args[*]} --device $DEVICE (at most ${CLAIMS_MINUTES:-5} min)"
+    rc=0  # 124: stopped at the budget (the runs finished so far are kept, the claim resumes from them)
+    timeout -s INT "${CLAIMS_MINUTES:-5}m" "$PY" -m training.run_claims "${claim_args[@]}" --device "$DEVICE" \
+        --threads 4 --no-progress --out "$OUT/claims" || rc=$?
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 130 ] || exit "$rc"
+    "$PY" -c 'import json, sys; [print(p, "complete" if json.load(open(p))["complete"] else "partial") for p in sys.argv[1:]]' \
+        "$OUT"/claims/*.json || true
 fi
