@@ -79,7 +79,8 @@ class DetectionTask:
         eos_coef: weight of the no-object class in the CE (DETR: 0.1).
         aux_loss: add the losses of the earlier decoder layers (DETR: on).
         assignment: "hungarian" (DETR's one-to-one matching) or "one-to-many" (`OneToManyMatcher`: the Hungarian
-            pairs plus every query whose box has IoU >= ``assignment_iou`` with an object), in the loss only.
+            pairs plus every query whose box has IoU >= ``assignment_iou`` with an object), in the loss only; the box
+            losses are still divided by the number of objects, as DETR's, so the extra positives add to them.
         assignment_iou: the one-to-many IoU threshold.
         nms_iou: class-wise NMS at this IoU on the predictions before evaluation and in snapshots
             (None: none, as DETR).
