@@ -127,7 +127,8 @@ def running_app(serve):
     import app
 
     saved = app.CACHE_SWEEP_S, app.CACHE_MAX_AGE_S
-    app.CACHE_SWEEP_S, app.CACHE_MAX_AGE_S = 1, 2  # sweep every second, files older than 2 s
+    # sweep every second, files older than 10 s (2 s swept answers before a client on a loaded CPU fetched them)
+    app.CACHE_SWEEP_S, app.CACHE_MAX_AGE_S = 1, 10
     demo = app.build_demo()
     app.CACHE_SWEEP_S, app.CACHE_MAX_AGE_S = saved
     url = serve(demo, **app.launch_settings())
@@ -188,7 +189,7 @@ def test_gradio_cache_is_swept(running_app):
     kept = set().union(*(getattr(b, "keep_in_cache", set()) for b in demo.blocks.values()))  # examples
     created = [Path(p) for files in demo.temp_file_sets for p in list(files) if p not in kept]
     assert any(p.exists() for p in created)
-    deadline = time.time() + 15
+    deadline = time.time() + 30  # CACHE_MAX_AGE_S (10 s here) and a sweep
     while time.time() < deadline and any(p.exists() for p in created):
         time.sleep(0.5)
     assert not any(p.exists() for p in created)
