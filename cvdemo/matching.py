@@ -399,9 +399,8 @@ class OneToManyMatcher(nn.Module):
             gt_index = np.full(pred_xyxy.shape[1], -1, np.int64)
             if len(target["boxes"]):
                 gt_xyxy = box_cxcywh_to_xyxy(target["boxes"].detach().float()).cpu()
-                assignment = max_iou_assignment(pred_xyxy[i], gt_xyxy, self.iou_threshold,
-                                                allow_low_quality_matches=False)
-                gt_index = np.where(assignment.gt_index >= 0, assignment.gt_index, -1)
+                gt_index = max_iou_assignment(pred_xyxy[i], gt_xyxy, self.iou_threshold,  # no ignore band: -1 or a GT
+                                              allow_low_quality_matches=False).gt_index
             gt_index[rows.numpy()] = cols.numpy()  # the Hungarian pair wins over the IoU's best box
             queries = np.flatnonzero(gt_index >= 0)
             indices.append((torch.as_tensor(queries, dtype=torch.int64),

@@ -60,8 +60,7 @@ def _class_wise_nms(result: dict, iou_threshold: float | None) -> dict:
         return result
     keep = torchvision.ops.batched_nms(result["boxes"].float(), result["scores"].float(), result["labels"],
                                        iou_threshold)
-    return {k: v[keep] if isinstance(v, torch.Tensor) and len(v) == len(result["scores"]) else v
-            for k, v in result.items()}
+    return {k: v[keep] for k, v in result.items()}
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
