@@ -6,7 +6,8 @@
 2. **Live rerun**, side by side for each claim given (default one ViT and one DETR claim):
 
    * ``runner``: the short version the Claims tab runs (the claim's first seed, ``2 * eval_every`` updates per
-     variant, variant after variant), trained directly by `train_one`, the way ``training.run_claims`` trains;
+     variant, variant after variant; variants that differ only in evaluation share one run), trained directly by
+     `train_variants`, the way ``training.run_claims`` trains;
    * ``app``: the same through the Claims tab: the tab served by Gradio in this process, "Rerun live" clicked
      in headless Chromium, the figure watched in the page.
 
@@ -35,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cvdemo.claim_reports import RESULTS_DIR  # noqa: E402
 from cvdemo.experiments import CLAIMS  # noqa: E402
-from cvdemo.experiments.runner import train_one  # noqa: E402
+from cvdemo.experiments.runner import train_variants  # noqa: E402
+from cvdemo.experiments.shared_training import training_groups  # noqa: E402
 from cvdemo.training import EvalEvent  # noqa: E402
 
 DEFAULT_CLAIMS = ("vit-gelu-vs-relu", "detr-aux-loss")
@@ -60,15 +62,17 @@ def live_by_runner(name: str) -> tuple[float, float]:
     started, first = time.perf_counter(), None
     seen: set[str] = set()
 
-    def on_event(variant, _seed, event):
+    groups = {group[0]: group for group in training_groups(spec)}
+
+    def on_event(trained, _seed, event):
         nonlocal first
         if isinstance(event, EvalEvent):
-            seen.add(variant)
+            seen.update(groups[trained])
             if first is None and len(seen) == len(spec.variants):
                 first = time.perf_counter() - started
 
-    for variant in spec.variants:
-        train_one(spec, variant, seed, steps=steps, on_event=on_event)
+    for variants in groups.values():  # variants that differ only in evaluation share one run, as in the tab
+        train_variants(spec, variants, seed, steps=steps, on_event=on_event)
     return first, time.perf_counter() - started
 
 

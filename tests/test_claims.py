@@ -17,9 +17,11 @@ from cvdemo.experiments.claims import CLAIMS, runnable_claims
 from cvdemo.experiments.results import read_claim_results, recomputed_verdict, write_claim_results
 from cvdemo.experiments.run_records import RunRecord, append_record, read_records, runs_path
 from cvdemo.experiments.runner import finished_records, prepare_run, run_claim, train_one
+from cvdemo.experiments.shared_training import SharedEvaluationTask, metric_key, training_groups
 from cvdemo.experiments.spec import MIN_SEEDS, ClaimNeedsOptionError, ClaimSpec, Overrides
 from cvdemo.experiments.statistics import VERDICTS, VerdictRule, compare, summarize, verdict, welch_interval
 from cvdemo.training.engine import Trainer
+from cvdemo.training.events import EvalEvent
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -249,6 +251,67 @@ def test_train_loss_metric_is_the_mean_loss_of_each_window():
     spec = dataclasses.replace(TINY, metric="train_loss", direction="lower", steps=4, eval_every=2)
     record = train_one(spec, "learned", 0)
     assert [s for s, _ in record.curve] == [2, 4] and record.final == record.curve[-1][1] > 0
+
+
+# --- variants that share one training (evaluation options only) ----------------------------------------------------
+
+
+class _FixedTask:
+    """A task whose evaluation gives fixed metrics (or None: stopped)."""
+
+    name = "fixed"
+
+    def __init__(self, metrics):
+        self.metrics = metrics
+
+    def evaluate(self, model, dataset, device, batch_size, autocast, should_stop):
+        return None if self.metrics is None else (dict(self.metrics), {"circle": self.metrics.get("AP", 0.0)})
+
+
+def test_a_shared_evaluation_adds_each_variant_under_its_prefix():
+    shared = SharedEvaluationTask(_FixedTask({"AP": 0.1, "loss": 2.0}), {"nms": _FixedTask({"AP": 0.3, "loss": 2.0})})
+    metrics, per_class = shared.evaluate(None, None, "cpu", 1, None, lambda: False)
+    assert metrics == {"AP": 0.1, "loss": 2.0, "nms/AP": 0.3, "nms/loss": 2.0} and per_class == {"circle": 0.1}
+    assert shared.name == "fixed"  # everything else is the trained variant's task
+    assert SharedEvaluationTask(_FixedTask({"AP": 0.1}), {"nms": _FixedTask(None)}).evaluate(
+        None, None, "cpu", 1, None, lambda: False) is None
+    assert metric_key("nms", "AP", "nms") == "AP" and metric_key("nms", "AP", "plain") == "nms/AP"
+
+
+def test_only_variants_that_differ_in_evaluation_share_a_training():
+    groups = {name: training_groups(spec) for name, spec in runnable_claims().items()}
+    assert groups.pop("detr-one-to-one-no-nms") == (("one-to-one",), ("one-to-many, no NMS", "one-to-many + NMS"))
+    assert all(len(group) == 1 for claim in groups.values() for group in claim)  # e.g. aux_loss changes the training
+    with pytest.raises(ValueError, match="cannot be evaluated on 'one-to-one'"):
+        prepare_run(CLAIMS["detr-one-to-one-no-nms"], "one-to-one", 0, also=["one-to-many + NMS"])
+
+
+def test_nms_variants_are_trained_once_and_evaluated_as_each(tmp_path, counted):
+    """3 variants, 2 trainings: the one-to-many model, evaluated without and with NMS, is the model a run of the
+    NMS variant alone trains (the same validation loss at every evaluation) and its records say it was shared."""
+    spec = CLAIMS["detr-one-to-one-no-nms"]
+    short = dataclasses.replace(spec, steps=2, eval_every=1, num_val_images=2, seeds=(0, 1),
+                                base=spec.base.merged(Overrides(train={"batch_size": 2, "eval_batch_size": 2})))
+    evals = []
+    records = run_claim(short, tmp_path, seeds=[0],
+                        on_event=lambda v, s, e: evals.append((v, e)) if isinstance(e, EvalEvent) else None)
+    assert counted.started == 2 and [r.variant for r in records] == list(spec.variants)
+    plain, nms = records[1:]
+    assert plain.extra == nms.extra == {"shared_training": ["one-to-many, no NMS", "one-to-many + NMS"]}
+    assert plain.seconds == nms.seconds and not records[0].extra
+    shared = [e.metrics for v, e in evals if v == "one-to-many, no NMS"]
+    assert [(s, m["one-to-many + NMS/AP"]) for s, m in zip((1, 2), shared)] == nms.curve
+    assert [(s, m["AP"]) for s, m in zip((1, 2), shared)] == plain.curve
+
+    alone = []
+    record = train_one(short, "one-to-many + NMS", 0, on_event=lambda v, s, e: alone.append(e.metrics)
+                       if isinstance(e, EvalEvent) else None)
+    assert record.curve == nms.curve and [m["loss"] for m in alone] == [m["one-to-many + NMS/loss"] for m in shared]
+    assert counted.started == 3
+
+    doc = read_claim_results(write_claim_results(tmp_path, short, records, ["x"], seeds=[0]))
+    assert doc["wall_seconds"] == pytest.approx(records[0].seconds + nms.seconds, abs=0.1)  # the shared one once
+    assert run_claim(short, tmp_path, seeds=[0]) and counted.started == 3  # resumes: nothing left to train
 
 
 # --- statistics against a hand computation -------------------------------------------------------------------------

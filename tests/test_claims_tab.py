@@ -15,11 +15,19 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from cvdemo.claim_reports import RESULTS_DIR, claim_reports, curve_band, run_command, shipped_report
-from cvdemo.experiments import CLAIMS, ClaimSpec, Overrides, RunRecord, recomputed_verdict, write_claim_results
+from cvdemo.experiments import (
+    CLAIMS,
+    ClaimSpec,
+    Overrides,
+    RunRecord,
+    prepare_run,
+    recomputed_verdict,
+    write_claim_results,
+)
 from cvdemo.experiments.results import read_claim_results
-from cvdemo.training.jobs import JobManager
+from cvdemo.training.jobs import JobManager, TrainingSetup
 from cvdemo.ui import claims_views as views
-from cvdemo.ui.claims_tab import build_claims_tab
+from cvdemo.ui.claims_tab import _follow, build_claims_tab
 from cvdemo.ui.i18n import gradio_i18n
 from cvdemo.ui.texts.claims import T
 
@@ -225,3 +233,18 @@ def test_rerun_live_streams_each_variant_beside_the_shipped_curves_and_stops(liv
     page.click("#claims-stop")
     page.wait_for_function(f"{_text('#claims-live')}.includes('Live rerun stopped at A')", timeout=30_000)
     assert not errors, errors
+
+
+def test_a_rerun_of_variants_that_share_a_training_follows_each_from_one_job():
+    """The one-to-many model, evaluated without and with NMS: one job, both variants' live points."""
+    spec = CLAIMS["detr-one-to-one-no-nms"]
+    short = dataclasses.replace(spec, eval_every=1, num_val_images=2,
+                                base=spec.base.merged(Overrides(train={"batch_size": 2, "eval_batch_size": 2})))
+    run = prepare_run(short, "one-to-many, no NMS", 0, also=["one-to-many + NMS"], steps=2)
+    job = JobManager().submit("me", TrainingSetup(run.model, run.task, run.train, run.val, run.config))
+    live = {v: [] for v in run.metric_keys}
+    for _ in _follow(job, run.metric_keys, live):
+        pass
+    assert job.state == "finished"
+    assert {v: [s for s, _ in p] for v, p in live.items()} == {"one-to-many, no NMS": [1, 2],
+                                                              "one-to-many + NMS": [1, 2]}

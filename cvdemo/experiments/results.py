@@ -15,7 +15,7 @@ Keys of the document (`claim_document`):
     complete       every variant has a finished or diverged run for every seed
     commands       the command lines that produced the runs (each rerun that added runs adds its own)
     hardware       the distinct machines of the runs (`cvdemo.experiments.runner.hardware`)
-    wall_seconds   the runs' summed wall time;  written_at   ISO 8601 UTC
+    wall_seconds   the runs' summed wall time (a shared training once);  written_at   ISO 8601 UTC
 """
 
 from __future__ import annotations
@@ -64,6 +64,12 @@ def _variant_entry(spec: ClaimSpec, name: str, records: list[RunRecord], seeds: 
             "num_parameters": by_seed[ran[0]].num_parameters if ran else None}
 
 
+def _wall_seconds(records: Sequence[RunRecord]) -> float:
+    """The runs' summed wall time, a shared training (`cvdemo.experiments.shared_training`) counted once."""
+    trainings = {(r.seed, tuple(r.extra.get("shared_training", [r.variant]))): r.seconds for r in records}
+    return round(sum(trainings.values()), 1)
+
+
 def claim_document(spec: ClaimSpec, records: Sequence[RunRecord], commands: Sequence[str],
                    seeds: Sequence[int] | None = None) -> dict[str, Any]:
     """The results document of ``spec`` from its run records (see the module docstring)."""
@@ -90,7 +96,7 @@ def claim_document(spec: ClaimSpec, records: Sequence[RunRecord], commands: Sequ
         "complete": all(len(v["final"]) == len(seeds) for v in variants.values()),
         "commands": list(dict.fromkeys(commands)),
         "hardware": hardware,
-        "wall_seconds": round(sum(r.seconds for r in records), 1),
+        "wall_seconds": _wall_seconds(records),
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

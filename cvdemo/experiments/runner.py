@@ -13,6 +13,10 @@ or a ResNet / hybrid ViT of the ViT's parameter count). Python's, NumPy's and to
 with the run's seed before the model is built, so a variant's seed-s run differs from another variant's seed-s run
 only by the variant's overrides.
 
+Variants that differ only in evaluation options (e.g. DETR's ``nms_iou``) share one training
+(`cvdemo.experiments.shared_training`): the model is trained once and evaluated as each of them; their records say
+so in ``extra["shared_training"]``.
+
 Order: seed by seed, every variant within a seed, so that an interrupted experiment has as many runs of each
 variant as possible. A progress line per run goes to `logging` (the CLI shows it).
 """
@@ -26,8 +30,8 @@ import platform
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,7 @@ import torch
 from torch import nn
 
 from cvdemo.experiments.run_records import RunRecord, append_record, normalized, read_records, runs_path
+from cvdemo.experiments.shared_training import SharedEvaluationTask, metric_key, training_groups
 from cvdemo.experiments.spec import ARCHITECTURES, ClaimSpec
 from cvdemo.models.hybrid_vit import HybridViT, matched_hybrid_config
 from cvdemo.models.resnet_classifier import ResNetClassifier, matched_resnet_config
@@ -50,7 +55,7 @@ from cvdemo.training.kinds import KINDS
 from cvdemo.training.presets import build_vit_task
 
 __all__ = ["PreparedRun", "build_classifier", "finished_records", "hardware", "prepare_run", "run_claim",
-           "run_settings", "train_one"]
+           "run_settings", "train_one", "train_variants"]
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +65,15 @@ EventHook = Callable[[str, int, TrainingEvent], None] | None  # (variant, seed, 
 
 @dataclass
 class PreparedRun:
-    """Everything one run needs: the fresh model, its task, the data and the TrainConfig."""
+    """Everything one run needs: the fresh model, its task, the data and the TrainConfig. ``metric_keys``: each
+    variant the run is evaluated as -> the key of the claim's metric in its EvalEvent metrics."""
 
     model: nn.Module
     task: Any
     train: Any
     val: Any
     config: TrainConfig
+    metric_keys: dict[str, str] = field(default_factory=dict)
 
 
 def hardware(device: str = "cpu") -> dict[str, Any]:
@@ -101,11 +108,19 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def prepare_run(spec: ClaimSpec, variant: str, seed: int, *, steps: int | None = None,
+def prepare_run(spec: ClaimSpec, variant: str, seed: int, *, also: Sequence[str] = (), steps: int | None = None,
                 device: str = "cpu") -> PreparedRun:
-    """Build one run of ``variant`` with ``seed`` (see the module docstring). Raises `ClaimNeedsOptionError`
-    for a claim that needs model options that do not exist yet, KeyError for an unknown variant or preset."""
+    """Build one run of ``variant`` with ``seed`` (see the module docstring), evaluated also as each variant of
+    ``also`` (variants of the same training: `training_groups`). Raises `ClaimNeedsOptionError` for a claim that
+    needs model options that do not exist yet, KeyError for an unknown variant or preset, ValueError for an ``also``
+    variant that trains differently."""
     spec.require_runnable()
+    group = next(g for g in training_groups(spec) if variant in g) if variant in spec.variants else ()
+    strangers = [v for v in also if v not in group or v == variant]
+    if strangers:
+        raise ValueError(f"claim {spec.name!r}: {strangers} cannot be evaluated on {variant!r}'s training: only "
+                         f"the other variants of its training group {list(group)} (they differ in evaluation "
+                         "options only)")
     kind = KINDS[spec.kind]
     if spec.preset not in kind.presets:
         raise KeyError(f"claim {spec.name!r}: no {spec.kind} preset {spec.preset!r}; known: {sorted(kind.presets)}")
@@ -122,14 +137,22 @@ def prepare_run(spec: ClaimSpec, variant: str, seed: int, *, steps: int | None =
     _seed_everything(seed)
     if spec.kind == "vit":
         model = build_classifier(architecture, preset.model, id2label)
-        teacher = (preset.feature_hint or {}).get("teacher") if spec.hint else None
-        task = build_vit_task(preset, model, teacher)
-        if over.task:
-            task = ClassificationTask(model.config, hint=task.hint, **over.task)
     else:
         model = kind.build_model(preset, id2label, backbone_init=preset.backbone_init if spec.backbone_init else None)
-        task = DetectionTask(model.config, **over.task) if over.task else kind.build_task(preset, model)
-    return PreparedRun(model, task, train, val, config)
+    task = _task(spec, preset, model, over.task)
+    if also:
+        task = SharedEvaluationTask(task, {v: _task(spec, preset, model, spec.overrides_of(v).task) for v in also})
+    keys = {v: metric_key(v, spec.metric, variant) for v in (variant, *also)}
+    return PreparedRun(model, task, train, val, config, keys)
+
+
+def _task(spec: ClaimSpec, preset, model: nn.Module, options: Mapping[str, Any]) -> Any:
+    """The preset's task for ``model``, or the task with the variant's ``options`` (keyword arguments)."""
+    if spec.kind == "vit":
+        teacher = (preset.feature_hint or {}).get("teacher") if spec.hint else None
+        task = build_vit_task(preset, model, teacher)
+        return ClassificationTask(model.config, hint=task.hint, **options) if options else task
+    return DetectionTask(model.config, **options) if options else KINDS[spec.kind].build_task(preset, model)
 
 
 def build_classifier(architecture: str, fields: dict[str, Any], id2label: dict[int, str]) -> nn.Module:
@@ -157,10 +180,10 @@ def build_classifier(architecture: str, fields: dict[str, Any], id2label: dict[i
     return model_class(config)
 
 
-def _final_and_curve(metric: str, evals: list[EvalEvent], losses: list[tuple[int, float]],
+def _final_and_curve(metric: str, key: str, evals: list[EvalEvent], losses: list[tuple[int, float]],
                      window: int) -> tuple[float, list[tuple[int, float]]]:
-    """The metric at the end and its curve: the EvalEvents' values, or for "train_loss" the mean training loss
-    of each ``window`` updates."""
+    """The metric at the end and its curve: the EvalEvents' values under ``key``, or for "train_loss" the mean
+    training loss of each ``window`` updates."""
     if metric == "train_loss":
         curve = []
         for start in range(0, len(losses), window):
@@ -171,9 +194,9 @@ def _final_and_curve(metric: str, evals: list[EvalEvent], losses: list[tuple[int
         return curve[-1][1], curve
     if not evals:
         raise RuntimeError(f"the run was never evaluated: no {metric!r} (does the claim give validation images?)")
-    if metric not in evals[-1].metrics:
-        raise KeyError(f"metric {metric!r} is not among the evaluation's {sorted(evals[-1].metrics)}")
-    return float(evals[-1].metrics[metric]), [(e.step, float(e.metrics[metric])) for e in evals]
+    if key not in evals[-1].metrics:
+        raise KeyError(f"metric {key!r} is not among the evaluation's {sorted(evals[-1].metrics)}")
+    return float(evals[-1].metrics[key]), [(e.step, float(e.metrics[key])) for e in evals]
 
 
 def train_one(spec: ClaimSpec, variant: str, seed: int, *, steps: int | None = None, device: str = "cpu",
@@ -181,17 +204,28 @@ def train_one(spec: ClaimSpec, variant: str, seed: int, *, steps: int | None = N
     """Train one run and return its record; None when a stop request ended it early (nothing to keep). A run
     that diverges (NaN/inf) gives a record with ``status`` "diverged" and ``final`` None. ``on_event`` sees every
     training event of the run (with the variant and seed), as it comes."""
+    records = train_variants(spec, (variant,), seed, steps=steps, device=device, stop=stop, on_event=on_event)
+    return None if records is None else records[0]
+
+
+def train_variants(spec: ClaimSpec, variants: Sequence[str], seed: int, *, steps: int | None = None,
+                   device: str = "cpu", stop: StopRequest = None,
+                   on_event: EventHook = None) -> list[RunRecord] | None:
+    """Train ``variants`` (of one training group: `training_groups`) with one training, evaluated as each of
+    them; one record per variant, in order (as `train_one`; with more than one variant each record's
+    ``extra["shared_training"]`` names them all, and ``seconds`` is the shared run's)."""
     t0 = time.perf_counter()
-    run = prepare_run(spec, variant, seed, steps=steps, device=device)
+    trained, *also = variants
+    run = prepare_run(spec, trained, seed, also=also, steps=steps, device=device)
     trainer = Trainer(run.model, run.task, run.train, run.val, run.config, stop=stop)
     evals: list[EvalEvent] = []
     losses: list[tuple[int, float]] = []
     num_parameters = sum(p.numel() for p in run.model.parameters())
-    status, error, final, curve = "finished", "", None, []
+    status, error, results = "finished", "", {v: (None, []) for v in variants}
     try:
         for event in trainer.run():
             if on_event is not None:
-                on_event(variant, seed, event)
+                on_event(trained, seed, event)
             if isinstance(event, StepEvent):
                 losses.append((event.step, event.loss))
             elif isinstance(event, EvalEvent):
@@ -200,14 +234,18 @@ def train_one(spec: ClaimSpec, variant: str, seed: int, *, steps: int | None = N
                 num_parameters = event.num_parameters
             elif isinstance(event, RunFinished) and event.reason != "completed":
                 return None
-        final, curve = _final_and_curve(spec.metric, evals, losses, spec.eval_every)
+        results = {v: _final_and_curve(spec.metric, run.metric_keys[v], evals, losses, spec.eval_every)
+                   for v in variants}
     except NonFiniteLossError as e:
         status, error = "diverged", str(e)
-        log.warning("%s / %s / seed %d diverged: %s", spec.name, variant, seed, e)
-    return RunRecord(claim=spec.name, variant=variant, seed=seed, final=final, curve=curve,
-                     seconds=time.perf_counter() - t0, num_parameters=num_parameters,
-                     settings=run_settings(spec, variant, steps), hardware=hardware(device), status=status,
-                     error=error, finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        log.warning("%s / %s / seed %d diverged: %s", spec.name, trained, seed, e)
+    seconds, machine = time.perf_counter() - t0, hardware(device)
+    finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    extra = {"shared_training": list(variants)} if also else {}
+    return [RunRecord(claim=spec.name, variant=v, seed=seed, final=results[v][0], curve=results[v][1],
+                      seconds=seconds, num_parameters=num_parameters, settings=run_settings(spec, v, steps),
+                      hardware=machine, status=status, error=error, finished_at=finished_at, extra=extra)
+            for v in variants]
 
 
 def _should_stop(stop: StopRequest) -> bool:
@@ -239,27 +277,31 @@ def run_claim(spec: ClaimSpec, out_dir: str | Path, *, seeds: Sequence[int] | No
     seeds = tuple(spec.seeds if seeds is None else seeds)
     path = runs_path(out_dir, spec.name)
     done = {(r.variant, r.seed): r for r in finished_records(spec, out_dir, steps)}
-    todo = [(variant, seed) for seed in seeds for variant in spec.variants if (variant, seed) not in done]
-    total = len(seeds) * len(spec.variants)
-    if len(todo) < total:
-        log.info("%s: %d of %d runs already in %s; running the other %d", spec.name, total - len(todo), total,
-                 path, len(todo))
+    todo = [(tuple(v for v in group if (v, seed) not in done), seed)
+            for seed in seeds for group in training_groups(spec)]
+    todo = [(variants, seed) for variants, seed in todo if variants]  # trainings, each of one or more runs
+    total, runs = len(seeds) * len(spec.variants), sum(len(variants) for variants, _ in todo)
+    if runs < total:
+        log.info("%s: %d of %d runs already in %s; running the other %d", spec.name, total - runs, total, path, runs)
     spent: list[float] = []
-    for i, (variant, seed) in enumerate(todo, 1):
+    i = 0
+    for k, (variants, seed) in enumerate(todo, 1):
         if _should_stop(stop):
-            log.info("%s: stopped before run %d of %d", spec.name, i, len(todo))
+            log.info("%s: stopped before run %d of %d", spec.name, i + 1, runs)
             break
-        record = train_one(spec, variant, seed, steps=steps, device=device, stop=stop, on_event=on_event)
-        if record is None:
-            log.info("%s: %s / seed %d stopped; not recorded", spec.name, variant, seed)
+        records = train_variants(spec, variants, seed, steps=steps, device=device, stop=stop, on_event=on_event)
+        if records is None:
+            log.info("%s: %s / seed %d stopped; not recorded", spec.name, " + ".join(variants), seed)
             break
-        append_record(path, record)
-        done[(variant, seed)] = record
-        spent.append(record.seconds)
-        eta = sum(spent) / len(spent) * (len(todo) - i)
-        shown = "diverged" if record.final is None else f"{spec.metric} {record.final:.4f}"
-        log.info("%s [%d/%d] %s seed %d: %s in %.0f s (about %.0f s left)", spec.name, i, len(todo), variant,
-                 seed, shown, record.seconds, eta)
-        if on_record is not None:
-            on_record(record)
+        spent.append(records[0].seconds)
+        eta = sum(spent) / len(spent) * (len(todo) - k)
+        for record in records:
+            i += 1
+            append_record(path, record)
+            done[(record.variant, seed)] = record
+            shown = "diverged" if record.final is None else f"{spec.metric} {record.final:.4f}"
+            log.info("%s [%d/%d] %s seed %d: %s in %.0f s (about %.0f s left)", spec.name, i, runs, record.variant,
+                     seed, shown, record.seconds, eta)
+            if on_record is not None:
+                on_record(record)
     return [done[(v, s)] for s in seeds for v in spec.variants if (v, s) in done]

@@ -46,6 +46,7 @@ class ClassificationTask:
     """
 
     name = "classification"
+    evaluation_options: tuple[str, ...] = ()  # keyword arguments that change evaluation only (none)
 
     def __init__(self, config: ViTConfig, *, label_smoothing: float = 0.0, hint: FeatureHint | None = None) -> None:
         if config.num_classes < 1:

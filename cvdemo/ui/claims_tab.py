@@ -26,7 +26,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from cvdemo.claim_reports import RESULTS_DIR, ClaimReport, claim_reports
-from cvdemo.experiments import CLAIMS, ClaimSpec, prepare_run
+from cvdemo.experiments import CLAIMS, ClaimSpec, prepare_run, training_groups
 from cvdemo.training.events import EvalEvent
 from cvdemo.training.jobs import JobManager, TrainingJob, TrainingSetup
 from cvdemo.ui import claims_views as views
@@ -96,8 +96,9 @@ def show(claim, request: gr.Request, *, source: SimpleNamespace):
 
 
 def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
-    """Rerun live: each variant of the claim, its first seed, a short run through the job manager; yields
-    (figure, status) as the runs go. Stops at the first variant that does not finish."""
+    """Rerun live: each variant of the claim, its first seed, a short run through the job manager (variants that
+    differ only in evaluation share one run: `training_groups`); yields (figure, status) as the runs go. Stops at
+    the first run that does not finish."""
     locale, owner = locale_of(request), sessions.session_of(request)
     report = _report(claim, source, locale)
     spec = source.claims[report.name]
@@ -105,19 +106,21 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
     steps, seed, started = source.live_steps or 2 * spec.eval_every, spec.seeds[0], time.monotonic()
     live: dict[str, list[tuple[int, float]]] = {}
     drawn = -1  # live points in the figure last sent: it is redrawn only when a point comes (the status every poll)
-    for i, variant in enumerate(spec.variants, 1):
-        run = prepare_run(spec, variant, seed, steps=steps, device="cpu")
+    groups = training_groups(spec)
+    for i, (trained, *also) in enumerate(groups, 1):
+        run = prepare_run(spec, trained, seed, also=also, steps=steps, device="cpu")
         job = source.manager.submit(owner, TrainingSetup(run.model, run.task, run.train, run.val, run.config,
                                                          model_task="classify" if spec.task == "classify" else
                                                          "detect"))
-        live[variant] = []
+        variant = " + ".join((trained, *also))
+        live.update({v: [] for v in run.metric_keys})
         try:
-            for _ in _follow(job, spec.metric, live[variant]):
+            for _ in _follow(job, run.metric_keys, live):
                 points = sum(len(p) for p in live.values())
                 figure = views.figure(report, locale, live, seed) if points != drawn else gr.skip()
                 drawn = points
                 yield figure, views.live_status(
-                    "running", locale, seed=seed, variant=variant, i=i, n=len(spec.variants), step=job.steps_done,
+                    "running", locale, seed=seed, variant=variant, i=i, n=len(groups), step=job.steps_done,
                     steps=steps)
         finally:  # the page went away (the generator is closed): the run stops too
             if job.active:
@@ -132,14 +135,18 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
         "finished", locale, seconds=f"{time.monotonic() - started:.0f}")
 
 
-def _follow(job: TrainingJob, metric: str, points: list[tuple[int, float]]):
-    """Yield every POLL_S while ``job`` runs (and once at its end), appending its evaluations of ``metric``."""
+def _follow(job: TrainingJob, metric_keys: dict[str, str], live: dict[str, list[tuple[int, float]]]):
+    """Yield every POLL_S while ``job`` runs (and once at its end), appending each variant's evaluations (its
+    metric's key in the EvalEvents: ``metric_keys``) to ``live[variant]``."""
     cursor = 0
     while True:
         done = job.done.is_set()
         events, cursor = job.poll(cursor)
-        points += [(e.step, float(e.metrics[metric])) for e in events
-                   if isinstance(e, EvalEvent) and metric in e.metrics]
+        for e in events:
+            if isinstance(e, EvalEvent):
+                for variant, key in metric_keys.items():
+                    if key in e.metrics:
+                        live[variant].append((e.step, float(e.metrics[key])))
         yield
         if done:
             return
