@@ -40,8 +40,8 @@ FIXTURE = Path(__file__).parent / "data" / "coco-val2014-100"
 GT = FIXTURE / "instances_val2014_100.json"
 DT = FIXTURE / "instances_val2014_fakebbox100_results.json"
 CJK = re.compile(r"[\u4e00-\u9fff]")
-SOURCES = ("cvdemo/ui/evaluate_tab.py", "cvdemo/ui/evaluate_compare.py", "cvdemo/ui/evaluate_inputs.py",
-           "cvdemo/ui/evaluation_viewer.py", "cvdemo/ui/evaluate_compare_views.py")
+SOURCES = ("cvdemo/ui/evaluate_tab.py", "cvdemo/ui/evaluate_browse.py", "cvdemo/ui/evaluate_compare.py",
+           "cvdemo/ui/evaluate_inputs.py", "cvdemo/ui/evaluation_viewer.py", "cvdemo/ui/evaluate_compare_views.py")
 CORE_SOURCES = ("cvdemo/metrics/browse.py", "cvdemo/datasets/folder.py")  # messages keyed "evaluate.<name>"
 
 

@@ -26,7 +26,7 @@ from cvdemo.evaluate import main as cli_main
 from cvdemo.metrics.browse import EvaluationBrowser, load_evaluation
 from cvdemo.models.registry import ModelRegistry, ModelSpec
 from cvdemo.session_store import RunStore, nbytes
-from cvdemo.ui import evaluate_inputs, evaluate_tab, sessions
+from cvdemo.ui import evaluate_browse, evaluate_inputs, evaluate_tab, sessions
 from cvdemo.ui.evaluation_viewer import render_image
 
 FIXTURE = Path(__file__).parent / "data" / "coco-val2014-100"
@@ -50,7 +50,7 @@ def evaluate(session: str, dataset=(GT,), predictions=(DT,), iou=0.5, score=0.3,
 
 
 def refresh(token, iou=0.5, score=0.3, class_v=-1, error="all images", sort="image id", page=1, session="a"):
-    return evaluate_tab.refresh(token, iou, score, class_v, error, sort, page, None, request(session))
+    return evaluate_browse.refresh(token, iou, score, class_v, error, sort, page, None, request(session))
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def store(monkeypatch, tmp_path):
     size = load_evaluation(tmp_path / "probe", [("gt.json", str(GT))], [("dt.json", str(DT))]).memory_bytes()
     small = RunStore("evaluation-test", max_runs=10, max_bytes=int(2.5 * size), per_session=1,
                      on_evict=EvaluationBrowser.close)
-    monkeypatch.setattr(evaluate_tab, "EVALUATIONS", small)
+    monkeypatch.setattr(evaluate_browse, "EVALUATIONS", small)
     monkeypatch.setattr(evaluate_inputs, "WORK_ROOT", tmp_path / "work")
     return small
 
@@ -82,7 +82,7 @@ def test_one_evaluation_per_session_and_a_global_byte_cap(store):
     assert store.stats()["runs"] == 2 and store.stats()["bytes"] <= store.max_bytes
     assert folders("a") == [] and len(folders("b")) == len(folders("c")) == 1
     with pytest.raises(gr.Error, match="Run it again"):
-        evaluate_tab.export(again, 0.5, 0.3, request("a"))
+        evaluate_browse.export(again, 0.5, 0.3, request("a"))
 
 
 def test_the_end_of_a_session_drops_its_evaluation_and_folders(store):
@@ -245,7 +245,7 @@ def example_store(monkeypatch, store):
     """The first view's store, small: three example evaluations (all sessions together), one per session."""
     small = RunStore("evaluation-example", max_runs=3, max_bytes=64 * 2**20, per_session=1,
                      on_evict=EvaluationBrowser.close)
-    monkeypatch.setattr(evaluate_tab, "EXAMPLE_EVALUATIONS", small)
+    monkeypatch.setattr(evaluate_browse, "EXAMPLE_EVALUATIONS", small)
     return small
 
 
@@ -272,8 +272,8 @@ def test_the_first_view_browses_its_images_and_leaves_the_uploads_store_alone(st
     counts, _, page_rows, _, image, line, *_ = refresh(token, session="g")
     assert "TP 29 · FP 9 · FN 3" in counts and len(page_rows["data"]) == 12
     assert image is not None and image.std() > 0 and "blank canvas" not in line  # drawn from its file
-    assert "How the counts reconcile" in evaluate_tab.errors_view(token, 0.5, 0.3, request("g"))[1]
-    assert len(evaluate_tab.export(token, 0.5, 0.3, request("g"))) == 2
+    assert "How the counts reconcile" in evaluate_browse.errors_view(token, 0.5, 0.3, request("g"))[1]
+    assert len(evaluate_browse.export(token, 0.5, 0.3, request("g"))) == 2
 
 
 def test_page_loads_never_evict_an_upload_and_the_examples_stay_bounded(store, example_store):

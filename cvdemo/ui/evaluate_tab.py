@@ -2,13 +2,14 @@
 
 Read apart: `layout` creates the components, the handlers below it are plain module-level functions (each wrapped
 with `answers`, so every failure is a readable message), and `wire` connects them; `build_evaluate_tab` calls
-the two. What the tab shows is composed by `cvdemo.ui.evaluation_viewer`; the work is the core's
-(`cvdemo.metrics.browse`).
+the two. The handlers that browse a kept evaluation (sliders, filters, paging, clicks, error views, export) and the
+stores are `cvdemo.ui.evaluate_browse`'s. What the tab shows is composed by `cvdemo.ui.evaluation_viewer`; the work
+is the core's (`cvdemo.metrics.browse`).
 
 `/evaluate` (data set files, prediction files, IoU and score thresholds, and optionally a detection model of the
 registry to run on the data set's images instead of uploaded predictions) stages the uploads in a new folder of the
 session (`evaluate_inputs.new_workdir`), loads (runs the model: at most `evaluate_inputs.MAX_MODEL_IMAGES` images)
-and evaluates once, and keeps the `EvaluationBrowser` in the `EVALUATIONS` store (one per session,
+and evaluates once, and keeps the `EvaluationBrowser` in the `evaluate_browse.EVALUATIONS` store (one per session,
 `EVALUATIONS_MAX_BYTES` for all sessions together, least recently used evicted first); the session's `gr.State`
 holds only its token. The sliders, filters, paging and clicks then only re-assign and redraw. An evaluation's
 folder is deleted when it is evicted or replaced, and every folder of a session when the session ends.
@@ -21,7 +22,7 @@ The "compare two prediction sets" section at the foot of the tab (`/compare`, it
 The first view: when the page loads, the built-in shapes example (its images and the shipped detr-shapes'
 predictions, `examples_dir/shapes-detr-eval`) is evaluated from its files the same way (~0.1 s: no cache needed)
 and shown with everything the Evaluate button shows; the upload boxes stay empty (filling them on load races
-their change events). Each session gets its own copy, kept in `EXAMPLE_EVALUATIONS` (bounded like
+their change events). Each session gets its own copy, kept in `evaluate_browse.EXAMPLE_EVALUATIONS` (bounded like
 `EVALUATIONS`, dropped with the session, and apart from it so that page loads never evict anyone's upload).
 
 Text is in English or Simplified Chinese (`cvdemo.ui.texts.evaluate`): static text through `T("key")`, what the
@@ -36,14 +37,14 @@ import shutil
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import gradio as gr
 
 from cvdemo.datasets.structure import DatasetError
 from cvdemo.metrics.browse import ERROR_FILTERS, MIN_IOU, SORTS, EvaluationBrowser, load_evaluation
 from cvdemo.models.registry import ModelRegistry
-from cvdemo.ui import evaluate_compare, sessions, validate
+from cvdemo.ui import evaluate_browse as browse
+from cvdemo.ui import evaluate_compare, sessions
 from cvdemo.ui.binding import bind
 from cvdemo.ui.errors import answers, translate
 from cvdemo.ui.evaluate_inputs import (
@@ -63,36 +64,18 @@ from cvdemo.ui.evaluation_viewer import (
     HEADERS,
     class_rows,
     coco_rows,
-    confusion_figure,
-    counts_markdown,
-    describe_object,
     error_filter_choices,
     legend_html,
-    object_at,
-    object_table,
-    page_info,
-    page_table,
     pr_curves_figure,
-    render_image,
     sort_choices,
     status_markdown,
     table,
-    tide_markdown,
     voc_markdown,
 )
 from cvdemo.ui.i18n import DEFAULT_LOCALE, locale_of
 from cvdemo.ui.texts.evaluate import T
 from cvdemo.ui.uploads import answering
 
-ALL = -1  # the "all classes" entry of the class dropdown
-MAX_PAGE = 100_000  # pages of 20 images: 2 million images
-# evaluations kept in memory for all sessions together (a COCO-val-sized one holds ~300 MB); one per session
-EVALUATIONS_MAX_BYTES = 1024 * 2**20  # CVDEMO_EVALUATION_STORE_MB overrides it (`sessions.store`)
-EVALUATIONS = sessions.store("evaluation", max_runs=64, max_bytes=EVALUATIONS_MAX_BYTES, per_session=1,
-                             on_evict=EvaluationBrowser.close)
-# the first view's example evaluations (~1 MB and a 0.4 MB folder each): one per session, until it evaluates its own
-EXAMPLE_EVALUATIONS = sessions.store("evaluation-example", max_runs=128, max_bytes=192 * 2**20, per_session=1,
-                                     on_evict=EvaluationBrowser.close)
 COCO_COLUMNS, CLASS_COLUMNS, PAGE_COLUMNS, OBJECT_COLUMNS = (HEADERS[DEFAULT_LOCALE][t] for t in
                                                              ("coco", "class", "page", "objects"))
 
@@ -131,8 +114,8 @@ def layout(model_names: list[str], examples_dir: Path, compare_models: list[str]
             ui.class_table = gr.Dataframe(headers=CLASS_COLUMNS, label=T("class_table_label"), interactive=False,
                                           max_height=460, elem_id="eval-classes")
         with gr.Column(scale=2):
-            ui.class_dd = gr.Dropdown(_class_choices(None, DEFAULT_LOCALE), value=ALL, label=T("class_label"),
-                                      elem_id="eval-class")
+            ui.class_dd = gr.Dropdown(browse.class_choices(None, DEFAULT_LOCALE), value=browse.ALL,
+                                      label=T("class_label"), elem_id="eval-class")
             ui.pr_plot = gr.Plot(label=T("pr_label"), elem_id="eval-pr")
     _browse_area(ui)
     gr.Markdown(T("errors_heading"))
@@ -191,14 +174,6 @@ def _browse_area(ui: SimpleNamespace) -> None:
                                       max_height=300, elem_id="eval-objects")
 
 
-def _class_choices(browser: EvaluationBrowser | None, locale: str) -> list[tuple[str, int]]:
-    """The class dropdown's entries: all classes, then the data set's classes (their own names)."""
-    choices = [(T.text("all_classes", locale), ALL)]
-    if browser is not None:
-        choices += [(browser.names.get(c, str(c)), int(c)) for c in browser.coco.category_ids]
-    return choices
-
-
 def _example_headers(locale: str) -> list[str]:
     """The example table's column headers (Gradio shows them as they are: no translation key)."""
     return [T.text("dataset_label", locale), T.text("predictions_label", locale)]
@@ -230,27 +205,6 @@ def _examples(dataset_in: gr.File, preds_in: gr.File, examples_dir: Path) -> gr.
     return examples.dataset
 
 
-# --- handlers: checks of the values only the API can send --------------------------------------------------------
-
-def _class_id(browser: EvaluationBrowser, class_v: Any, locale: str) -> int | None:
-    """None for all classes, else one of the evaluation's category ids."""
-    if class_v is None or class_v == ALL:
-        return None
-    ids = [int(c) for c in browser.coco.category_ids]
-    return int(validate.choice(class_v, ids, name=T.text("class_label", locale), locale=locale))
-
-
-def _filters(error_v: Any, sort_v: Any, locale: str) -> tuple[str, str]:
-    error = validate.choice(error_v, ERROR_FILTERS, name=T.text("error_label", locale), locale=locale)
-    return error, validate.choice(sort_v, SORTS, name=T.text("sort_label", locale), locale=locale)
-
-
-def _page(page_v: Any, locale: str) -> int:
-    value = 1 if page_v is None else page_v
-    return validate.number(value, name=T.text("page_label", locale), low=1, high=MAX_PAGE, integer=True,
-                           locale=locale)
-
-
 @answers
 def upload_count(dataset_payload, preds_payload, request: gr.Request) -> str:
     """How many files each upload list holds (the lists show only their first rows); empty when both are empty."""
@@ -269,7 +223,7 @@ def localize(request: gr.Request, *, registry: ModelRegistry, with_example: bool
     locale = locale_of(request)
     names = detectors(registry, sessions.session_of(request))
     return (gr.Dropdown(choices=model_choices(names, locale)),
-            gr.Dropdown(choices=_class_choices(None, locale), value=ALL),
+            gr.Dropdown(choices=browse.class_choices(None, locale), value=browse.ALL),
             gr.Dropdown(choices=error_filter_choices(locale), value=ERROR_FILTERS[0]),
             gr.Dropdown(choices=sort_choices(locale), value=SORTS[0]), legend_html(locale),
             *(table(t, [], locale) for t in ("coco", "class", "page", "objects")),
@@ -290,8 +244,8 @@ def evaluate(dataset_payload, preds_payload, iou_v, score_v, model_name, request
     predict = (model_predictions(registry, model_name, session, locale, progress, timing)
                if model_name != UPLOADED else None)
     browser = _load(session, dataset_payload, preds_payload, predict, locale)
-    token = keep(EVALUATIONS, session, browser)  # evicts the session's previous evaluation
-    EXAMPLE_EVALUATIONS.drop_session(session)  # its first view's example is no longer on show
+    token = keep(browse.EVALUATIONS, session, browser)  # evicts the session's previous evaluation
+    browse.EXAMPLE_EVALUATIONS.drop_session(session)  # its first view's example is no longer on show
     model_run = (model_name, timing[0], registry.device.type.upper()) if timing else None
     return _result(browser, token, status_markdown(browser, time.perf_counter() - start, locale, model_run), locale)
 
@@ -304,7 +258,7 @@ def first_view(request: gr.Request, *, example: list[list[str]]):
     start = time.perf_counter()
     dataset_files, prediction_files = example
     browser = _load(session, dataset_files, prediction_files, None, locale)  # paths: staged as an upload's files
-    token = keep(EXAMPLE_EVALUATIONS, session, browser)
+    token = keep(browse.EXAMPLE_EVALUATIONS, session, browser)
     intro = T.text("example_status", locale, images=len(browser.gt.images))
     return _result(browser, token, intro + "\n\n" + status_markdown(browser, time.perf_counter() - start, locale),
                    locale)
@@ -316,15 +270,8 @@ def _result(browser: EvaluationBrowser, token: str, status: str, locale: str) ->
     metrics_path = browser.write_metrics_json()
     return (status, table("coco", coco_rows(browser, locale), locale), voc_markdown(browser, locale),
             str(metrics_path), table("class", class_rows(browser, locale), locale),
-            gr.Dropdown(choices=_class_choices(browser, locale), value=ALL),
+            gr.Dropdown(choices=browse.class_choices(browser, locale), value=browse.ALL),
             pr_curves_figure(browser.coco, locale=locale), 1, token, None)
-
-
-def _browser(token: str) -> EvaluationBrowser:
-    """The evaluation of a token: an upload's (`EVALUATIONS`) or the first view's example
-    (`EXAMPLE_EVALUATIONS`, whose tokens start with its name); StateDroppedError when it is no longer kept."""
-    example = isinstance(token, str) and token.startswith(EXAMPLE_EVALUATIONS.name + ":")
-    return (EXAMPLE_EVALUATIONS if example else EVALUATIONS).get(token)
 
 
 def _load(session: str, dataset_payload, preds_payload, predict, locale: str) -> EvaluationBrowser:
@@ -339,131 +286,6 @@ def _load(session: str, dataset_payload, preds_payload, predict, locale: str) ->
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-
-
-# --- handlers: browsing the evaluation ---------------------------------------------------------------------------
-
-@answers
-def refresh(token, iou_v, score_v, class_v, error_v, sort_v, page_v, view, request: gr.Request):
-    """Counts, the page of images, and the image on show (kept if it is still on the page)."""
-    if token is None:
-        return (gr.skip(),) * 8
-    locale = locale_of(request)
-    browser = _browser(token)
-    iou, score = checked_thresholds(iou_v, score_v, locale)
-    class_id = _class_id(browser, class_v, locale)
-    error, sort = _filters(error_v, sort_v, locale)
-    v = browser.browse(iou, score, class_id, error, sort)
-    pages = browser.num_pages(v)
-    page = min(_page(page_v, locale), pages)
-    rows = browser.page_rows(v, page - 1)
-    shown = [r.image_id for r in rows]
-    image_id = view["image_id"] if view and view.get("image_id") in shown else (shown[0] if shown else None)
-    selected = view.get("selected") if view and view.get("image_id") == image_id else None
-    return (counts_markdown(v, browser.names.get(class_id), locale),
-            page_info(v, page, pages, len(rows), error, sort, locale), page_table(rows, locale), page,
-            *_show(browser, v.assignment, image_id, class_id, selected, locale))
-
-
-def _show(browser: EvaluationBrowser, a, image_id: int | None, class_id: int | None, selected, locale: str):
-    """(the image drawn, the line under it, its objects table, the view state) of one image."""
-    if image_id is None:
-        return None, "", table("objects", [], locale), None
-    img, scale, note = render_image(browser, image_id, a, class_id, selected, locale=locale)
-    if selected:
-        text = describe_object(browser, a, *selected, locale=locale)
-    else:
-        info, _ = browser.image_info(image_id)
-        text = T.text("image_line", locale, image_id=image_id, file=html.escape(info.file_name),
-                      note=note + " · " if note else "")
-    return (img, text, object_table(browser.object_rows(image_id, a, class_id), locale),
-            {"image_id": image_id, "scale": scale, "selected": selected})
-
-
-@answers
-def view_row(token, iou_v, score_v, class_v, error_v, sort_v, evt: gr.SelectData, request: gr.Request):
-    """A click on a row of the image table: show that image."""
-    if token is None or not evt.row_value:
-        return (gr.skip(),) * 4
-    locale = locale_of(request)
-    browser = _browser(token)
-    iou, score = checked_thresholds(iou_v, score_v, locale)
-    class_id = _class_id(browser, class_v, locale)
-    return _show(browser, browser.assignment(iou, score), int(evt.row_value[1]), class_id, None, locale)
-
-
-@answers
-def click(token, iou_v, score_v, class_v, view, evt: gr.SelectData, request: gr.Request):
-    """A click on the image: select the box under it and describe it."""
-    if token is None or not view or evt.index is None:
-        return (gr.skip(),) * 4
-    locale = locale_of(request)
-    browser = _browser(token)
-    iou, score = checked_thresholds(iou_v, score_v, locale)
-    class_id = _class_id(browser, class_v, locale)
-    a = browser.assignment(iou, score)
-    x, y = (float(v) for v in evt.index[:2])
-    hit = object_at(browser, view["image_id"], a, class_id, x, y, view["scale"])
-    return _show(browser, a, view["image_id"], class_id, hit, locale)
-
-
-def _error_views(token, iou_v, score_v, locale: str, delay: float):
-    if token is None:
-        return gr.skip(), gr.skip()
-    browser = _browser(token)
-    iou, score = checked_thresholds(iou_v, score_v, locale)
-    time.sleep(delay)  # after a slider move: let the counts and the image (same trigger) have the CPU first
-    return confusion_figure(browser.confusion(iou, score), locale=locale), tide_markdown(browser, iou, score, locale)
-
-
-@answers
-def errors_view(token, iou_v, score_v, request: gr.Request):
-    """The confusion matrix and the TIDE breakdown at the thresholds."""
-    return _error_views(token, iou_v, score_v, locale_of(request), delay=0.0)
-
-
-@answers
-def errors_after_move(token, iou_v, score_v, request: gr.Request):
-    """`errors_view` after a slider move, a moment later."""
-    return _error_views(token, iou_v, score_v, locale_of(request), delay=0.3)
-
-
-@answers
-def pr_view(token, class_v, request: gr.Request):
-    """The PR curves of the chosen class (or of the largest classes)."""
-    if token is None:
-        return gr.skip()
-    locale = locale_of(request)
-    browser = _browser(token)
-    return pr_curves_figure(browser.coco, _class_id(browser, class_v, locale), locale=locale)
-
-
-@answers
-def export(token, iou_v, score_v, request: gr.Request):
-    """The per-object CSV and the metrics JSON at the thresholds."""
-    locale = locale_of(request)
-    if token is None:
-        raise gr.Error(T.text("nothing_to_export", locale), title=T.text("nothing_to_export_title", locale),
-                       print_exception=False)
-    browser = _browser(token)
-    iou, score = checked_thresholds(iou_v, score_v, locale)
-    return [str(browser.write_objects_csv(iou, score)), str(browser.write_metrics_json(iou, score))]
-
-
-@answers
-def first_page(request: gr.Request) -> int:
-    """A new filter or order starts again at page 1."""
-    return 1
-
-
-@answers
-def previous_page(page_v, request: gr.Request) -> int:
-    return max(1, _page(page_v, locale_of(request)) - 1)
-
-
-@answers
-def next_page(page_v, request: gr.Request) -> int:
-    return _page(page_v, locale_of(request)) + 1
 
 
 # --- wiring -------------------------------------------------------------------------------------------------------
@@ -488,33 +310,33 @@ def wire(ui: SimpleNamespace, registry: ModelRegistry, example: list[list[str]] 
     # page load (no inputs: they would re-trigger it on every change)
     loaded = gr.on(None, bind(localize, registry=registry, with_example=has_example), inputs=None,
                    outputs=localized, queue=False, **hidden)
+    error_views = [ui.confusion_plot, ui.tide_md]
     if example:  # the first view: the example's result, after `localize` has set the empty tables' headers
         loaded.then(bind(first_view, example=example), None, result_outputs, **hidden
-                    ).success(refresh, browse_inputs, browse_outputs, **hidden
-                              ).success(errors_view, [ui.token, ui.iou, ui.score], [ui.confusion_plot, ui.tide_md],
-                                        **hidden)
+                    ).success(browse.refresh, browse_inputs, browse_outputs, **hidden
+                              ).success(browse.errors_view, [ui.token, ui.iou, ui.score], error_views, **hidden)
     gr.on([ui.evaluate_btn.click], bind(evaluate, registry=registry),
           [ui.dataset_in, ui.preds_in, ui.iou, ui.score, ui.model_dd], result_outputs,
           api_name="evaluate", preprocess=False, concurrency_limit=2, show_progress_on=[ui.status, ui.coco_table],
-          ).success(refresh, browse_inputs, browse_outputs, **hidden
-                    ).success(errors_view, [ui.token, ui.iou, ui.score], [ui.confusion_plot, ui.tide_md], **hidden)
-    gr.on([ui.iou.input, ui.score.input], refresh, browse_inputs, browse_outputs, trigger_mode="always_last",
+          ).success(browse.refresh, browse_inputs, browse_outputs, **hidden
+                    ).success(browse.errors_view, [ui.token, ui.iou, ui.score], error_views, **hidden)
+    gr.on([ui.iou.input, ui.score.input], browse.refresh, browse_inputs, browse_outputs, trigger_mode="always_last",
           **hidden)
     # the slower error views (~0.5-1.5 s on 500k detections) follow any change, drag or keyboard, in their own
     # event so that the counts above never wait for them; always_last folds a drag into at most two runs
-    gr.on([ui.iou.change, ui.score.change], errors_after_move, [ui.token, ui.iou, ui.score],
-          [ui.confusion_plot, ui.tide_md], trigger_mode="always_last", show_progress="minimal",
+    gr.on([ui.iou.change, ui.score.change], browse.errors_after_move, [ui.token, ui.iou, ui.score],
+          error_views, trigger_mode="always_last", show_progress="minimal",
           api_visibility="private")
-    gr.on([ui.class_dd.input, ui.error_dd.input, ui.sort_dd.input], first_page, None, ui.page, queue=False, **hidden
-          ).then(refresh, browse_inputs, browse_outputs, **hidden)
-    ui.class_dd.input(pr_view, [ui.token, ui.class_dd], ui.pr_plot, **hidden)
-    ui.prev_btn.click(previous_page, ui.page, ui.page, queue=False, **hidden
-                      ).then(refresh, browse_inputs, browse_outputs, **hidden)
-    ui.next_btn.click(next_page, ui.page, ui.page, queue=False, **hidden
-                      ).then(refresh, browse_inputs, browse_outputs, **hidden)
-    ui.page.submit(refresh, browse_inputs, browse_outputs, **hidden)
-    ui.page_table.select(view_row, [ui.token, ui.iou, ui.score, ui.class_dd, ui.error_dd, ui.sort_dd],
+    gr.on([ui.class_dd.input, ui.error_dd.input, ui.sort_dd.input], browse.first_page, None, ui.page, queue=False,
+          **hidden).then(browse.refresh, browse_inputs, browse_outputs, **hidden)
+    ui.class_dd.input(browse.pr_view, [ui.token, ui.class_dd], ui.pr_plot, **hidden)
+    ui.prev_btn.click(browse.previous_page, ui.page, ui.page, queue=False, **hidden
+                      ).then(browse.refresh, browse_inputs, browse_outputs, **hidden)
+    ui.next_btn.click(browse.next_page, ui.page, ui.page, queue=False, **hidden
+                      ).then(browse.refresh, browse_inputs, browse_outputs, **hidden)
+    ui.page.submit(browse.refresh, browse_inputs, browse_outputs, **hidden)
+    ui.page_table.select(browse.view_row, [ui.token, ui.iou, ui.score, ui.class_dd, ui.error_dd, ui.sort_dd],
                          image_outputs, **hidden)
-    ui.image.select(click, [ui.token, ui.iou, ui.score, ui.class_dd, ui.view], image_outputs, **hidden)
-    ui.export_btn.click(export, [ui.token, ui.iou, ui.score], ui.export_files, api_visibility="private")
+    ui.image.select(browse.click, [ui.token, ui.iou, ui.score, ui.class_dd, ui.view], image_outputs, **hidden)
+    ui.export_btn.click(browse.export, [ui.token, ui.iou, ui.score], ui.export_files, api_visibility="private")
     evaluate_compare.wire(cmp, registry)

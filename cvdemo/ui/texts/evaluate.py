@@ -1,7 +1,7 @@
-"""The Evaluate tab's text (`cvdemo/ui/evaluate_tab.py` and its view module `evaluation_viewer`), and the words of
-the core's messages to it (keys ``evaluate.<name>`` raised or returned by `cvdemo.metrics.browse` and
-`cvdemo.datasets.folder`; ``evaluate.compare_in_set`` by `cvdemo.metrics.comparison`). Export files (CSV columns,
-JSON keys) are not text: they stay English."""
+"""The Evaluate tab's text (`cvdemo/ui/evaluate_tab.py`, `evaluate_browse` and the view module
+`evaluation_viewer`), and the words of the core's messages to it (keys ``evaluate.<name>`` raised or returned by
+`cvdemo.metrics.browse` and `cvdemo.datasets.folder`; ``evaluate.compare_in_set`` by `cvdemo.metrics.comparison`).
+Export files (CSV columns, JSON keys) are not text: they stay English."""
 
 from cvdemo.ui.i18n import Catalog
 
