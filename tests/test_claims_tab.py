@@ -8,6 +8,8 @@ import dataclasses
 import json
 import math
 import re
+import tempfile
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
@@ -22,12 +24,14 @@ from cvdemo.experiments import (
     RunRecord,
     prepare_run,
     recomputed_verdict,
+    train_one,
     write_claim_results,
 )
 from cvdemo.experiments.results import read_claim_results
-from cvdemo.training.jobs import JobManager, TrainingSetup
+from cvdemo.training.events import EvalEvent
+from cvdemo.training.jobs import PAUSED, JobManager, TrainingSetup
 from cvdemo.ui import claims_views as views
-from cvdemo.ui.claims_tab import _follow, build_claims_tab
+from cvdemo.ui.claims_tab import _follow, build_claims_tab, rerun
 from cvdemo.ui.i18n import gradio_i18n
 from cvdemo.ui.texts.claims import T
 
@@ -230,9 +234,31 @@ def test_rerun_live_streams_each_variant_beside_the_shipped_curves_and_stops(liv
     page.wait_for_function("(() => { const p = document.querySelector('#claims-plot .js-plotly-plot');"
                            " return p && p.data && p.data.some(t => t.line && t.line.dash === 'dash'"
                            " && t.x.length > 0); })()", timeout=60_000)  # the first live point streamed in
-    page.click("#claims-stop")
-    page.wait_for_function(f"{_text('#claims-live')}.includes('Live rerun stopped at A')", timeout=30_000)
+    page.click("#claims-stop")  # A may have paused at its first point already: the stop lands on A or B
+    page.wait_for_function(f"{_text('#claims-live')}.includes('Live rerun stopped at ')", timeout=30_000)
     assert not errors, errors
+
+
+def test_a_rerun_shows_every_variants_first_point_before_any_second_and_matches_a_straight_run(
+        tmp_path, monkeypatch):
+    """Round 1 runs every variant to its first evaluation and pauses it; round 2 resumes each from its checkpoint:
+    the first comparison comes before any variant's second point, and each live curve is the uninterrupted run's."""
+    spec = _tiny_live_spec()
+    seen = []
+    monkeypatch.setattr(views, "figure", lambda report, locale, live, seed: seen.append(
+        {v: list(p) for v, p in live.items()}))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the rerun's checkpoint folder goes
+    source = SimpleNamespace(results_dir=tmp_path, claims={spec.name: spec}, live_steps=6, manager=JobManager())
+    request = gr.Request(session_hash="rounds", headers={"accept-language": "en"})
+    *_, (_, status) = rerun(spec.name, request, source=source)
+    assert "Live rerun finished" in status
+    first = next(live for live in seen if all(live.get(v) for v in ("A", "B")))
+    assert {v: [s for s, _ in p] for v, p in first.items()} == {"A": [2], "B": [2]}
+    for variant in ("A", "B"):
+        assert seen[-1][variant] == train_one(spec, variant, 0, steps=6).curve  # resumed exactly
+    assert not list(scratch.iterdir())  # the checkpoints' folder is gone
 
 
 def test_a_rerun_of_variants_that_share_a_training_follows_each_from_one_job():
@@ -248,3 +274,20 @@ def test_a_rerun_of_variants_that_share_a_training_follows_each_from_one_job():
     assert job.state == "finished"
     assert {v: [s for s, _ in p] for v, p in live.items()} == {"one-to-many, no NMS": [1, 2],
                                                               "one-to-many + NMS": [1, 2]}
+
+
+def test_a_job_pauses_after_its_evaluation_at_pause_at_and_resumes_from_its_checkpoint(tmp_path):
+    spec = _tiny_live_spec()
+    manager = JobManager()
+
+    def submit(**setup):
+        run = prepare_run(spec, "A", 0, steps=6)
+        run.config.checkpoint_dir = str(tmp_path) if "pause_at" in setup else None
+        job = manager.submit("me", TrainingSetup(run.model, run.task, run.train, run.val, run.config, **setup))
+        job.done.wait(60)
+        return job, [e.step for e in job.poll(0)[0] if isinstance(e, EvalEvent)]
+
+    paused, evals = submit(pause_at=3)  # the first evaluation at or after update 3: update 4
+    assert (paused.state, paused.stop_reason, paused.steps_done, evals) == ("stopped", PAUSED, 4, [2, 4])
+    resumed, evals = submit(resume_from=tmp_path)
+    assert (resumed.state, evals) == ("finished", [6])

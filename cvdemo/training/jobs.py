@@ -28,6 +28,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -35,11 +36,14 @@ from torch import nn
 from cvdemo.messages import Message, UserError
 from cvdemo.training.divergence import NonFiniteLossError
 from cvdemo.training.engine import TrainConfig, Trainer
-from cvdemo.training.events import RunFinished, SnapshotEvent, StepEvent, TrainingEvent
+from cvdemo.training.events import EvalEvent, RunFinished, SnapshotEvent, StepEvent, TrainingEvent
 
-__all__ = ["JobLimits", "JobManager", "TrainingBusyError", "TrainingJob", "TrainingSetup", "already_training"]
+__all__ = ["PAUSED", "JobLimits", "JobManager", "TrainingBusyError", "TrainingJob", "TrainingSetup",
+           "already_training"]
 
 log = logging.getLogger(__name__)
+
+PAUSED = "paused"  # the stop reason of a run that reached its setup's ``pause_at``
 
 KEEP_SNAPSHOTS = 2  # older snapshots in a job's buffer are dropped (their images are the bulk of its memory)
 
@@ -79,7 +83,10 @@ class TrainingSetup:
     the `TrainConfig` (``config.device`` picks the device queue), what it is for the UI (``description``, a
     message whose fields may be messages too) and ``notes`` to show beside it (e.g. "steps cut to the cap").
     ``model_task``: "detect" (DETR), "family" (another detector family) or "classify", the task of the trained
-    model in the app's registry."""
+    model in the app's registry. ``pause_at``: stop after the first evaluation at or after this many updates
+    (before the next update; state "stopped", ``stop_reason`` `PAUSED`; with ``config.checkpoint_dir`` the stop
+    writes a checkpoint there); ``resume_from``: a checkpoint folder of an earlier run of this setup to continue from
+    (`Trainer`'s: exactly as the uninterrupted run)."""
 
     model: nn.Module
     task: Any
@@ -89,6 +96,8 @@ class TrainingSetup:
     description: Message | None = None
     notes: list[Message] = field(default_factory=list)
     model_task: str = "detect"
+    pause_at: int | None = None
+    resume_from: str | Path | None = None
 
 
 class TrainingJob:
@@ -130,7 +139,7 @@ class TrainingJob:
         self._stop.set()
 
     def should_stop(self) -> bool:
-        """The Trainer's stop check: Stop pressed, or the wall-time cap reached."""
+        """The Trainer's stop check: Stop pressed, paused, or the wall-time cap reached."""
         if self._stop.is_set():
             return True
         if self.started_at is not None and time.monotonic() - self.started_at > self.limits.max_seconds:
@@ -154,12 +163,16 @@ class TrainingJob:
             self._events.append(event)
             if isinstance(event, StepEvent):
                 self.steps_done = event.step
+        pause_at = self.setup.pause_at
+        if isinstance(event, EvalEvent) and pause_at is not None and event.step >= pause_at:
+            self.request_stop(PAUSED)
 
     def run(self) -> None:
         """The Trainer loop (called in the device's worker thread, which set state to "running")."""
         self.started_at = time.monotonic()
         s = self.setup
-        trainer = Trainer(s.model, s.task, s.train_data, s.val_data, s.config, stop=self.should_stop)
+        trainer = Trainer(s.model, s.task, s.train_data, s.val_data, s.config, stop=self.should_stop,
+                          resume_from=s.resume_from)
         try:
             for event in trainer.run():
                 self._append(event)

@@ -10,7 +10,8 @@ composed by `cvdemo.ui.claims_views`; text is in the browser's language (`cvdemo
 
 "Rerun live" runs a short version of the chosen claim (its first seed, ``live_steps`` updates per variant, default
 two evaluation points) on this server through the Train tab's job manager (`cvdemo.ui.train_tab.default_manager`:
-one run per device at a time, one per session), variant after variant; the figure streams each variant's live
+one run per device at a time, one per session): every variant to its first evaluation, then every variant on from
+its checkpoint to the end (`rerun`), so that a first comparison comes early; the figure streams each variant's live
 curve, dashed, beside the shipped bands (redrawn when a point comes; the status line says the step every
 half second). "Stop" stops the session's run (the Train tab's too: one run per
 session). Read apart: `layout()`, the handlers, `wire()`.
@@ -18,6 +19,7 @@ session). Read apart: `layout()`, the handlers, `wire()`.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,7 +30,7 @@ import gradio as gr
 from cvdemo.claim_reports import RESULTS_DIR, ClaimReport, claim_reports
 from cvdemo.experiments import CLAIMS, ClaimSpec, prepare_run, training_groups
 from cvdemo.training.events import EvalEvent
-from cvdemo.training.jobs import JobManager, TrainingJob, TrainingSetup
+from cvdemo.training.jobs import PAUSED, JobManager, TrainingJob, TrainingSetup
 from cvdemo.ui import claims_views as views
 from cvdemo.ui import sessions, validate
 from cvdemo.ui.binding import bind
@@ -96,9 +98,13 @@ def show(claim, request: gr.Request, *, source: SimpleNamespace):
 
 
 def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
-    """Rerun live: each variant of the claim, its first seed, a short run through the job manager (variants that
-    differ only in evaluation share one run: `training_groups`); yields (figure, status) as the runs go. Stops at
-    the first run that does not finish."""
+    """Rerun live: the claim's first seed, a short run of each training through the job manager (variants that
+    differ only in evaluation share one: `training_groups`); yields (figure, status) as the runs go.
+
+    Two rounds, so that the first comparison comes as soon as it can: every training runs to its first evaluation
+    and stops there with a checkpoint (in a temporary folder of this rerun, deleted at its end), then every
+    training resumes from it to the end (the engine's resume continues exactly as the uninterrupted run). Stops at
+    the first run that neither finishes nor pauses."""
     locale, owner = locale_of(request), sessions.session_of(request)
     report = _report(claim, source, locale)
     spec = source.claims[report.name]
@@ -107,30 +113,44 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
     live: dict[str, list[tuple[int, float]]] = {}
     drawn = -1  # live points in the figure last sent: it is redrawn only when a point comes (the status every poll)
     groups = training_groups(spec)
-    for i, (trained, *also) in enumerate(groups, 1):
-        run = prepare_run(spec, trained, seed, also=also, steps=steps, device="cpu")
-        job = source.manager.submit(owner, TrainingSetup(run.model, run.task, run.train, run.val, run.config,
-                                                         model_task="classify" if spec.task == "classify" else
-                                                         "detect"))
-        variant = " + ".join((trained, *also))
-        live.update({v: [] for v in run.metric_keys})
-        try:
-            for _ in _follow(job, run.metric_keys, live):
-                points = sum(len(p) for p in live.values())
-                figure = views.figure(report, locale, live, seed) if points != drawn else gr.skip()
-                drawn = points
-                yield figure, views.live_status(
-                    "running", locale, seed=seed, variant=variant, i=i, n=len(groups), step=job.steps_done,
-                    steps=steps)
-        finally:  # the page went away (the generator is closed): the run stops too
-            if job.active:
-                job.request_stop("page closed")
-        if job.state != "finished":
-            state = "failed" if job.state == "failed" else "stopped"
-            reason = translate(job.error, locale) if job.error is not None else ""
-            yield views.figure(report, locale, live, seed), views.live_status(
-                state, locale, variant=variant, step=job.steps_done, reason=reason)
-            return
+    pause_at = spec.eval_every if steps > spec.eval_every else None  # round 1 ends at the first evaluation
+    finished: set[int] = set()  # trainings that ran to the end in round 1 (short runs): nothing to resume
+    with tempfile.TemporaryDirectory(prefix="cvdemo-claims-") as scratch:
+        for resuming in ((False, True) if pause_at else (False,)):
+            for i, (trained, *also) in enumerate(groups, 1):
+                if i in finished:
+                    continue
+                run = prepare_run(spec, trained, seed, also=also, steps=steps, device="cpu")
+                folder = Path(scratch) / str(i)
+                pausing = pause_at is not None and not resuming
+                run.config.checkpoint_dir = str(folder) if pausing else None  # written when the pause stops it
+                job = source.manager.submit(owner, TrainingSetup(
+                    run.model, run.task, run.train, run.val, run.config,
+                    model_task="classify" if spec.task == "classify" else "detect",
+                    pause_at=pause_at if pausing else None, resume_from=folder if resuming else None))
+                variant = " + ".join((trained, *also))
+                for v in run.metric_keys:
+                    live.setdefault(v, [])
+                try:
+                    for _ in _follow(job, run.metric_keys, live):
+                        points = sum(len(p) for p in live.values())
+                        figure = views.figure(report, locale, live, seed) if points != drawn else gr.skip()
+                        drawn = points
+                        yield figure, views.live_status(
+                            "running", locale, seed=seed, variant=variant, i=i, n=len(groups),
+                            step=job.steps_done, steps=steps)
+                finally:  # the page went away (the generator is closed): the run stops too
+                    if job.active:
+                        job.request_stop("page closed")
+                paused = pausing and job.state == "stopped" and job.stop_reason == PAUSED
+                if job.state == "finished":
+                    finished.add(i)
+                elif not paused:
+                    state = "failed" if job.state == "failed" else "stopped"
+                    reason = translate(job.error, locale) if job.error is not None else ""
+                    yield views.figure(report, locale, live, seed), views.live_status(
+                        state, locale, variant=variant, step=job.steps_done, reason=reason)
+                    return
     yield views.figure(report, locale, live, seed), views.live_status(
         "finished", locale, seconds=f"{time.monotonic() - started:.0f}")
 
