@@ -8,12 +8,14 @@
    * ``runner``: the short version the Claims tab runs (the claim's first seed, ``2 * eval_every`` updates per
      variant, variant after variant; variants that differ only in evaluation share one run), trained directly by
      `train_variants`, the way ``training.run_claims`` trains;
-   * ``app``: the same through the Claims tab: the tab served by Gradio in this process, "Rerun live" clicked
-     in headless Chromium, the figure watched in the page.
+   * ``app``: the same runs through the Claims tab: the tab served by Gradio in this process, "Rerun live"
+     clicked in headless Chromium, the figure watched in the page. The tab runs them in two rounds (every
+     training to its first evaluation, then each resumed from its checkpoint), so its first comparison comes after
+     one evaluation interval per training where the runner's waits for every variant but the last to finish.
 
-   For both: the time to the **first comparison** (every variant has at least one evaluation point: for
-   sequential variants, the last variant's first evaluation) and to the end. The issue's goal: a first
-   comparison within 3 minutes on this CPU.
+   For both: the time to the **first comparison** (every variant has at least one evaluation point) and to the
+   end. The ratio compares like with like only at the end. The issue's goal: a first comparison within 3 minutes
+   on this CPU.
 
 Options: ``--claim NAME`` (repeatable), ``--threads N`` (torch threads for both ways, default 1), ``--skip-live``,
 ``--app-only`` (the live rerun through the tab only).
