@@ -31,7 +31,7 @@ from cvdemo.experiments.results import read_claim_results
 from cvdemo.training.events import EvalEvent
 from cvdemo.training.jobs import PAUSED, JobManager, TrainingSetup
 from cvdemo.ui import claims_views as views
-from cvdemo.ui.claims_tab import _follow, build_claims_tab, rerun
+from cvdemo.ui.claims_tab import _follow, build_claims_tab, rerun, stop
 from cvdemo.ui.i18n import gradio_i18n
 from cvdemo.ui.texts.claims import T
 
@@ -250,7 +250,8 @@ def test_a_rerun_shows_every_variants_first_point_before_any_second_and_matches_
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the rerun's checkpoint folder goes
-    source = SimpleNamespace(results_dir=tmp_path, claims={spec.name: spec}, live_steps=6, manager=JobManager())
+    source = SimpleNamespace(results_dir=tmp_path, claims={spec.name: spec}, live_steps=6, manager=JobManager(),
+                             stops={})
     request = gr.Request(session_hash="rounds", headers={"accept-language": "en"})
     *_, (_, status) = rerun(spec.name, request, source=source)
     assert "Live rerun finished" in status
@@ -291,3 +292,18 @@ def test_a_job_pauses_after_its_evaluation_at_pause_at_and_resumes_from_its_chec
     assert (paused.state, paused.stop_reason, paused.steps_done, evals) == ("stopped", PAUSED, 4, [2, 4])
     resumed, evals = submit(resume_from=tmp_path)
     assert (resumed.state, evals) == ("finished", [6])
+
+
+def test_stop_ends_a_rerun_whichever_run_or_pause_it_lands_in(tmp_path):
+    spec = _tiny_live_spec()
+    source = SimpleNamespace(results_dir=tmp_path, claims={spec.name: spec}, live_steps=5000, manager=JobManager(),
+                             stops={})
+    request = gr.Request(session_hash="stopper", headers={"accept-language": "en"})
+    updates = rerun(spec.name, request, source=source)
+    for _ in updates:  # until A pauses at its first evaluation: no run is going when Stop comes
+        if source.manager.job_of("stopper").stop_reason == PAUSED:
+            break
+    stop(request, source=source)
+    *_, (_, status) = updates
+    assert "Live rerun stopped at **A**" in status or "Live rerun stopped at A" in status
+    assert not source.manager.job_of("stopper").active and source.stops == {}

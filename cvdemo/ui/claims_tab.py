@@ -19,7 +19,9 @@ session). Read apart: `layout()`, the handlers, `wire()`.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,7 +50,7 @@ def build_claims_tab(results_dir: str | Path = RESULTS_DIR, claims: Mapping[str,
     notes' (`cvdemo.experiments.CLAIMS`); live_steps: updates per variant of a live rerun (default two evaluation
     points); manager: default the Train tab's job manager."""
     claims = CLAIMS if claims is None else claims
-    source = SimpleNamespace(results_dir=Path(results_dir), claims=claims, live_steps=live_steps,
+    source = SimpleNamespace(results_dir=Path(results_dir), claims=claims, live_steps=live_steps, stops={},
                              manager=manager or default_manager())
     wire(layout(claim_reports(results_dir, claims)), source)
 
@@ -115,11 +117,17 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
     groups = training_groups(spec)
     pause_at = spec.eval_every if steps > spec.eval_every else None  # round 1 ends at the first evaluation
     finished: set[int] = set()  # trainings that ran to the end in round 1 (short runs): nothing to resume
-    with tempfile.TemporaryDirectory(prefix="cvdemo-claims-") as scratch:
+    stopped = source.stops[owner] = threading.Event()  # Stop pressed: also between runs, or as one pauses
+    with tempfile.TemporaryDirectory(prefix="cvdemo-claims-") as scratch, _forgotten(source.stops, owner):
         for resuming in ((False, True) if pause_at else (False,)):
             for i, (trained, *also) in enumerate(groups, 1):
                 if i in finished:
                     continue
+                if stopped.is_set():
+                    yield views.figure(report, locale, live, seed), views.live_status(
+                        "stopped", locale, variant=" + ".join((trained, *also)), step=pause_at if resuming else 0,
+                        reason="")
+                    return
                 run = prepare_run(spec, trained, seed, also=also, steps=steps, device="cpu")
                 folder = Path(scratch) / str(i)
                 pausing = pause_at is not None and not resuming
@@ -142,7 +150,7 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
                 finally:  # the page went away (the generator is closed): the run stops too
                     if job.active:
                         job.request_stop("page closed")
-                paused = pausing and job.state == "stopped" and job.stop_reason == PAUSED
+                paused = pausing and job.state == "stopped" and job.stop_reason == PAUSED and not stopped.is_set()
                 if job.state == "finished":
                     finished.add(i)
                 elif not paused:
@@ -153,6 +161,15 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
                     return
     yield views.figure(report, locale, live, seed), views.live_status(
         "finished", locale, seconds=f"{time.monotonic() - started:.0f}")
+
+
+@contextlib.contextmanager
+def _forgotten(stops: dict, owner: str):
+    """The session's stop flag is dropped when its rerun ends, however it ends (the dict stays bounded)."""
+    try:
+        yield
+    finally:
+        stops.pop(owner, None)
 
 
 def _follow(job: TrainingJob, metric_keys: dict[str, str], live: dict[str, list[tuple[int, float]]]):
@@ -174,8 +191,12 @@ def _follow(job: TrainingJob, metric_keys: dict[str, str], live: dict[str, list[
 
 
 def stop(request: gr.Request, *, source: SimpleNamespace):
-    """Stop: the session's run stops before its next step (the rerun then reports it stopped)."""
-    source.manager.stop(sessions.session_of(request))
+    """Stop: the session's run stops before its next step, and its live rerun starts no other run (the rerun then
+    reports it stopped)."""
+    owner = sessions.session_of(request)
+    if owner in source.stops:
+        source.stops[owner].set()
+    source.manager.stop(owner)
 
 
 def localize(request: gr.Request, *, source: SimpleNamespace):
