@@ -42,6 +42,7 @@ from cvdemo.ui.texts.claims import T
 from cvdemo.ui.train_tab import default_manager
 
 POLL_S = 0.5  # how often a live rerun's figure is redrawn
+STOP_WAIT_S = 60  # a closed page's run: how long to wait for it to stop (before its next update) before moving on
 
 
 def build_claims_tab(results_dir: str | Path = RESULTS_DIR, claims: Mapping[str, ClaimSpec] | None = None,
@@ -118,7 +119,8 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
     pause_at = spec.eval_every if steps > spec.eval_every else None  # round 1 ends at the first evaluation
     finished: set[int] = set()  # trainings that ran to the end in round 1 (short runs): nothing to resume
     stopped = source.stops[owner] = threading.Event()  # Stop pressed: also between runs, or as one pauses
-    with tempfile.TemporaryDirectory(prefix="cvdemo-claims-") as scratch, _forgotten(source.stops, owner):
+    checkpoints = tempfile.TemporaryDirectory(prefix="cvdemo-claims-", ignore_cleanup_errors=True)
+    with checkpoints as scratch, _forgotten(source.stops, owner):
         for resuming in ((False, True) if pause_at else (False,)):
             for i, (trained, *also) in enumerate(groups, 1):
                 if i in finished:
@@ -147,9 +149,10 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
                         yield figure, views.live_status(
                             "running", locale, seed=seed, variant=variant, i=i, n=len(groups),
                             step=job.steps_done, steps=steps)
-                finally:  # the page went away (the generator is closed): the run stops too
-                    if job.active:
+                finally:  # the page went away (the generator is closed): the run stops too, and its last
+                    if job.active:  # checkpoint is written before the temporary folder goes
                         job.request_stop("page closed")
+                        job.done.wait(STOP_WAIT_S)
                 paused = pausing and job.state == "stopped" and job.stop_reason == PAUSED and not stopped.is_set()
                 if job.state == "finished":
                     finished.add(i)
