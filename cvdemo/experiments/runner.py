@@ -115,12 +115,13 @@ def prepare_run(spec: ClaimSpec, variant: str, seed: int, *, also: Sequence[str]
     needs model options that do not exist yet, KeyError for an unknown variant or preset, ValueError for an ``also``
     variant that trains differently."""
     spec.require_runnable()
-    group = next(g for g in training_groups(spec) if variant in g) if variant in spec.variants else ()
-    strangers = [v for v in also if v not in group or v == variant]
-    if strangers:
-        raise ValueError(f"claim {spec.name!r}: {strangers} cannot be evaluated on {variant!r}'s training: only "
-                         f"the other variants of its training group {list(group)} (they differ in evaluation "
-                         "options only)")
+    if also:
+        group = next((g for g in training_groups(spec) if variant in g), ())
+        strangers = [v for v in also if v not in group or v == variant]
+        if strangers:
+            raise ValueError(f"claim {spec.name!r}: {strangers} cannot be evaluated on {variant!r}'s training: "
+                             f"only the other variants of its training group {list(group)} (they differ in "
+                             "evaluation options only)")
     kind = KINDS[spec.kind]
     if spec.preset not in kind.presets:
         raise KeyError(f"claim {spec.name!r}: no {spec.kind} preset {spec.preset!r}; known: {sorted(kind.presets)}")

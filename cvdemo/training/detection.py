@@ -87,7 +87,7 @@ class DetectionTask:
 
     name = "detection"
     # keyword arguments that change evaluation and snapshots only, never the training: runs that differ only in
-    # these train the same model (`cvdemo.experiments.runner.training_groups`)
+    # these train the same model (`cvdemo.experiments.shared_training.training_groups`)
     evaluation_options = ("nms_iou",)
 
     def __init__(self, config: DETRConfig, *, cost_class: float = 1.0, cost_bbox: float = 5.0,

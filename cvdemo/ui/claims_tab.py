@@ -120,48 +120,47 @@ def rerun(claim, request: gr.Request, *, source: SimpleNamespace):
     finished: set[int] = set()  # trainings that ran to the end in round 1 (short runs): nothing to resume
     stopped = source.stops[owner] = threading.Event()  # Stop pressed: also between runs, or as one pauses
     checkpoints = tempfile.TemporaryDirectory(prefix="cvdemo-claims-", ignore_cleanup_errors=True)
+    rounds = (False, True) if pause_at else (False,)  # resuming?
+    schedule = [(resuming, i, group) for resuming in rounds for i, group in enumerate(groups, 1)]
     with checkpoints as scratch, _forgotten(source.stops, owner):
-        for resuming in ((False, True) if pause_at else (False,)):
-            for i, (trained, *also) in enumerate(groups, 1):
-                if i in finished:
-                    continue
-                if stopped.is_set():
-                    yield views.figure(report, locale, live, seed), views.live_status(
-                        "stopped", locale, variant=" + ".join((trained, *also)), step=pause_at if resuming else 0,
-                        reason="")
-                    return
-                run = prepare_run(spec, trained, seed, also=also, steps=steps, device="cpu")
-                folder = Path(scratch) / str(i)
-                pausing = pause_at is not None and not resuming
-                run.config.checkpoint_dir = str(folder) if pausing else None  # written when the pause stops it
-                job = source.manager.submit(owner, TrainingSetup(
-                    run.model, run.task, run.train, run.val, run.config,
-                    model_task="classify" if spec.task == "classify" else "detect",
-                    pause_at=pause_at if pausing else None, resume_from=folder if resuming else None))
-                variant = " + ".join((trained, *also))
-                for v in run.metric_keys:
-                    live.setdefault(v, [])
-                try:
-                    for _ in _follow(job, run.metric_keys, live):
-                        points = sum(len(p) for p in live.values())
-                        figure = views.figure(report, locale, live, seed) if points != drawn else gr.skip()
-                        drawn = points
-                        yield figure, views.live_status(
-                            "running", locale, seed=seed, variant=variant, i=i, n=len(groups),
-                            step=job.steps_done, steps=steps)
-                finally:  # the page went away (the generator is closed): the run stops too, and its last
-                    if job.active:  # checkpoint is written before the temporary folder goes
-                        job.request_stop("page closed")
-                        job.done.wait(STOP_WAIT_S)
-                paused = pausing and job.state == "stopped" and job.stop_reason == PAUSED and not stopped.is_set()
-                if job.state == "finished":
-                    finished.add(i)
-                elif not paused:
-                    state = "failed" if job.state == "failed" else "stopped"
-                    reason = translate(job.error, locale) if job.error is not None else ""
-                    yield views.figure(report, locale, live, seed), views.live_status(
-                        state, locale, variant=variant, step=job.steps_done, reason=reason)
-                    return
+        for resuming, i, (trained, *also) in schedule:
+            if i in finished:
+                continue
+            variant = " + ".join((trained, *also))
+            if stopped.is_set():
+                yield views.figure(report, locale, live, seed), views.live_status(
+                    "stopped", locale, variant=variant, step=pause_at if resuming else 0, reason="")
+                return
+            run = prepare_run(spec, trained, seed, also=also, steps=steps, device="cpu")
+            folder = Path(scratch) / str(i)
+            pausing = pause_at is not None and not resuming
+            run.config.checkpoint_dir = str(folder) if pausing else None  # written when the pause stops it
+            job = source.manager.submit(owner, TrainingSetup(
+                run.model, run.task, run.train, run.val, run.config,
+                model_task="classify" if spec.task == "classify" else "detect",
+                pause_at=pause_at if pausing else None, resume_from=folder if resuming else None))
+            for v in run.metric_keys:
+                live.setdefault(v, [])
+            try:
+                for _ in _follow(job, run.metric_keys, live):
+                    points = sum(len(p) for p in live.values())
+                    figure = views.figure(report, locale, live, seed) if points != drawn else gr.skip()
+                    drawn = points
+                    yield figure, views.live_status("running", locale, seed=seed, variant=variant, i=i,
+                                                    n=len(groups), step=job.steps_done, steps=steps)
+            finally:  # the page went away (the generator is closed): the run stops too, and its last
+                if job.active:  # checkpoint is written before the temporary folder goes
+                    job.request_stop("page closed")
+                    job.done.wait(STOP_WAIT_S)
+            paused = pausing and job.state == "stopped" and job.stop_reason == PAUSED and not stopped.is_set()
+            if job.state == "finished":
+                finished.add(i)
+            elif not paused:
+                state = "failed" if job.state == "failed" else "stopped"
+                reason = translate(job.error, locale) if job.error is not None else ""
+                yield views.figure(report, locale, live, seed), views.live_status(
+                    state, locale, variant=variant, step=job.steps_done, reason=reason)
+                return
     yield views.figure(report, locale, live, seed), views.live_status(
         "finished", locale, seconds=f"{time.monotonic() - started:.0f}")
 
